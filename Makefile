@@ -1,0 +1,62 @@
+# paybatch — the front door. `make demo` runs the pipeline locally; `make test` runs the tests.
+# Both set themselves up on a fresh clone (venv, pinned dependencies, s3a jars).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+JARS := .cache/jars/hadoop-aws-3.3.1.jar .cache/jars/aws-java-sdk-bundle-1.11.901.jar
+ENV ?= dev
+export SPARK_LOCAL_IP := 127.0.0.1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help setup demo test lint bench local-up local-down local-status clean lock
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+setup: $(STAMP) $(JARS) ## venv + pinned dependencies + s3a jars (idempotent)
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
+	$(BIN)/python -m pip install --quiet -r requirements.lock 2>&1 | grep -v '^WARNING: Location' || true
+	$(BIN)/python -m pip install --quiet --no-deps -e . 2>&1 | grep -v -e '^WARNING: Location' -e BuildBackendWarning || true
+	$(BIN)/python -m pip check
+	@touch $@
+
+$(JARS):
+	scripts/fetch-jars.sh .cache/jars
+
+demo: setup ## run the whole pipeline end to end on the local environment
+	PATH=$(CURDIR)/$(BIN):$$PATH scripts/demo.sh $(ENV)
+
+test: setup ## run the test suite (real local endpoint, real local Spark)
+	$(BIN)/python -m pytest
+
+lint: setup ## ruff + mypy on the core
+	$(BIN)/ruff check paybatch lambda_manifest_builder glue_jobs tests bench
+	$(BIN)/mypy
+
+bench: setup ## benchmarks, side by side with the alternatives
+	$(BIN)/python -m bench
+
+local-up: setup ## start the local environment (ENV=dev|prod)
+	$(BIN)/paybatch local up --env $(ENV)
+
+local-down: ## stop the local environment
+	@if [ -x $(BIN)/paybatch ]; then $(BIN)/paybatch local down --env $(ENV); fi
+
+local-status: setup ## show the local environment
+	$(BIN)/paybatch local status --env $(ENV)
+
+clean: local-down ## stop everything and remove the venv, caches and local state
+	rm -rf $(VENV) .cache .paybatch .pytest_cache .mypy_cache .ruff_cache demo-output *.egg-info
+
+lock: ## re-resolve requirements.in into requirements.lock
+	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv
+	.lockvenv/bin/pip install --quiet -r requirements.in
+	(echo "# Fully pinned, resolved dependencies (pip freeze of requirements.in). Regenerate: make lock"; \
+	  .lockvenv/bin/pip freeze --exclude-editable) > requirements.lock
+	rm -rf .lockvenv

@@ -1,0 +1,1 @@
+"""The `paybatch` command line (typer + rich)."""

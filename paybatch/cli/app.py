@@ -1,0 +1,25 @@
+"""The `paybatch` command: one entry point for operators, scripts and the Makefile."""
+
+from __future__ import annotations
+
+import typer
+
+from paybatch.cli import config_cmd, local_cmd
+
+app = typer.Typer(
+    name="paybatch",
+    help="paybatch — manifest-driven payment data pipeline on AWS Glue, Lambda, DynamoDB, S3 and SQS "
+    "(or all of it on this machine).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(config_cmd.app, name="config")
+app.add_typer(local_cmd.app, name="local")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

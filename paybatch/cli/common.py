@@ -1,0 +1,44 @@
+"""What every command shares: the --env option, settings loading, JSON output, clean errors."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from paybatch.config import Settings, load_settings
+from paybatch.errors import PaybatchError
+
+console = Console()
+err_console = Console(stderr=True, soft_wrap=True)
+
+EnvOption = Annotated[str, typer.Option("--env", "-e", help="Environment: a folder under environments/ (dev, prod).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def settings_for(env: str) -> Settings:
+    return load_settings(env)
+
+
+def print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str, sort_keys=False))
+
+
+def clean_errors(func: F) -> F:
+    """Turn paybatch's own errors into one clear message and exit code 2, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except PaybatchError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]

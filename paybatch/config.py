@@ -1,0 +1,296 @@
+"""The one typed configuration model, loaded from environments/<env>/config.yaml.
+
+The Lambda, the Glue jobs, the CLI, the local provisioner and the deploy code all read
+this model, so a resource name or a cap has exactly one definition. Environment
+variables with the seed's names (see ``constants.SETTING_OVERRIDES``) override the file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from paybatch import constants
+from paybatch.errors import ConfigError
+from paybatch.paths import config_dir
+
+_BUCKET_RE = re.compile(r"^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_TABLE_RE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
+_QUEUE_RE = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+_JOB_RE = re.compile(r"^[A-Za-z0-9_.-]{1,255}$")
+
+PositiveInt = Annotated[int, Field(gt=0)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _name(pattern: re.Pattern[str], what: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if not pattern.match(value):
+            raise ValueError(f"not a valid {what} name")
+        return value
+
+    return AfterValidator(check)
+
+
+BucketName = Annotated[str, _name(_BUCKET_RE, "S3 bucket (3-63 lowercase letters, digits, '.', '-')")]
+TableName = Annotated[str, _name(_TABLE_RE, "DynamoDB table")]
+QueueName = Annotated[str, _name(_QUEUE_RE, "SQS queue")]
+JobName = Annotated[str, _name(_JOB_RE, "Glue job")]
+
+
+class BucketsConfig(_Section):
+    """S3 buckets: the pipeline's own and the generator's lake buckets."""
+
+    input: BucketName
+    manifest: BucketName
+    output: BucketName
+    quarantine: BucketName
+    artifacts: BucketName
+    lake: BucketName
+    lake_authorization: BucketName
+    lake_clearing: BucketName
+    lake_chargeback: BucketName
+
+
+class TablesConfig(_Section):
+    """DynamoDB tables. ``lock`` may name the tracking table, as in the seed."""
+
+    tracking: TableName
+    metrics: TableName
+    counters: TableName
+    lock: TableName | None = None
+
+    @model_validator(mode="after")
+    def _lock_defaults_to_tracking(self) -> TablesConfig:
+        if self.lock is None:
+            object.__setattr__(self, "lock", self.tracking)
+        return self
+
+
+class QueuesConfig(_Section):
+    """SQS queues: file events (with its dead-letter queue) and conversion completions."""
+
+    ingest: QueueName
+    dlq: QueueName
+    completion: QueueName
+    max_receive_count: PositiveInt = 3
+    visibility_timeout_seconds: PositiveInt = 300
+    message_retention_days: Annotated[int, Field(ge=1, le=14)] = 4
+
+
+class BatchingConfig(_Section):
+    """How pending files are packed into manifests."""
+
+    max_files_per_manifest: Annotated[int, Field(gt=0, le=1000)]
+    max_batch_size_gb: PositiveFloat
+    max_wait_seconds: PositiveInt = 300
+    light_path_max_mb: Annotated[float, Field(ge=0)] = 0
+
+
+class FileValidationConfig(_Section):
+    """Which files are accepted; the rest are quarantined with a reason."""
+
+    expected_file_size_mb: PositiveFloat
+    size_tolerance_percent: Annotated[float, Field(ge=0, le=100)]
+    allowed_extensions: tuple[str, ...] = (".ndjson", ".ndjson.gz", ".jsonl", ".json", ".parquet")
+    date_prefix_pattern: str = r"(\d{4}-\d{2}-\d{2})"
+
+    @field_validator("date_prefix_pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            compiled = re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from exc
+        if compiled.groups < 1:
+            raise ValueError("needs one capture group that matches YYYY-MM-DD")
+        return value
+
+    @property
+    def min_bytes(self) -> int:
+        return int(self.expected_file_size_mb * (1 - self.size_tolerance_percent / 100) * 1024 * 1024)
+
+    @property
+    def max_bytes(self) -> int:
+        return int(self.expected_file_size_mb * (1 + self.size_tolerance_percent / 100) * 1024 * 1024)
+
+
+class LockConfig(_Section):
+    """The per-date packing lock: an optimisation against contention, not the guarantee."""
+
+    ttl_seconds: PositiveInt = 300
+    max_wait_seconds: Annotated[float, Field(ge=0)] = 10
+
+
+class TrackingConfig(_Section):
+    """File tracking records."""
+
+    ttl_days: PositiveInt = 7
+
+
+class GlueJobsConfig(_Section):
+    """Glue job names."""
+
+    convert: JobName
+    convert_light: JobName
+    generate: JobName
+
+
+class GlueConfig(_Section):
+    """Glue job sizing and behaviour (Glue 5.1: Spark 3.5.6, Python 3.11)."""
+
+    version: Literal["5.0", "5.1"] = "5.1"
+    worker_type: Literal["G.025X", "G.1X", "G.2X", "G.4X", "G.8X"]
+    number_of_workers: Annotated[int, Field(ge=2, le=1000)]
+    max_concurrent_runs: Annotated[int, Field(ge=1, le=1000)]
+    timeout_minutes: Annotated[int, Field(ge=1, le=10080)] = 120
+    max_retries: Annotated[int, Field(ge=0, le=10)] = 0
+    run_retries: Annotated[int, Field(ge=0, le=10)] = 2
+    auto_scaling: bool = False
+    jobs: GlueJobsConfig
+
+
+class LambdaConfig(_Section):
+    """The manifest builder and scheduler Lambdas (and the local poller that stands in)."""
+
+    builder_function: str
+    scheduler_function: str
+    batch_size: Annotated[int, Field(ge=1, le=10)] = 10
+    reserved_concurrency: PositiveInt = 10
+    memory_mb: Annotated[int, Field(ge=128, le=10240)] = 512
+    timeout_seconds: Annotated[int, Field(ge=1, le=900)] = 300
+    schedule_minutes: PositiveInt = 5
+
+
+class LocalConfig(_Section):
+    """The local stand-in for AWS: endpoint port and background service cadence."""
+
+    port: Annotated[int, Field(ge=1024, le=65535)]
+    poller_concurrency: Annotated[int, Field(ge=1, le=32)] = 2
+    poll_wait_seconds: Annotated[int, Field(ge=0, le=20)] = 2
+    scheduler_interval_seconds: PositiveFloat = 10
+
+
+class LoggingConfig(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class Settings(BaseModel):
+    """Everything one environment (dev or prod) needs, resolved and validated."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    env: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,19}$")]
+    region: str = "us-east-1"
+    target: Literal["local", "aws"] = "local"
+    buckets: BucketsConfig
+    tables: TablesConfig
+    queues: QueuesConfig
+    batching: BatchingConfig
+    file_validation: FileValidationConfig
+    lock: LockConfig = LockConfig()
+    tracking: TrackingConfig = TrackingConfig()
+    glue: GlueConfig
+    lambda_: LambdaConfig = Field(alias="lambda")
+    local: LocalConfig
+    logging: LoggingConfig = LoggingConfig()
+
+    @model_validator(mode="after")
+    def _queue_outlives_lambda(self) -> Settings:
+        if self.queues.visibility_timeout_seconds < self.lambda_.timeout_seconds:
+            raise ValueError(
+                f"queues.visibility_timeout_seconds ({self.queues.visibility_timeout_seconds}) must be at least "
+                f"lambda.timeout_seconds ({self.lambda_.timeout_seconds}), or SQS redelivers a batch still in work"
+            )
+        return self
+
+    @property
+    def endpoint_url(self) -> str | None:
+        """The AWS endpoint every client uses: the local server, or None for real AWS."""
+        return f"http://127.0.0.1:{self.local.port}" if self.target == "local" else None
+
+    @property
+    def account_id(self) -> str:
+        return constants.LOCAL_ACCOUNT_ID if self.target == "local" else ""
+
+    def summary(self) -> dict[str, Any]:
+        """The resolved configuration as plain data, for `config show` and status output."""
+        data = self.model_dump(mode="json", by_alias=True)
+        data["endpoint_url"] = self.endpoint_url
+        data["file_validation"]["min_bytes"] = self.file_validation.min_bytes
+        data["file_validation"]["max_bytes"] = self.file_validation.max_bytes
+        return data
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    node = data
+    *parents, leaf = dotted.split(".")
+    for part in parents:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"cannot override {dotted}: {part} is not a section")
+        node = child
+    node[leaf] = value
+
+
+def _describe(errors: ValidationError, sources: Mapping[str, str], raw: Mapping[str, Any]) -> str:
+    lines = []
+    for err in errors.errors():
+        loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-after"))
+        where = f" (from {sources[loc]})" if loc in sources else ""
+        value = err.get("input")
+        if isinstance(value, dict):
+            shown = ""
+        else:
+            shown = f" = {value!r}"
+        lines.append(f"  {loc or '(top level)'}{where}{shown}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def load_settings(
+    env: str | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    directory: Path | None = None,
+) -> Settings:
+    """Load and validate one environment's settings, applying environment-variable overrides.
+
+    Raises ConfigError naming the setting, the value and the reason on any problem.
+    """
+    environ = os.environ if environ is None else environ
+    env = env or environ.get(constants.ENV_NAME) or "dev"
+    base = directory or config_dir(environ)
+    path = base / env / "config.yaml"
+    if not path.is_file():
+        known = sorted(p.parent.name for p in base.glob("*/config.yaml"))
+        raise ConfigError(f"unknown environment {env!r}: no {path} (known environments: {', '.join(known) or 'none'})")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping of settings, not {type(data).__name__}")
+
+    sources: dict[str, str] = {}
+    for var, dotted in constants.SETTING_OVERRIDES.items():
+        if var in environ:
+            _set_dotted(data, dotted, environ[var])
+            sources[dotted.replace("lambda_", "lambda")] = f"environment variable {var}"
+    if constants.TARGET in environ:
+        data["target"] = environ[constants.TARGET]
+        sources["target"] = f"environment variable {constants.TARGET}"
+    data.setdefault("env", env)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid configuration for environment {env!r} ({path}):\n{_describe(exc, sources, data)}") from None

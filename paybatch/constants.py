@@ -1,0 +1,46 @@
+"""Environment variable names, in one place, as the seed documents and AWS name them."""
+
+from __future__ import annotations
+
+# Selects which environments/<env>/config.yaml to load (the Lambda and Glue jobs read it too).
+ENV_NAME = "PAYBATCH_ENV"
+# "local" (default: the local endpoint on 127.0.0.1) or "aws".
+TARGET = "PAYBATCH_TARGET"
+# Folder that holds <env>/config.yaml; defaults to the repository's environments/.
+CONFIG_DIR = "PAYBATCH_CONFIG_DIR"
+# Where the local environment keeps pid files, logs and job-run records.
+STATE_DIR = "PAYBATCH_STATE_DIR"
+# Folder with the two s3a jars for local Spark.
+JARS_DIR = "PAYBATCH_JARS_DIR"
+
+# Seed names that override the configuration file, mapped to the setting they override.
+SETTING_OVERRIDES: dict[str, str] = {
+    "MAX_FILES_PER_MANIFEST": "batching.max_files_per_manifest",
+    "MAX_BATCH_SIZE_GB": "batching.max_batch_size_gb",
+    "MAX_WAIT_SECONDS": "batching.max_wait_seconds",
+    "EXPECTED_FILE_SIZE_MB": "file_validation.expected_file_size_mb",
+    "SIZE_TOLERANCE_PERCENT": "file_validation.size_tolerance_percent",
+    "LOCK_TTL_SECONDS": "lock.ttl_seconds",
+    "MAX_LOCK_WAIT_SECONDS": "lock.max_wait_seconds",
+    "TRACKING_TTL_DAYS": "tracking.ttl_days",
+    "TRACKING_TABLE": "tables.tracking",
+    "METRICS_TABLE": "tables.metrics",
+    "LOCK_TABLE": "tables.lock",
+    "COUNTER_TABLE": "tables.counters",
+    "INPUT_BUCKET": "buckets.input",
+    "MANIFEST_BUCKET": "buckets.manifest",
+    "OUTPUT_BUCKET": "buckets.output",
+    "QUARANTINE_BUCKET": "buckets.quarantine",
+    "GLUE_JOB_NAME": "glue.jobs.convert",
+    "LOG_LEVEL": "logging.level",
+    "PAYBATCH_LOCAL_PORT": "local.port",
+}
+
+# What local processes get so that every boto3 client and Spark reach the local endpoint.
+LOCAL_ACCESS_KEY = "testing"
+LOCAL_SECRET_KEY = "testing"
+LOCAL_ACCOUNT_ID = "123456789012"
+
+# Lambda entry points (the deploy code and the local poller use the same ones).
+BUILDER_HANDLER = "lambda_manifest_builder.handler.lambda_handler"
+SCHEDULER_HANDLER = "lambda_manifest_builder.scheduler.lambda_handler"

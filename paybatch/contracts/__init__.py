@@ -1,0 +1,1 @@
+"""Contracts shared by the Lambda, the Glue jobs and the CLI: events, tracking records, manifests."""

@@ -1,0 +1,1 @@
+"""Running Glue jobs: argument parsing for entry scripts and the launcher seam (Glue or local)."""

@@ -1,0 +1,1 @@
+"""The local stand-in for AWS: endpoint process, provisioning, Lambda poller and scheduler."""

@@ -1,0 +1,234 @@
+"""Create (idempotently) and inspect every resource an environment names, on the local endpoint.
+
+Everything is built from ``paybatch.resources``, the same specs the CDK stack reads.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from paybatch.aws import AwsClients
+from paybatch.resources import (
+    GlueJobSpec,
+    TableSpec,
+    bucket_names,
+    glue_job_specs,
+    glue_script_key,
+    queue_specs,
+    table_specs,
+)
+
+NOTIFIED_EVENTS = ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def create_bucket(clients: AwsClients, name: str) -> None:
+    kwargs: dict[str, Any] = {"Bucket": name}
+    if clients.settings.region != "us-east-1":
+        kwargs["CreateBucketConfiguration"] = {"LocationConstraint": clients.settings.region}
+    try:
+        clients.s3.create_bucket(**kwargs)
+    except ClientError as exc:
+        if _code(exc) not in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
+            raise
+
+
+def create_table(clients: AwsClients, spec: TableSpec) -> None:
+    ddb = clients.dynamodb
+    kwargs: dict[str, Any] = {
+        "TableName": spec.name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": n, "AttributeType": t} for n, t in spec.attributes.items()],
+        "KeySchema": [
+            {"AttributeName": spec.partition_key, "KeyType": "HASH"},
+            {"AttributeName": spec.sort_key, "KeyType": "RANGE"},
+        ],
+    }
+    if spec.indexes:
+        kwargs["GlobalSecondaryIndexes"] = [
+            {
+                "IndexName": index.name,
+                "KeySchema": [
+                    {"AttributeName": index.partition_key, "KeyType": "HASH"},
+                    {"AttributeName": index.sort_key, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for index in spec.indexes
+        ]
+    try:
+        ddb.create_table(**kwargs)
+        ddb.get_waiter("table_exists").wait(TableName=spec.name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    except ClientError as exc:
+        if _code(exc) != "ResourceInUseException":
+            raise
+    if spec.ttl_attribute:
+        current = ddb.describe_time_to_live(TableName=spec.name)["TimeToLiveDescription"]
+        if current.get("TimeToLiveStatus") not in {"ENABLED", "ENABLING"}:
+            ddb.update_time_to_live(
+                TableName=spec.name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute},
+            )
+
+
+def create_queues(clients: AwsClients) -> None:
+    sqs = clients.sqs
+    for spec in queue_specs(clients.settings):
+        attributes = {
+            "VisibilityTimeout": str(spec.visibility_timeout_seconds),
+            "MessageRetentionPeriod": str(spec.retention_seconds),
+        }
+        if spec.dead_letter_queue:
+            attributes["RedrivePolicy"] = json.dumps(
+                {"deadLetterTargetArn": clients.queue_arn(spec.dead_letter_queue), "maxReceiveCount": spec.max_receive_count}
+            )
+        try:
+            sqs.create_queue(QueueName=spec.name, Attributes=attributes)
+        except ClientError as exc:
+            if _code(exc) not in {"QueueAlreadyExists", "QueueNameExists"}:
+                raise
+            sqs.set_queue_attributes(QueueUrl=clients.queue_url(spec.name), Attributes=attributes)
+
+
+def configure_notifications(clients: AwsClients) -> None:
+    """S3 → SQS: the input bucket tells the ingest queue about every created and removed object."""
+    settings = clients.settings
+    clients.s3.put_bucket_notification_configuration(
+        Bucket=settings.buckets.input,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "Id": "paybatch-file-events",
+                    "QueueArn": clients.queue_arn(settings.queues.ingest),
+                    "Events": NOTIFIED_EVENTS,
+                }
+            ]
+        },
+    )
+
+
+def glue_job_definition(clients: AwsClients, spec: GlueJobSpec) -> dict[str, Any]:
+    """The CreateJob request for one job (the deploy code builds the same job from the same spec)."""
+    settings = clients.settings
+    glue = settings.glue
+    definition: dict[str, Any] = {
+        "Name": spec.name,
+        "Role": f"arn:aws:iam::{settings.account_id or '000000000000'}:role/{settings.env}-paybatch-glue",
+        "Command": {
+            "Name": spec.command,
+            "ScriptLocation": f"s3://{settings.buckets.artifacts}/{glue_script_key(spec)}",
+            "PythonVersion": "3",
+        },
+        "DefaultArguments": dict(spec.default_arguments),
+        "ExecutionProperty": {"MaxConcurrentRuns": spec.max_concurrent_runs},
+        "MaxRetries": glue.max_retries,
+        "Timeout": glue.timeout_minutes,
+        "GlueVersion": glue.version,
+    }
+    if spec.command == "glueetl":
+        definition["WorkerType"] = glue.worker_type
+        definition["NumberOfWorkers"] = glue.number_of_workers
+    else:
+        definition["MaxCapacity"] = 1.0
+    return definition
+
+
+def create_glue_jobs(clients: AwsClients) -> None:
+    """Upload each entry script and (re)create its job definition (moto lacks update_job)."""
+    for spec in glue_job_specs(clients.settings):
+        clients.s3.upload_file(str(spec.script_path), clients.settings.buckets.artifacts, glue_script_key(spec))
+        try:
+            clients.glue.delete_job(JobName=spec.name)
+        except ClientError as exc:
+            if _code(exc) != "EntityNotFoundException":
+                raise
+        clients.glue.create_job(**glue_job_definition(clients, spec))
+
+
+def provision(clients: AwsClients) -> None:
+    """Create every resource of the environment; safe to run again."""
+    for name in bucket_names(clients.settings).values():
+        create_bucket(clients, name)
+    for spec in table_specs(clients.settings):
+        create_table(clients, spec)
+    create_queues(clients)
+    configure_notifications(clients)
+    create_glue_jobs(clients)
+
+
+def describe_resources(clients: AwsClients) -> dict[str, Any]:
+    """What exists on the endpoint for each configured resource (for `local status` and tests)."""
+    settings = clients.settings
+    report: dict[str, Any] = {"buckets": {}, "tables": {}, "queues": {}, "glue_jobs": {}, "notifications": {}}
+    for role, name in bucket_names(settings).items():
+        try:
+            clients.s3.head_bucket(Bucket=name)
+            report["buckets"][role] = {"name": name, "exists": True}
+        except ClientError:
+            report["buckets"][role] = {"name": name, "exists": False}
+    for spec in table_specs(settings):
+        entry: dict[str, Any] = {"name": spec.name, "exists": False}
+        try:
+            table = clients.dynamodb.describe_table(TableName=spec.name)["Table"]
+            ttl = clients.dynamodb.describe_time_to_live(TableName=spec.name)["TimeToLiveDescription"]
+            entry.update(
+                exists=True,
+                key_schema={k["KeyType"]: k["AttributeName"] for k in table["KeySchema"]},
+                indexes={
+                    gsi["IndexName"]: {k["KeyType"]: k["AttributeName"] for k in gsi["KeySchema"]}
+                    for gsi in table.get("GlobalSecondaryIndexes", [])
+                },
+                ttl_attribute=ttl.get("AttributeName") if ttl.get("TimeToLiveStatus") == "ENABLED" else None,
+                items=table.get("ItemCount"),
+            )
+        except ClientError:
+            pass
+        report["tables"][spec.role] = entry
+    for spec in queue_specs(settings):
+        entry = {"name": spec.name, "exists": False}
+        try:
+            url = clients.queue_url(spec.name)
+            attrs = clients.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+            entry.update(
+                exists=True,
+                url=url,
+                messages=int(attrs.get("ApproximateNumberOfMessages", 0)),
+                in_flight=int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)),
+                redrive_policy=json.loads(attrs["RedrivePolicy"]) if "RedrivePolicy" in attrs else None,
+            )
+        except ClientError:
+            pass
+        report["queues"][spec.role] = entry
+    for spec in glue_job_specs(settings):
+        try:
+            job = clients.glue.get_job(JobName=spec.name)["Job"]
+            report["glue_jobs"][spec.role] = {
+                "name": spec.name,
+                "exists": True,
+                "script": job["Command"]["ScriptLocation"],
+                "max_concurrent_runs": job.get("ExecutionProperty", {}).get("MaxConcurrentRuns"),
+            }
+        except ClientError:
+            report["glue_jobs"][spec.role] = {"name": spec.name, "exists": False}
+    try:
+        config = clients.s3.get_bucket_notification_configuration(Bucket=settings.buckets.input)
+        report["notifications"] = {
+            "input_to_ingest_queue": any(
+                c.get("QueueArn", "").endswith(":" + settings.queues.ingest) for c in config.get("QueueConfigurations", [])
+            )
+        }
+    except ClientError:
+        report["notifications"] = {"input_to_ingest_queue": False}
+    return report
+
+
+def all_present(report: dict[str, Any]) -> bool:
+    """True when every resource in a ``describe_resources`` report exists and notifications are set."""
+    groups = ("buckets", "tables", "queues", "glue_jobs")
+    return all(item["exists"] for g in groups for item in report[g].values()) and all(report["notifications"].values())

@@ -1,0 +1,137 @@
+"""Every AWS resource an environment has, derived from its Settings.
+
+The local provisioner and the CDK stack both build from these specs, so resource names,
+key schemas, indexes and TTL cannot drift between a laptop and AWS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from paybatch.config import Settings
+from paybatch.paths import GLUE_JOBS_DIR
+
+# Tracking-table key attributes and indexes (also used by the lock and manifest items).
+TRACKING_PK = "date_prefix"
+TRACKING_SK = "file_key"
+STATUS_INDEX = "status-index"
+MANIFEST_STATUS_INDEX = "manifest-status-index"
+TTL_ATTRIBUTE = "ttl"
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    name: str
+    partition_key: str
+    sort_key: str
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    role: str
+    name: str
+    partition_key: str
+    sort_key: str
+    indexes: tuple[IndexSpec, ...] = ()
+    ttl_attribute: str | None = None
+
+    @property
+    def attributes(self) -> dict[str, str]:
+        """Every key attribute (table and indexes) with its DynamoDB type (all strings here)."""
+        names = [self.partition_key, self.sort_key]
+        for index in self.indexes:
+            names += [index.partition_key, index.sort_key]
+        return {name: "S" for name in dict.fromkeys(names)}
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    role: str
+    name: str
+    visibility_timeout_seconds: int
+    retention_seconds: int
+    dead_letter_queue: str | None = None
+    max_receive_count: int | None = None
+
+
+@dataclass(frozen=True)
+class GlueJobSpec:
+    role: str
+    name: str
+    script: str  # file name under glue_jobs/
+    command: str  # glueetl or pythonshell
+    max_concurrent_runs: int
+    default_arguments: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def script_path(self) -> Path:
+        return GLUE_JOBS_DIR / self.script
+
+
+def table_specs(settings: Settings) -> list[TableSpec]:
+    """Tracking (with its status GSIs and TTL), metrics, partition counters, and the lock table if separate."""
+    t = settings.tables
+    tracking = TableSpec(
+        role="tracking",
+        name=t.tracking,
+        partition_key=TRACKING_PK,
+        sort_key=TRACKING_SK,
+        indexes=(
+            IndexSpec(STATUS_INDEX, "status", "upload_time"),
+            IndexSpec(MANIFEST_STATUS_INDEX, "manifest_status", "created_at"),
+        ),
+        ttl_attribute=TTL_ATTRIBUTE,
+    )
+    specs = [
+        tracking,
+        TableSpec(role="metrics", name=t.metrics, partition_key="metric_date", sort_key="metric_type"),
+        TableSpec(role="counters", name=t.counters, partition_key="partition_key", sort_key="allocation"),
+    ]
+    if t.lock != t.tracking:
+        specs.append(
+            TableSpec(role="lock", name=t.lock, partition_key=TRACKING_PK, sort_key=TRACKING_SK, ttl_attribute=TTL_ATTRIBUTE)
+        )
+    return specs
+
+
+def bucket_names(settings: Settings) -> dict[str, str]:
+    """Every bucket by role (input, manifest, output, quarantine, artifacts, lake buckets)."""
+    return dict(settings.buckets.model_dump())
+
+
+def queue_specs(settings: Settings) -> list[QueueSpec]:
+    """The file-event queue with its DLQ and redrive policy, and the completion queue."""
+    q = settings.queues
+    retention = q.message_retention_days * 86400
+    return [
+        QueueSpec("dlq", q.dlq, q.visibility_timeout_seconds, 14 * 86400),
+        QueueSpec("ingest", q.ingest, q.visibility_timeout_seconds, retention, q.dlq, q.max_receive_count),
+        QueueSpec("completion", q.completion, 60, retention),
+    ]
+
+
+def glue_job_specs(settings: Settings) -> list[GlueJobSpec]:
+    """The Glue jobs this repository ships, with the seed's default arguments."""
+    art = settings.buckets.artifacts
+    common = {
+        "--env": settings.env,
+        "--enable-metrics": "true",
+        "--enable-spark-ui": "true",
+        "--spark-event-logs-path": f"s3://{art}/glue/sparkui/",
+        "--enable-job-insights": "true",
+        "--enable-continuous-cloudwatch-log": "true",
+        "--enable-glue-datacatalog": "true",
+        "--job-language": "python",
+        "--TempDir": f"s3://{art}/glue/tmp/",
+        "--extra-py-files": f"s3://{art}/glue/lib/paybatch.zip",
+    }
+    if settings.glue.auto_scaling:
+        common["--enable-auto-scaling"] = "true"
+    del common  # no job entry script is shipped yet; the converter and generator add theirs here
+    return []
+
+
+def glue_script_key(spec: GlueJobSpec) -> str:
+    """Where an entry script lives in the artifacts bucket (uploaded by provisioning and deploy-glue.sh)."""
+    return f"glue/scripts/{spec.script}"
