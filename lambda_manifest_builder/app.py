@@ -1,0 +1,40 @@
+"""Wiring: the builder's parts for one environment, built once per Lambda container (or local process)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from paybatch.aws import AwsClients
+from paybatch.config import Settings, load_settings
+from paybatch.jobs.launcher import JobLauncher, launcher_for
+from paybatch.tracking_store import TrackingStore
+from lambda_manifest_builder.locking import DateLock
+from lambda_manifest_builder.manifests import ManifestBuilder
+from lambda_manifest_builder.quarantine import Quarantine
+from lambda_manifest_builder.tracking import FileRegistry
+
+
+@dataclass
+class BuilderApp:
+    settings: Settings
+    clients: AwsClients
+    store: TrackingStore
+    registry: FileRegistry
+    builder: ManifestBuilder
+    launcher: JobLauncher
+
+    @classmethod
+    def create(cls, settings: Settings, launcher: JobLauncher | None = None) -> BuilderApp:
+        clients = AwsClients(settings)
+        store = TrackingStore(clients)
+        launcher = launcher or launcher_for(settings, clients)
+        registry = FileRegistry(clients, store, Quarantine(clients, store))
+        builder = ManifestBuilder(clients, store, DateLock(clients), launcher)
+        return cls(settings, clients, store, registry, builder, launcher)
+
+
+@lru_cache(maxsize=4)
+def app_for(env: str | None = None) -> BuilderApp:
+    """The app for PAYBATCH_ENV (settings are read once per container, as Lambda reuses it)."""
+    return BuilderApp.create(load_settings(env))

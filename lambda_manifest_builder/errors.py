@@ -1,0 +1,16 @@
+"""Errors of the manifest builder; each says what happened to which file."""
+
+from __future__ import annotations
+
+from paybatch.contracts.events import UnrecognizedMessage
+from paybatch.errors import PaybatchError
+
+__all__ = ["FileBusy", "QuarantineError", "UnrecognizedMessage"]
+
+
+class FileBusy(PaybatchError):
+    """A new version of a file arrived while the previous one is in a conversion run; retried later."""
+
+
+class QuarantineError(PaybatchError):
+    """A quarantine copy could not be made or verified; the original is kept and the move retried."""

@@ -1,0 +1,62 @@
+"""Lambda entry point for SQS batches of S3 event notifications (Powertools, partial batch failures).
+
+Each record is registered on its own: a record that fails (unknown message, a file busy in a
+run, a quarantine copy that did not verify) is reported in ``batchItemFailures`` and comes
+back after the visibility timeout, then goes to the DLQ; the others are done. After the
+batch, the dates that received files are packed into manifests if any are due.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from paybatch.contracts.events import UnrecognizedMessage, parse_s3_message
+from lambda_manifest_builder.app import BuilderApp, app_for
+from lambda_manifest_builder.tracking import Outcome
+
+logger = Logger(service="manifest-builder")
+metrics = Metrics(namespace="paybatch", service="manifest-builder")
+
+
+def handle_batch(event: dict[str, Any], context: Any, app: BuilderApp) -> dict[str, Any]:
+    """Register every record of one SQS batch, then pack the touched dates."""
+    touched: set[str] = set()
+
+    def record_handler(record: SQSRecord) -> None:
+        try:
+            events = parse_s3_message(record.body)
+        except UnrecognizedMessage as exc:
+            logger.error("unrecognized message sent back for the DLQ", message_id=record.message_id, reason=str(exc))
+            raise
+        for s3_event in events:
+            result = app.registry.handle(s3_event)
+            logger.info("file event", key=s3_event.key, event=s3_event.event_name, outcome=str(result.outcome),
+                        date_prefix=result.date_prefix)
+            metrics.add_metric(name=f"files_{result.outcome.replace('-', '_')}", unit=MetricUnit.Count, value=1)
+            if result.outcome in {Outcome.REGISTERED, Outcome.NEW_VERSION} and result.date_prefix:
+                touched.add(result.date_prefix)
+
+    processor = BatchProcessor(event_type=EventType.SQS)  # one per call: safe when the local poller runs threads
+    response = process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                        context=context)
+    for date_prefix in sorted(touched):
+        try:
+            created = app.builder.pack_date(date_prefix)
+        except Exception:  # noqa: BLE001 - files stay pending; the scheduler packs them next time
+            logger.exception("packing failed; files stay pending for the scheduler", date_prefix=date_prefix)
+            continue
+        if created:
+            logger.info("manifests created", date_prefix=date_prefix, batch_ids=created)
+            metrics.add_metric(name="manifests_created", unit=MetricUnit.Count, value=len(created))
+    return response
+
+
+@metrics.log_metrics(raise_on_empty_metrics=False)
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return handle_batch(event, context, app_for())

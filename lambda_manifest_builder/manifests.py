@@ -1,0 +1,236 @@
+"""Manifest creation and dispatch: claim pending files, record the manifest, write its JSON, start a run.
+
+Claiming is crash-safe without relying on the lock: files are claimed in chunks of at most
+99, each chunk in one DynamoDB transaction together with the manifest record (so
+TransactWriteItems' 100-item limit holds for prod's 100 files per manifest). Every file
+update is conditional on ``status = pending`` and the etag that was read, and the manifest
+record is appended in the same transaction — after any crash the record names exactly the
+files claimed so far. A record left ``creating`` is finished by the scheduler.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from paybatch.aws import AwsClients
+from paybatch.contracts.manifest import Manifest, ManifestFile, manifest_key
+from paybatch.contracts.tracking import FileStatus, ManifestStatus, iso, parse_iso, utcnow
+from paybatch.jobs.launcher import JobLauncher, is_concurrency_refusal
+from paybatch.resources import glue_job_specs
+from paybatch.tracking_store import ConditionFailed, MetricDelta, TrackingStore, to_ddb
+from lambda_manifest_builder.batching import BatchPolicy, PendingFile, plan_manifests
+from lambda_manifest_builder.locking import DateLock
+
+CLAIM_CHUNK = 99  # + the manifest record = TransactWriteItems' limit of 100
+START_LEASE_SECONDS = 120
+
+
+def new_batch_id(date_prefix: str, now: datetime) -> str:
+    return f"{date_prefix.replace('-', '')}-{now:%H%M%S}-{uuid.uuid4().hex[:8]}"
+
+
+class ManifestBuilder:
+    """Packs a date's pending files into manifests and gets their conversion runs started."""
+
+    def __init__(self, clients: AwsClients, store: TrackingStore, lock: DateLock, launcher: JobLauncher,
+                 *, clock: Callable[[], datetime] = utcnow) -> None:
+        self.clients = clients
+        self.settings = clients.settings
+        self.store = store
+        self.lock = lock
+        self.launcher = launcher
+        self.clock = clock
+        b = self.settings.batching
+        self.policy = BatchPolicy(b.max_files_per_manifest, int(b.max_batch_size_gb * 1024**3), b.max_wait_seconds)
+
+    # --- packing ---------------------------------------------------------------------------------
+    def _plan(self, pending: Sequence[dict[str, Any]], flush: bool) -> list[list[dict[str, Any]]]:
+        by_key = {item["file_key"]: item for item in pending}
+        plans = []
+        for fmt in sorted({item.get("input_format", "ndjson") for item in pending}):
+            group = [
+                PendingFile(i["file_key"], int(i["size_bytes"]), parse_iso(i["upload_time"]))
+                for i in pending if i.get("input_format", "ndjson") == fmt
+            ]
+            plans += [[by_key[f.key] for f in batch] for batch in plan_manifests(group, self.policy, self.clock(), flush=flush)]
+        return plans
+
+    def pack_date(self, date_prefix: str, *, flush: bool = False) -> list[str]:
+        """Emit every manifest that is due for one date; returns the batch ids created."""
+        if not self._plan(self.store.files_with_status(FileStatus.PENDING, date_prefix), flush):
+            return []  # nothing due: no lock taken, no write made
+        lease = self.lock.acquire(date_prefix)
+        if lease is None:
+            return []  # another builder is packing this date; our files are safe as pending
+        created = []
+        try:
+            for batch in self._plan(self.store.files_with_status(FileStatus.PENDING, date_prefix), flush):
+                record = self.create_manifest(date_prefix, batch, fence=lease.fence)
+                if record:
+                    created.append(record)
+        finally:
+            self.lock.release(lease)
+        for record in created:
+            self.dispatch(record)
+        return [r["batch_id"] for r in created]
+
+    def pending_dates(self) -> list[str]:
+        return sorted({i["date_prefix"] for i in self.store.files_with_status(FileStatus.PENDING)})
+
+    # --- claiming --------------------------------------------------------------------------------
+    def _claim_chunk(self, date_prefix: str, batch_id: str, files: list[dict[str, Any]], header: dict[str, Any]
+                     ) -> list[dict[str, Any]]:
+        """Claim as many of ``files`` as are still pending, atomically with the manifest record."""
+        remaining = list(files)
+        while remaining:
+            entries = [{"bucket": f["bucket"], "key": f["file_key"], "size": int(f["size_bytes"]), "etag": f["etag"]}
+                       for f in remaining]
+            manifest_update = {
+                "TableName": self.store.table,
+                "Key": to_ddb(self.store.manifest_key(date_prefix, batch_id)),
+                "UpdateExpression": (
+                    "SET manifest_status = :creating, files = list_append(if_not_exists(files, :empty), :files), "
+                    "file_count = if_not_exists(file_count, :zero) + :n, "
+                    "total_bytes = if_not_exists(total_bytes, :zero) + :bytes, "
+                    "batch_id = :bid, #date = :date, created_at = if_not_exists(created_at, :now), updated_at = :now, "
+                    "env = :env, input_format = :fmt, fence = :fence, attempts = if_not_exists(attempts, :zero), "
+                    "#ttl = :ttl"
+                ),
+                "ConditionExpression": "attribute_not_exists(manifest_status) OR manifest_status = :creating",
+                "ExpressionAttributeNames": {"#date": "manifest_date", "#ttl": "ttl"},
+                "ExpressionAttributeValues": to_ddb({
+                    ":creating": str(ManifestStatus.CREATING), ":empty": [], ":files": entries, ":zero": 0,
+                    ":n": len(entries), ":bytes": sum(e["size"] for e in entries), ":bid": batch_id,
+                    ":date": date_prefix, ":now": header["created_at"], ":env": self.settings.env,
+                    ":fmt": header["input_format"], ":fence": header["fence"], ":ttl": self.store.expiry(),
+                }),
+            }
+            claims = [
+                {"Update": self.store.file_transition_item(
+                    date_prefix, f["file_key"], FileStatus.PENDING, FileStatus.MANIFESTED,
+                    {"batch_id": batch_id, "manifest_path": header["manifest_path"], "manifested_at": header["created_at"]},
+                    etag=f["etag"])}
+                for f in remaining
+            ]
+            try:
+                self.store.transact([{"Update": manifest_update}, *claims])
+                return remaining
+            except ConditionFailed as failed:
+                if 0 in failed.indices or not failed.indices:
+                    raise  # the manifest record itself moved on: stop claiming into it
+                lost = {i - 1 for i in failed.indices}
+                remaining = [f for j, f in enumerate(remaining) if j not in lost]
+        return []
+
+    def create_manifest(self, date_prefix: str, files: list[dict[str, Any]], *, fence: int = 0) -> dict[str, Any] | None:
+        """Claim ``files`` (those still pending) into a new manifest; None if none could be claimed."""
+        now = self.clock()
+        batch_id = new_batch_id(date_prefix, now)
+        header = {
+            "created_at": iso(now),
+            "input_format": files[0].get("input_format", "ndjson"),
+            "fence": fence,
+            "manifest_path": f"s3://{self.settings.buckets.manifest}/{manifest_key(date_prefix, batch_id)}",
+        }
+        claimed = 0
+        for start in range(0, len(files), CLAIM_CHUNK):
+            claimed += len(self._claim_chunk(date_prefix, batch_id, files[start : start + CLAIM_CHUNK], header))
+        if claimed == 0:
+            self.store.delete_manifest(date_prefix, batch_id, ManifestStatus.CREATING)
+            return None
+        return self.finalize(date_prefix, batch_id)
+
+    def finalize(self, date_prefix: str, batch_id: str) -> dict[str, Any] | None:
+        """creating → created, counting the manifest and its files; also how the scheduler repairs a crash."""
+        record = self.store.get_manifest(date_prefix, batch_id)
+        if record is None or record["manifest_status"] != ManifestStatus.CREATING:
+            return record
+        if not record.get("files"):
+            self.store.delete_manifest(date_prefix, batch_id, ManifestStatus.CREATING)
+            return None
+        path = f"s3://{self.settings.buckets.manifest}/{manifest_key(date_prefix, batch_id)}"
+        self.store.update_manifest(
+            date_prefix, batch_id, ManifestStatus.CREATING, ManifestStatus.CREATED, {"manifest_path": path},
+            metrics=[MetricDelta(date_prefix, "manifest_created", 1, int(record["total_bytes"])),
+                     MetricDelta(date_prefix, "file_manifested", int(record["file_count"]), int(record["total_bytes"]))],
+        )
+        return self.store.get_manifest(date_prefix, batch_id)
+
+    # --- dispatch --------------------------------------------------------------------------------
+    def manifest_document(self, record: dict[str, Any]) -> Manifest:
+        return Manifest.build(
+            batch_id=record["batch_id"], env=record["env"], date_prefix=record["manifest_date"],
+            created_at=parse_iso(record["created_at"]), input_format=record.get("input_format", "ndjson"),
+            files=[ManifestFile(**f) for f in record["files"]],
+        )
+
+    def write_manifest_json(self, record: dict[str, Any]) -> str:
+        document = self.manifest_document(record)
+        key = manifest_key(document.date_prefix, document.batch_id)
+        self.clients.s3.put_object(
+            Bucket=self.settings.buckets.manifest, Key=key, ContentType="application/json",
+            Body=json.dumps(document.model_dump(mode="json"), indent=2).encode(),
+        )
+        return f"s3://{self.settings.buckets.manifest}/{key}"
+
+    def job_for(self, total_bytes: int) -> str:
+        """The light (non-Spark) path for small manifests when it is deployed, else the Spark job."""
+        roles = {spec.role for spec in glue_job_specs(self.settings)}
+        light_limit = self.settings.batching.light_path_max_mb * 1024 * 1024
+        if "convert_light" in roles and total_bytes < light_limit:
+            return self.settings.glue.jobs.convert_light
+        return self.settings.glue.jobs.convert
+
+    def _claim_start(self, date_prefix: str, batch_id: str) -> bool:
+        """A short lease on starting the run, so two dispatchers do not start it twice."""
+        now = time.time()
+        try:
+            self.clients.dynamodb.update_item(
+                TableName=self.store.table,
+                Key=to_ddb(self.store.manifest_key(date_prefix, batch_id)),
+                UpdateExpression="SET start_lease = :until",
+                ConditionExpression="manifest_status IN (:c, :q) AND (attribute_not_exists(start_lease) OR start_lease < :now)",
+                ExpressionAttributeValues=to_ddb({":until": now + START_LEASE_SECONDS, ":now": now,
+                                                  ":c": str(ManifestStatus.CREATED), ":q": str(ManifestStatus.QUEUED)}),
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def dispatch(self, record: dict[str, Any]) -> str:
+        """Write the JSON and start the run; returns the manifest's new status."""
+        date_prefix, batch_id = record["manifest_date"], record["batch_id"]
+        path = self.write_manifest_json(record)
+        if not self._claim_start(date_prefix, batch_id):
+            return str(record["manifest_status"])  # another builder or the scheduler is starting it
+        current = self.store.get_manifest(date_prefix, batch_id) or record
+        job = self.job_for(int(record["total_bytes"]))
+        try:
+            run_id = self.launcher.start_job_run(
+                job, {"--manifest_path": path, "--batch_id": batch_id, "--env": self.settings.env}
+            )
+        except Exception as exc:  # noqa: BLE001 - any refusal leaves the manifest queued with the reason
+            status = ManifestStatus.QUEUED
+            reason = "waiting for a free run slot" if is_concurrency_refusal(exc) else f"{type(exc).__name__}: {exc}"
+            self.store.update_manifest(
+                date_prefix, batch_id, [ManifestStatus.CREATED, ManifestStatus.QUEUED], status,
+                {"queue_reason": reason[:1000]}, remove=["start_lease"],
+            )
+            return str(status)
+        self.store.update_manifest(
+            date_prefix, batch_id, [ManifestStatus.CREATED, ManifestStatus.QUEUED], ManifestStatus.RUNNING,
+            {"run_id": run_id, "job_name": job, "run_started_at": iso(self.clock()),
+             "attempts": int(current.get("attempts", 0)) + 1},
+            remove=["start_lease", "queue_reason"],
+            metrics=[MetricDelta(date_prefix, "run_started", 1, int(record["total_bytes"]))],
+        )
+        return str(ManifestStatus.RUNNING)

@@ -1,0 +1,101 @@
+"""Size and extension checks, and the crash-safe move of a rejected file to the quarantine bucket.
+
+The move is: copy (managed copy: multipart above 5 GB) to
+``quarantine/YYYY-MM-DD/<reason>/<key>`` tagged with the source etag → verify the copy →
+delete the original → mark the item ``quarantined``. Every step can be repeated: a crash
+between any two leaves the item ``quarantining`` and the next attempt (redelivery or the
+scheduler) finishes the move without losing the file or copying it twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import ClientError
+
+from paybatch.aws import AwsClients
+from paybatch.config import FileValidationConfig
+from paybatch.contracts.tracking import FileStatus, QuarantineReason
+from paybatch.tracking_store import MetricDelta, TrackingStore
+from lambda_manifest_builder.errors import QuarantineError
+
+SOURCE_ETAG_META = "paybatch-source-etag"
+_TRANSFER = TransferConfig(multipart_threshold=5 * 1024**3 - 1, multipart_chunksize=512 * 1024**2, max_concurrency=8)
+
+
+def classify(key: str, size: int, rules: FileValidationConfig) -> QuarantineReason | None:
+    """Why a file must be quarantined, or None if it is acceptable."""
+    if not any(key.lower().endswith(ext) for ext in rules.allowed_extensions):
+        return QuarantineReason.UNSUPPORTED
+    if size == 0 or size < rules.min_bytes:
+        return QuarantineReason.TOO_SMALL
+    if size > rules.max_bytes:
+        return QuarantineReason.TOO_LARGE
+    return None
+
+
+def quarantine_key(date_prefix: str, reason: str, key: str) -> str:
+    return f"quarantine/{date_prefix}/{reason}/{key}"
+
+
+def _head(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
+    try:
+        return dict(s3.head_object(Bucket=bucket, Key=key))
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in {"404", "NoSuchKey", "NotFound"}:
+            return None
+        raise
+
+
+class Quarantine:
+    """Moves files that failed validation out of the input bucket, once."""
+
+    def __init__(self, clients: AwsClients, store: TrackingStore) -> None:
+        self.s3 = clients.s3
+        self.bucket = clients.settings.buckets.quarantine
+        self.store = store
+
+    def _copied(self, dest_key: str, item: dict[str, Any]) -> bool:
+        head = _head(self.s3, self.bucket, dest_key)
+        return bool(
+            head
+            and head.get("Metadata", {}).get(SOURCE_ETAG_META) == item["etag"]
+            and int(head["ContentLength"]) == int(item["size_bytes"])
+        )
+
+    def move(self, item: dict[str, Any]) -> str:
+        """Finish the move of a ``quarantining`` item; returns the quarantine path."""
+        source_bucket, key, etag = item["bucket"], item["file_key"], item["etag"]
+        dest_key = quarantine_key(item["date_prefix"], item["quarantine_reason"], key)
+        if not self._copied(dest_key, item):
+            source = _head(self.s3, source_bucket, key)
+            if source is None or source["ETag"].strip('"') != etag:
+                raise QuarantineError(
+                    f"cannot quarantine s3://{source_bucket}/{key}: the object (etag {etag}) is gone or was "
+                    "replaced and no verified copy exists"
+                )
+            self.s3.copy(
+                {"Bucket": source_bucket, "Key": key},
+                self.bucket,
+                dest_key,
+                ExtraArgs={
+                    "Metadata": {SOURCE_ETAG_META: etag, "paybatch-reason": item["quarantine_reason"]},
+                    "MetadataDirective": "REPLACE",
+                },
+                Config=_TRANSFER,
+            )
+            if not self._copied(dest_key, item):
+                raise QuarantineError(f"the quarantine copy s3://{self.bucket}/{dest_key} did not verify; original kept")
+        source = _head(self.s3, source_bucket, key)
+        if source is not None and source["ETag"].strip('"') == etag:
+            self.s3.delete_object(Bucket=source_bucket, Key=key)
+        path = f"s3://{self.bucket}/{dest_key}"
+        self.store.transition_file(
+            item["date_prefix"], key, FileStatus.QUARANTINING, FileStatus.QUARANTINED,
+            {"quarantine_path": path}, etag=etag,
+            metrics=[MetricDelta(item["date_prefix"], "file_quarantined", 1, int(item["size_bytes"])),
+                     MetricDelta(item["date_prefix"], f"file_quarantined:{item['quarantine_reason']}", 1,
+                                 int(item["size_bytes"]))],
+        )
+        return path

@@ -1,0 +1,185 @@
+"""The periodic handler (EventBridge rule; the local scheduler thread locally): what makes "nothing lost" true.
+
+Each pass:
+1. finishes quarantine moves a crash left half-done;
+2. finishes manifests a crash left ``creating`` (older than the lock lease) or ``created``;
+3. watches running runs through the launcher: retries failed ones with backoff up to
+   ``glue.run_retries``, then marks the manifest and its unfinished files failed;
+4. starts queued manifests while run slots are free;
+5. flushes stragglers: packs every date whose oldest pending file waited too long;
+6. sweeps the input bucket: an object with no tracking item (a lost notification), or a
+   newer version than the one tracked, is registered.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from paybatch.contracts.tracking import FileStatus, ManifestStatus, iso, parse_iso, utcnow
+from paybatch.jobs.launcher import FAILED_STATES
+from paybatch.tracking_store import MetricDelta
+from lambda_manifest_builder.app import BuilderApp, app_for
+from lambda_manifest_builder.errors import FileBusy
+
+logger = Logger(service="manifest-scheduler")
+
+SWEEP_GRACE_SECONDS = 30  # leave fresh objects to their own notification
+CREATED_GRACE_SECONDS = 30  # a builder normally dispatches within this
+
+
+@dataclass
+class SchedulerReport:
+    quarantines_finished: int = 0
+    manifests_repaired: int = 0
+    runs_retried: int = 0
+    manifests_failed: int = 0
+    runs_started: int = 0
+    manifests_created: list[str] = field(default_factory=list)
+    files_swept: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class Scheduler:
+    def __init__(self, app: BuilderApp) -> None:
+        self.app = app
+        self.settings = app.settings
+        self.store = app.store
+
+    def run_once(self, *, flush: bool = False, sweep: bool = True) -> SchedulerReport:
+        report = SchedulerReport()
+        for step in (self.finish_quarantines, self.repair_manifests, self.watch_runs, self.start_queued):
+            try:
+                step(report)
+            except Exception as exc:  # noqa: BLE001 - one failing step must not stop the others
+                logger.exception("scheduler step failed", step=step.__name__)
+                report.errors.append(f"{step.__name__}: {type(exc).__name__}: {exc}")
+        try:
+            for date_prefix in self.app.builder.pending_dates():
+                report.manifests_created += self.app.builder.pack_date(date_prefix, flush=flush)
+        except Exception as exc:  # noqa: BLE001
+            logger.exception("packing failed")
+            report.errors.append(f"pack: {type(exc).__name__}: {exc}")
+        if sweep:
+            try:
+                self.sweep_input(report)
+            except Exception as exc:  # noqa: BLE001
+                logger.exception("input sweep failed")
+                report.errors.append(f"sweep: {type(exc).__name__}: {exc}")
+        return report
+
+    def finish_quarantines(self, report: SchedulerReport) -> None:
+        for item in self.store.files_with_status(FileStatus.QUARANTINING):
+            self.app.registry.quarantine.move(item)
+            report.quarantines_finished += 1
+
+    def repair_manifests(self, report: SchedulerReport) -> None:
+        now = utcnow()
+        lease = timedelta(seconds=self.settings.lock.ttl_seconds)
+        for record in self.store.manifests_with_status(ManifestStatus.CREATING):
+            if now - parse_iso(record["updated_at"]) > lease:
+                self.app.builder.finalize(record["manifest_date"], record["batch_id"])
+                report.manifests_repaired += 1
+        for record in self.store.manifests_with_status(ManifestStatus.CREATED):
+            if (now - parse_iso(record["updated_at"])).total_seconds() > CREATED_GRACE_SECONDS:
+                status = self.app.builder.dispatch(record)
+                report.manifests_repaired += 1
+                report.runs_started += status == ManifestStatus.RUNNING
+
+    def watch_runs(self, report: SchedulerReport) -> None:
+        for record in self.store.manifests_with_status(ManifestStatus.RUNNING):
+            run = self.app.launcher.get_job_run(record["job_name"], record["run_id"])
+            state = run["JobRunState"]
+            if state in FAILED_STATES:
+                error = f"run {record['run_id']} {state}: {run.get('ErrorMessage', 'no error message')}"
+            elif state == "SUCCEEDED":
+                # The job records completed/partial itself; a success that did not is a failed attempt.
+                current = self.store.get_manifest(record["manifest_date"], record["batch_id"])
+                if current is None or current["manifest_status"] != ManifestStatus.RUNNING:
+                    continue
+                error = f"run {record['run_id']} SUCCEEDED but did not record the manifest's result"
+            else:
+                continue
+            self.retry_or_fail(record, error, report)
+
+    def retry_or_fail(self, record: dict[str, Any], error: str, report: SchedulerReport) -> None:
+        date_prefix, batch_id = record["manifest_date"], record["batch_id"]
+        attempts = int(record.get("attempts", 1))
+        if attempts <= self.settings.glue.run_retries:
+            backoff = min(3600, 30 * 2 ** (attempts - 1))
+            if self.store.update_manifest(
+                date_prefix, batch_id, ManifestStatus.RUNNING, ManifestStatus.QUEUED,
+                {"last_error": error[:2000], "retry_after": time.time() + backoff,
+                 "queue_reason": f"retry {attempts}/{self.settings.glue.run_retries} after: {error[:500]}"},
+            ):
+                report.runs_retried += 1
+                logger.warning("run failed; retrying", batch_id=batch_id, attempt=attempts, error=error)
+            return
+        self.fail_manifest(record, error)
+        report.manifests_failed += 1
+
+    def fail_manifest(self, record: dict[str, Any], error: str) -> None:
+        date_prefix, batch_id = record["manifest_date"], record["batch_id"]
+        if not self.store.update_manifest(
+            date_prefix, batch_id, [ManifestStatus.RUNNING, ManifestStatus.QUEUED], ManifestStatus.FAILED,
+            {"last_error": error[:2000], "finished_at": iso(utcnow())},
+            metrics=[MetricDelta(date_prefix, "run_failed", 1, int(record.get("total_bytes", 0)))],
+        ):
+            return
+        for entry in record["files"]:
+            self.store.transition_file(
+                date_prefix, entry["key"], [FileStatus.MANIFESTED, FileStatus.PROCESSING], FileStatus.FAILED,
+                {"error": error[:2000]}, batch_id=batch_id,
+                metrics=[MetricDelta(date_prefix, "file_failed", 1, int(entry["size"]))],
+            )
+        logger.error("manifest failed after retries", batch_id=batch_id, error=error)
+
+    def start_queued(self, report: SchedulerReport) -> None:
+        queued = sorted(self.store.manifests_with_status(ManifestStatus.QUEUED), key=lambda r: r["created_at"])
+        now = time.time()
+        for record in queued:
+            if float(record.get("retry_after", 0)) > now:
+                continue
+            status = self.app.builder.dispatch(record)
+            if status == ManifestStatus.RUNNING:
+                report.runs_started += 1
+            elif is_concurrency_refusal_text(self.store.get_manifest(record["manifest_date"], record["batch_id"])):
+                break  # no free slot: the rest wait for the next pass
+
+    def sweep_input(self, report: SchedulerReport) -> None:
+        s3 = self.app.clients.s3
+        bucket = self.settings.buckets.input
+        now = utcnow()
+        oldest = now - timedelta(days=max(1, self.settings.tracking.ttl_days - 1))
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for obj in page.get("Contents", []):
+                modified = obj["LastModified"]
+                if (now - modified).total_seconds() < SWEEP_GRACE_SECONDS or modified < oldest:
+                    continue
+                key, etag = obj["Key"], obj["ETag"].strip('"')
+                date_prefix = self.app.registry.date_prefix(key, modified)
+                item = self.store.get_file(date_prefix, key)
+                if item is not None and item["etag"] == etag:
+                    continue
+                head = {"ContentLength": obj["Size"], "ETag": obj["ETag"], "LastModified": modified}
+                try:
+                    self.app.registry.register_object(bucket, key, head, date_prefix)
+                except FileBusy:
+                    continue
+                report.files_swept += 1
+                logger.warning("registered a file its notification never delivered", key=key)
+
+
+def is_concurrency_refusal_text(record: dict[str, Any] | None) -> bool:
+    return bool(record and record.get("queue_reason") == "waiting for a free run slot")
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    report = Scheduler(app_for()).run_once()
+    logger.info("scheduler pass", **report.__dict__)
+    return report.__dict__

@@ -1,0 +1,74 @@
+"""Helpers for manifest-builder tests: small-file settings, uploads, and delivering queue messages."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from typing import Any
+
+from paybatch.aws import AwsClients
+from paybatch.config import Settings, load_settings
+from paybatch.local.poller import SqsPoller
+from lambda_manifest_builder.app import BuilderApp
+from lambda_manifest_builder.handler import handle_batch
+
+# 1 KiB expected ±50 %: files of 512..1536 bytes are accepted.
+SMALL = {"EXPECTED_FILE_SIZE_MB": str(1 / 1024), "SIZE_TOLERANCE_PERCENT": "50", "MAX_LOCK_WAIT_SECONDS": "2"}
+
+
+def small_settings(**overrides: str) -> Settings:
+    return load_settings("dev", environ={**os.environ, **SMALL, **overrides})
+
+
+def body(size: int = 1024, seed: str = "x") -> bytes:
+    line = f'{{"transaction_id": "{seed}", "amount": 12.5, "pad": "'
+    filler = max(0, size - len(line) - 3)
+    return (line + "p" * filler + '"}\n').encode()[:size] if size else b""
+
+
+def deliver_all(app: BuilderApp, max_rounds: int = 50) -> Counter[str]:
+    """Poll the ingest queue through the real handler until it is empty; counts of poll outcomes."""
+    poller = SqsPoller(app.clients, app.settings.queues.ingest, lambda e, c: handle_batch(e, c, app),
+                       function_name="builder-test", wait_seconds=0)
+    totals: Counter[str] = Counter()
+    empty = 0
+    for _ in range(max_rounds):
+        result = poller.poll_once()
+        totals["received"] += result.received
+        totals["failed"] += result.failed
+        empty = empty + 1 if result.received == 0 else 0
+        if empty >= 2:
+            break
+    return totals
+
+
+def files_by_status(app: BuilderApp) -> dict[str, str]:
+    return {i["file_key"]: i["status"] for i in app.store.all_files()}
+
+
+def metric_counts(app: BuilderApp) -> dict[str, int]:
+    counts: Counter[str] = Counter()
+    for item in app.store.metrics():
+        counts[item["metric_type"]] += int(item.get("count", 0))
+    return dict(counts)
+
+
+def clients_for(settings: Settings) -> AwsClients:
+    return AwsClients(settings)
+
+
+def manifest_files(app: BuilderApp) -> list[tuple[str, str]]:
+    """(batch_id, key) for every file named by every manifest record."""
+    return [(m["batch_id"], f["key"]) for m in app.store.all_manifests() for f in m.get("files", [])]
+
+
+def s3_event_body(bucket: str, key: str, size: int, etag: str, name: str = "ObjectCreated:Put") -> str:
+    import json
+    from urllib.parse import quote_plus
+
+    record: dict[str, Any] = {
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+        "eventTime": "2025-12-23T10:00:00.000Z", "eventName": name,
+        "s3": {"bucket": {"name": bucket}, "object": {"key": quote_plus(key), "size": size, "eTag": etag}},
+    }
+    return json.dumps({"Records": [record]})
