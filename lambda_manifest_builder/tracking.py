@@ -119,10 +119,12 @@ class FileRegistry:
     def register_object(self, bucket: str, key: str, head: dict[str, Any], date_prefix: str) -> Registration:
         """Register the current version of one object (from an event or the scheduler's sweep)."""
         etag = str(head["ETag"]).strip('"')
+        item = self._new_item(bucket, key, head, date_prefix, version=1)
+        if self.store.put_new_file(item, [MetricDelta(date_prefix, "file_uploaded", 1, item["size_bytes"])]):
+            return self._after_write(item, Outcome.REGISTERED)  # the common case: one write, no read
         for _ in range(5):  # a concurrent writer may move the item between our read and write
             existing = self.store.get_file(date_prefix, key)
             if existing is None:
-                item = self._new_item(bucket, key, head, date_prefix, version=1)
                 if self.store.put_new_file(item, [MetricDelta(date_prefix, "file_uploaded", 1, item["size_bytes"])]):
                     return self._after_write(item, Outcome.REGISTERED)
                 continue

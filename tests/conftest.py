@@ -73,12 +73,17 @@ def session_clients(stack: LocalStack) -> AwsClients:
     return AwsClients(stack.settings)
 
 
+def reset_endpoint(clients: AwsClients) -> None:
+    """Wipe the endpoint's state and provision every resource again."""
+    request = urllib.request.Request(f"{clients.settings.endpoint_url}/moto-api/reset", method="POST")
+    urllib.request.urlopen(request, timeout=10).close()  # noqa: S310 - loopback
+    provision(clients)
+
+
 @pytest.fixture
 def clients(session_clients: AwsClients) -> AwsClients:
     """A clean slate: the endpoint's state is reset and every resource provisioned again."""
-    request = urllib.request.Request(f"{session_clients.settings.endpoint_url}/moto-api/reset", method="POST")
-    urllib.request.urlopen(request, timeout=10).close()  # noqa: S310 - loopback
-    provision(session_clients)
+    reset_endpoint(session_clients)
     return session_clients
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from paybatch.cli import config_cmd, local_cmd
+from paybatch.cli import config_cmd, local_cmd, pipeline_cmd
 
 app = typer.Typer(
     name="paybatch",
@@ -15,6 +15,7 @@ app = typer.Typer(
 )
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(local_cmd.app, name="local")
+pipeline_cmd.register(app)
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ A file moves only forward, each move a conditional write on the expected current
     pending → manifested → processing → completed
     pending → quarantining → quarantined          (size or extension out of bounds)
     pending | manifested | processing → failed     (failed is retryable: back to pending)
+    failed | completed → manifested                 (`paybatch reprocess --batch-id`: same manifest again)
 
 A manifest: creating → created → queued ⇄ running → completed | partial | failed.
 """
@@ -47,8 +48,8 @@ FILE_TRANSITIONS: dict[FileStatus, frozenset[FileStatus]] = {
     FileStatus.QUARANTINING: frozenset({FileStatus.QUARANTINED}),
     FileStatus.MANIFESTED: frozenset({FileStatus.PROCESSING, FileStatus.FAILED, FileStatus.COMPLETED}),
     FileStatus.PROCESSING: frozenset({FileStatus.COMPLETED, FileStatus.FAILED, FileStatus.MANIFESTED}),
-    FileStatus.FAILED: frozenset({FileStatus.PENDING}),
-    FileStatus.COMPLETED: frozenset(),
+    FileStatus.FAILED: frozenset({FileStatus.PENDING, FileStatus.MANIFESTED}),  # retry / reprocess
+    FileStatus.COMPLETED: frozenset({FileStatus.MANIFESTED}),  # reprocess of its manifest only
     FileStatus.QUARANTINED: frozenset(),
 }
 

@@ -73,8 +73,8 @@ class ManagedProcess:
                 env=dict(env),
                 start_new_session=True,
             )
-        cmdline = _cmdline(process.pid)  # Popen returns after exec, so this is the new program
-        self.pid_file.write_text(json.dumps({"pid": process.pid, "cmdline": cmdline, "started": time.time()}))
+        # The child runs exactly ``argv``: that is the command line `pid()` later checks against /proc.
+        self.pid_file.write_text(json.dumps({"pid": process.pid, "cmdline": list(argv), "started": time.time()}))
         return process.pid
 
     def stop(self, timeout: float = 10.0) -> bool:

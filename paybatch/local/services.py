@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import signal
 import threading
 from typing import Any
@@ -58,7 +59,9 @@ def main() -> None:
     parser.add_argument("--env", required=True)
     args = parser.parse_args()
     settings = load_settings(args.env)
-    logging.basicConfig(level=settings.logging.level, format="%(asctime)s %(threadName)s %(levelname)s %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(threadName)s %(levelname)s %(message)s")
+    logging.getLogger("paybatch").setLevel(settings.logging.level)
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", settings.logging.level)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

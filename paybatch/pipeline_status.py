@@ -1,0 +1,46 @@
+"""A snapshot of the pipeline for operators and scripts: files and manifests per status, backlog, runs."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from paybatch.contracts.tracking import (
+    IN_FLIGHT_FILE_STATUSES,
+    TERMINAL_MANIFEST_STATUSES,
+    FileStatus,
+    ManifestStatus,
+    parse_iso,
+    utcnow,
+)
+from paybatch.tracking_store import TrackingStore
+
+
+def pipeline_status(store: TrackingStore) -> dict[str, Any]:
+    """Counts per status, the oldest pending file's age, manifests per status and the runs in flight."""
+    files = store.all_files()
+    manifests = store.all_manifests()
+    file_counts = Counter(str(f["status"]) for f in files)
+    manifest_counts = Counter(str(m["manifest_status"]) for m in manifests)
+    pending = [f for f in files if f["status"] == FileStatus.PENDING]
+    oldest = min((parse_iso(f["upload_time"]) for f in pending), default=None)
+    in_flight = sum(file_counts.get(str(s), 0) for s in IN_FLIGHT_FILE_STATUSES)
+    active_manifests = sum(c for s, c in manifest_counts.items() if ManifestStatus(s) not in TERMINAL_MANIFEST_STATUSES)
+    return {
+        "files": {str(s): file_counts.get(str(s), 0) for s in FileStatus},
+        "files_total": len(files),
+        "backlog": {
+            "pending": len(pending),
+            "pending_bytes": sum(int(f["size_bytes"]) for f in pending),
+            "oldest_pending_age_seconds": round((utcnow() - oldest).total_seconds(), 1) if oldest else None,
+        },
+        "manifests": {str(s): manifest_counts.get(str(s), 0) for s in ManifestStatus},
+        "runs": [
+            {"batch_id": m["batch_id"], "job_name": m.get("job_name"), "run_id": m.get("run_id"),
+             "attempts": m.get("attempts", 0)}
+            for m in manifests if m["manifest_status"] == ManifestStatus.RUNNING
+        ],
+        "quarantine_reasons": dict(Counter(str(f.get("quarantine_reason")) for f in files
+                                           if f["status"] == FileStatus.QUARANTINED)),
+        "idle": in_flight == 0 and active_manifests == 0,
+    }
