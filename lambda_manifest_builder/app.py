@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from paybatch.aws import AwsClients
-from paybatch.config import Settings, load_settings
-from paybatch.jobs.launcher import JobLauncher, launcher_for
-from paybatch.tracking_store import TrackingStore
 from lambda_manifest_builder.locking import DateLock
 from lambda_manifest_builder.manifests import ManifestBuilder
 from lambda_manifest_builder.quarantine import Quarantine
 from lambda_manifest_builder.tracking import FileRegistry
+from paybatch.aws import AwsClients
+from paybatch.config import Settings, load_settings
+from paybatch.jobs.launcher import JobLauncher, launcher_for
+from paybatch.tracking_store import TrackingStore
 
 
 @dataclass

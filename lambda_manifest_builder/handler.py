@@ -13,17 +13,18 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from paybatch.contracts.events import UnrecognizedMessage, parse_s3_message
 from lambda_manifest_builder.app import BuilderApp, app_for
 from lambda_manifest_builder.tracking import Outcome
+from paybatch.contracts.events import UnrecognizedMessage, parse_s3_message
 
 logger = Logger(service="manifest-builder")
 metrics = Metrics(namespace="paybatch", service="manifest-builder")
 
 
-def handle_batch(event: dict[str, Any], context: Any, app: BuilderApp) -> dict[str, Any]:
+def handle_batch(event: dict[str, Any], context: Any, app: BuilderApp) -> PartialItemFailureResponse:
     """Register every record of one SQS batch, then pack the touched dates."""
     touched: set[str] = set()
 
@@ -47,7 +48,7 @@ def handle_batch(event: dict[str, Any], context: Any, app: BuilderApp) -> dict[s
     for date_prefix in sorted(touched):
         try:
             created = app.builder.pack_date(date_prefix)
-        except Exception:  # noqa: BLE001 - files stay pending; the scheduler packs them next time
+        except Exception:
             logger.exception("packing failed; files stay pending for the scheduler", date_prefix=date_prefix)
             continue
         if created:
@@ -58,5 +59,5 @@ def handle_batch(event: dict[str, Any], context: Any, app: BuilderApp) -> dict[s
 
 @metrics.log_metrics(raise_on_empty_metrics=False)
 @logger.inject_lambda_context(clear_state=True)
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     return handle_batch(event, context, app_for())

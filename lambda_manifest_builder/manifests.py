@@ -19,14 +19,14 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from lambda_manifest_builder.batching import BatchPolicy, PendingFile, plan_manifests
+from lambda_manifest_builder.locking import DateLock
 from paybatch.aws import AwsClients
 from paybatch.contracts.manifest import Manifest, ManifestFile, manifest_key
 from paybatch.contracts.tracking import FileStatus, ManifestStatus, iso, parse_iso, utcnow
 from paybatch.jobs.launcher import JobLauncher, is_concurrency_refusal
 from paybatch.resources import glue_job_specs
 from paybatch.tracking_store import ConditionFailed, MetricDelta, TrackingStore, to_ddb
-from lambda_manifest_builder.batching import BatchPolicy, PendingFile, plan_manifests
-from lambda_manifest_builder.locking import DateLock
 
 CLAIM_CHUNK = 99  # + the manifest record = TransactWriteItems' limit of 100
 START_LEASE_SECONDS = 120

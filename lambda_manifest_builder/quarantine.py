@@ -14,11 +14,11 @@ from typing import Any
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
+from lambda_manifest_builder.errors import QuarantineError
 from paybatch.aws import AwsClients
 from paybatch.config import FileValidationConfig
 from paybatch.contracts.tracking import FileStatus, QuarantineReason
 from paybatch.tracking_store import MetricDelta, TrackingStore
-from lambda_manifest_builder.errors import QuarantineError
 
 SOURCE_ETAG_META = "paybatch-source-etag"
 _TRANSFER = TransferConfig(multipart_threshold=5 * 1024**3 - 1, multipart_chunksize=512 * 1024**2, max_concurrency=8)

@@ -20,11 +20,11 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from lambda_manifest_builder.app import BuilderApp, app_for
+from lambda_manifest_builder.errors import FileBusy
 from paybatch.contracts.tracking import FileStatus, ManifestStatus, iso, parse_iso, utcnow
 from paybatch.jobs.launcher import FAILED_STATES
 from paybatch.tracking_store import MetricDelta
-from lambda_manifest_builder.app import BuilderApp, app_for
-from lambda_manifest_builder.errors import FileBusy
 
 logger = Logger(service="manifest-scheduler")
 
@@ -55,19 +55,19 @@ class Scheduler:
         for step in (self.finish_quarantines, self.repair_manifests, self.watch_runs, self.start_queued):
             try:
                 step(report)
-            except Exception as exc:  # noqa: BLE001 - one failing step must not stop the others
+            except Exception as exc:
                 logger.exception("scheduler step failed", step=step.__name__)
                 report.errors.append(f"{step.__name__}: {type(exc).__name__}: {exc}")
         try:
             for date_prefix in self.app.builder.pending_dates():
                 report.manifests_created += self.app.builder.pack_date(date_prefix, flush=flush)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             logger.exception("packing failed")
             report.errors.append(f"pack: {type(exc).__name__}: {exc}")
         if sweep:
             try:
                 self.sweep_input(report)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 logger.exception("input sweep failed")
                 report.errors.append(f"sweep: {type(exc).__name__}: {exc}")
         return report

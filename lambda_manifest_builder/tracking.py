@@ -16,6 +16,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from lambda_manifest_builder.errors import FileBusy
+from lambda_manifest_builder.quarantine import Quarantine, classify
 from paybatch.aws import AwsClients
 from paybatch.contracts.events import S3ObjectEvent
 from paybatch.contracts.manifest import input_format_for
@@ -27,8 +29,6 @@ from paybatch.contracts.tracking import (
     utcnow,
 )
 from paybatch.tracking_store import MetricDelta, TrackingStore
-from lambda_manifest_builder.errors import FileBusy
-from lambda_manifest_builder.quarantine import Quarantine, classify
 
 
 class Outcome(StrEnum):

@@ -26,7 +26,7 @@ class AwsClients:
         self.settings = settings
         self._config = Config(
             region_name=settings.region,
-            retries=_RETRY_CONFIG,  # type: ignore[arg-type]
+            retries=_RETRY_CONFIG,
             max_pool_connections=max_pool_connections,
             connect_timeout=5,
             read_timeout=60,

@@ -38,7 +38,7 @@ SETTING_OVERRIDES: dict[str, str] = {
 
 # What local processes get so that every boto3 client and Spark reach the local endpoint.
 LOCAL_ACCESS_KEY = "testing"
-LOCAL_SECRET_KEY = "testing"
+LOCAL_SECRET_KEY = "testing"  # noqa: S105 - moto's fixed local credential, not a secret
 LOCAL_ACCOUNT_ID = "123456789012"
 
 # Lambda entry points (the deploy code and the local poller use the same ones).

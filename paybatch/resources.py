@@ -88,9 +88,9 @@ def table_specs(settings: Settings) -> list[TableSpec]:
         TableSpec(role="metrics", name=t.metrics, partition_key="metric_date", sort_key="metric_type"),
         TableSpec(role="counters", name=t.counters, partition_key="partition_key", sort_key="allocation"),
     ]
-    if t.lock != t.tracking:
+    if t.lock and t.lock != t.tracking:
         specs.append(
-            TableSpec(role="lock", name=t.lock, partition_key=TRACKING_PK, sort_key=TRACKING_SK, ttl_attribute=TTL_ATTRIBUTE)
+            TableSpec(role="lock", name=t.lock or t.tracking, partition_key=TRACKING_PK, sort_key=TRACKING_SK, ttl_attribute=TTL_ATTRIBUTE)
         )
     return specs
 

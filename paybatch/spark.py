@@ -81,11 +81,11 @@ def get_spark(app_name: str = "paybatch", *, endpoint_url: str | None = None, co
     from pyspark.sql import SparkSession
 
     if running_on_glue():
-        from awsglue.context import GlueContext  # type: ignore[import-not-found]
+        from awsglue.context import GlueContext
         from pyspark.context import SparkContext
 
         glue_context = GlueContext(SparkContext.getOrCreate())
-        session = glue_context.spark_session
+        session: SparkSession = glue_context.spark_session
         for key, value in COMMON_CONF.items():
             session.conf.set(key, value)
         return session
@@ -95,4 +95,5 @@ def get_spark(app_name: str = "paybatch", *, endpoint_url: str | None = None, co
     builder = SparkSession.builder.appName(app_name)
     for key, value in local_conf(endpoint_url, cores).items():
         builder = builder.config(key, value)
-    return builder.getOrCreate()
+    local_session: SparkSession = builder.getOrCreate()
+    return local_session

@@ -76,7 +76,7 @@ def session_clients(stack: LocalStack) -> AwsClients:
 def reset_endpoint(clients: AwsClients) -> None:
     """Wipe the endpoint's state and provision every resource again."""
     request = urllib.request.Request(f"{clients.settings.endpoint_url}/moto-api/reset", method="POST")
-    urllib.request.urlopen(request, timeout=10).close()  # noqa: S310 - loopback
+    urllib.request.urlopen(request, timeout=10).close()
     provision(clients)
 
 

@@ -37,7 +37,7 @@ class Manifest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    manifest_version: Literal[1] = MANIFEST_VERSION
+    manifest_version: Literal[1] = 1
     batch_id: str
     env: str
     date_prefix: str

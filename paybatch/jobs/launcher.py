@@ -23,7 +23,7 @@ TERMINAL_STATES = FAILED_STATES | {"SUCCEEDED"}
 CONCURRENT_RUNS_CODE = "ConcurrentRunsExceededException"
 
 
-class ConcurrentRunsExceeded(ClientError):
+class ConcurrentRunsExceeded(ClientError):  # type: ignore[misc]
     """Glue refused a run because the job already has MaxConcurrentRuns runs in flight."""
 
     def __init__(self, job_name: str, limit: int | None = None) -> None:

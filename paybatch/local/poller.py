@@ -162,7 +162,7 @@ class SqsPoller:
         while not stop.is_set():
             try:
                 self.poll_once()
-            except Exception:  # noqa: BLE001 - a poller outlives a transient endpoint error
+            except Exception:
                 log.exception("polling %s failed; retrying", self.queue_url)
                 stop.wait(1.0)
 
@@ -186,5 +186,5 @@ class Schedule:
         while not stop.wait(self.interval):
             try:
                 self.fire()
-            except Exception:  # noqa: BLE001 - the rule fires again next time, as on AWS
+            except Exception:
                 log.exception("scheduled handler %s failed", self.function_name)

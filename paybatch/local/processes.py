@@ -14,6 +14,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from paybatch.jobs.local_launcher import pid_alive
 
@@ -41,7 +42,7 @@ class ManagedProcess:
     def log_file(self) -> Path:
         return self.folder / f"{self.name}.log"
 
-    def _record(self) -> dict[str, object] | None:
+    def _record(self) -> dict[str, Any] | None:
         try:
             data = json.loads(self.pid_file.read_text())
         except (OSError, ValueError):
@@ -53,7 +54,7 @@ class ManagedProcess:
         record = self._record()
         if not record:
             return None
-        pid = int(record["pid"])  # type: ignore[call-overload]
+        pid = int(record["pid"])
         if not pid_alive(pid) or _cmdline(pid) != record.get("cmdline"):
             return None
         return pid

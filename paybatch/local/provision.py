@@ -190,10 +190,10 @@ def describe_resources(clients: AwsClients) -> dict[str, Any]:
         except ClientError:
             pass
         report["tables"][spec.role] = entry
-    for spec in queue_specs(settings):
-        entry = {"name": spec.name, "exists": False}
+    for queue in queue_specs(settings):
+        entry = {"name": queue.name, "exists": False}
         try:
-            url = clients.queue_url(spec.name)
+            url = clients.queue_url(queue.name)
             attrs = clients.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
             entry.update(
                 exists=True,
@@ -204,18 +204,18 @@ def describe_resources(clients: AwsClients) -> dict[str, Any]:
             )
         except ClientError:
             pass
-        report["queues"][spec.role] = entry
-    for spec in glue_job_specs(settings):
+        report["queues"][queue.role] = entry
+    for job_spec in glue_job_specs(settings):
         try:
-            job = clients.glue.get_job(JobName=spec.name)["Job"]
-            report["glue_jobs"][spec.role] = {
-                "name": spec.name,
+            job = clients.glue.get_job(JobName=job_spec.name)["Job"]
+            report["glue_jobs"][job_spec.role] = {
+                "name": job_spec.name,
                 "exists": True,
                 "script": job["Command"]["ScriptLocation"],
                 "max_concurrent_runs": job.get("ExecutionProperty", {}).get("MaxConcurrentRuns"),
             }
         except ClientError:
-            report["glue_jobs"][spec.role] = {"name": spec.name, "exists": False}
+            report["glue_jobs"][job_spec.role] = {"name": job_spec.name, "exists": False}
     try:
         config = clients.s3.get_bucket_notification_configuration(Bucket=settings.buckets.input)
         report["notifications"] = {

@@ -6,11 +6,11 @@ import os
 from collections import Counter
 from typing import Any
 
+from lambda_manifest_builder.app import BuilderApp
+from lambda_manifest_builder.handler import handle_batch
 from paybatch.aws import AwsClients
 from paybatch.config import Settings, load_settings
 from paybatch.local.poller import SqsPoller
-from lambda_manifest_builder.app import BuilderApp
-from lambda_manifest_builder.handler import handle_batch
 
 # 1 KiB expected ±50 %: files of 512..1536 bytes are accepted.
 SMALL = {"EXPECTED_FILE_SIZE_MB": str(1 / 1024), "SIZE_TOLERANCE_PERCENT": "50", "MAX_LOCK_WAIT_SECONDS": "2"}

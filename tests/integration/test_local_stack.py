@@ -5,8 +5,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,14 +12,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from paybatch.aws import AwsClients
-from paybatch.config import load_settings
 from paybatch.contracts.events import parse_s3_message
 from paybatch.jobs.launcher import TERMINAL_STATES, ConcurrentRunsExceeded, is_concurrency_refusal
 from paybatch.jobs.local_launcher import LocalLauncher, pid_alive
 from paybatch.local.poller import SqsPoller
 from paybatch.local.provision import glue_job_definition
 from paybatch.resources import GlueJobSpec
-from tests.conftest import FIXTURES, drain, free_port
+from tests.conftest import FIXTURES, drain
 
 pytestmark = pytest.mark.integration
 

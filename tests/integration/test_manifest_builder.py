@@ -8,11 +8,11 @@ from collections import Counter
 
 import pytest
 
-from paybatch.contracts.manifest import Manifest
-from paybatch.contracts.tracking import FileStatus, ManifestStatus
 from lambda_manifest_builder.app import BuilderApp
 from lambda_manifest_builder.handler import handle_batch
 from lambda_manifest_builder.scheduler import Scheduler
+from paybatch.contracts.manifest import Manifest
+from paybatch.contracts.tracking import FileStatus, ManifestStatus
 from tests.conftest import drain
 from tests.integration.builder_support import (
     body,

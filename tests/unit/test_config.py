@@ -83,7 +83,7 @@ def test_invalid_override_names_setting_value_and_reason(var: str, value: str, e
 
 
 def test_unknown_environment_lists_known_ones() -> None:
-    with pytest.raises(ConfigError, match="unknown environment 'staging'.*known environments: dev, prod"):
+    with pytest.raises(ConfigError, match=r"unknown environment 'staging'.*known environments: dev, prod"):
         load_settings("staging", environ={})
 
 
@@ -95,7 +95,7 @@ def test_bad_yaml_and_unknown_keys_are_reported(tmp_path: Path) -> None:
     source = (Path(__file__).parents[2] / "environments" / "dev" / "config.yaml").read_text()
     (tmp_path / "typo").mkdir()
     (tmp_path / "typo" / "config.yaml").write_text(source.replace("batching:", "batching:\n  max_filez: 3"))
-    with pytest.raises(ConfigError, match="batching.max_filez.*Extra inputs are not permitted"):
+    with pytest.raises(ConfigError, match=r"batching.max_filez.*Extra inputs are not permitted"):
         load_settings("typo", environ={}, directory=tmp_path)
 
 
