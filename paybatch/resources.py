@@ -111,10 +111,10 @@ def queue_specs(settings: Settings) -> list[QueueSpec]:
     ]
 
 
-def glue_job_specs(settings: Settings) -> list[GlueJobSpec]:
-    """The Glue jobs this repository ships, with the seed's default arguments."""
+def glue_default_arguments(settings: Settings) -> dict[str, str]:
+    """The seed's default arguments every Glue job of this environment gets."""
     art = settings.buckets.artifacts
-    common = {
+    arguments = {
         "--env": settings.env,
         "--enable-metrics": "true",
         "--enable-spark-ui": "true",
@@ -127,8 +127,16 @@ def glue_job_specs(settings: Settings) -> list[GlueJobSpec]:
         "--extra-py-files": f"s3://{art}/glue/lib/paybatch.zip",
     }
     if settings.glue.auto_scaling:
-        common["--enable-auto-scaling"] = "true"
-    del common  # no job entry script is shipped yet; the converter and generator add theirs here
+        arguments["--enable-auto-scaling"] = "true"
+    return arguments
+
+
+def glue_job_specs(settings: Settings) -> list[GlueJobSpec]:
+    """The Glue jobs whose entry scripts this repository ships (built with glue_default_arguments).
+
+    None yet: the conversion job (glue.jobs.convert, convert_manifest.py) and the generator
+    (glue.jobs.generate, generate_payments.py) are added here with their scripts.
+    """
     return []
 
 
