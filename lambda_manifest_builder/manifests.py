@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -26,10 +27,19 @@ from paybatch.contracts.manifest import Manifest, ManifestFile, manifest_key
 from paybatch.contracts.tracking import FileStatus, ManifestStatus, iso, parse_iso, utcnow
 from paybatch.jobs.launcher import JobLauncher, is_concurrency_refusal
 from paybatch.resources import glue_job_specs
-from paybatch.tracking_store import ConditionFailed, MetricDelta, TrackingStore, to_ddb
+from paybatch.tracking_store import ConditionFailed, MetricDelta, TrackingStore, from_ddb, to_ddb
 
 CLAIM_CHUNK = 99  # + the manifest record = TransactWriteItems' limit of 100
 START_LEASE_SECONDS = 120
+
+
+class Dispatch(StrEnum):
+    """What happened when a manifest's run was to be started."""
+
+    STARTED = "started"
+    NO_SLOT = "no-slot"  # refused by the concurrency cap: queued
+    START_FAILED = "start-failed"  # any other refusal: queued with the reason
+    SKIPPED = "skipped"  # someone else holds the start lease, or the manifest moved on
 
 
 def new_batch_id(date_prefix: str, now: datetime) -> str:
@@ -188,44 +198,45 @@ class ManifestBuilder:
             return self.settings.glue.jobs.convert_light
         return self.settings.glue.jobs.convert
 
-    def _claim_start(self, date_prefix: str, batch_id: str) -> bool:
-        """A short lease on starting the run, so two dispatchers do not start it twice."""
+    def _claim_start(self, date_prefix: str, batch_id: str) -> dict[str, Any] | None:
+        """A short lease on starting the run, so two dispatchers do not start it twice; the record, or None."""
         now = time.time()
         try:
-            self.clients.dynamodb.update_item(
+            response = self.clients.dynamodb.update_item(
                 TableName=self.store.table,
                 Key=to_ddb(self.store.manifest_key(date_prefix, batch_id)),
                 UpdateExpression="SET start_lease = :until",
                 ConditionExpression="manifest_status IN (:c, :q) AND (attribute_not_exists(start_lease) OR start_lease < :now)",
                 ExpressionAttributeValues=to_ddb({":until": now + START_LEASE_SECONDS, ":now": now,
                                                   ":c": str(ManifestStatus.CREATED), ":q": str(ManifestStatus.QUEUED)}),
+                ReturnValues="ALL_NEW",
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
+                return None
             raise
-        return True
+        return from_ddb(response["Attributes"])
 
-    def dispatch(self, record: dict[str, Any]) -> str:
-        """Write the JSON and start the run; returns the manifest's new status."""
+    def dispatch(self, record: dict[str, Any]) -> Dispatch:
+        """Write the JSON and start the run (or leave the manifest queued with the reason)."""
         date_prefix, batch_id = record["manifest_date"], record["batch_id"]
         path = self.write_manifest_json(record)
-        if not self._claim_start(date_prefix, batch_id):
-            return str(record["manifest_status"])  # another builder or the scheduler is starting it
-        current = self.store.get_manifest(date_prefix, batch_id) or record
+        current = self._claim_start(date_prefix, batch_id)
+        if current is None:
+            return Dispatch.SKIPPED  # another builder or the scheduler is starting it
         job = self.job_for(int(record["total_bytes"]))
         try:
             run_id = self.launcher.start_job_run(
                 job, {"--manifest_path": path, "--batch_id": batch_id, "--env": self.settings.env}
             )
         except Exception as exc:  # noqa: BLE001 - any refusal leaves the manifest queued with the reason
-            status = ManifestStatus.QUEUED
-            reason = "waiting for a free run slot" if is_concurrency_refusal(exc) else f"{type(exc).__name__}: {exc}"
+            no_slot = is_concurrency_refusal(exc)
+            reason = "waiting for a free run slot" if no_slot else f"{type(exc).__name__}: {exc}"
             self.store.update_manifest(
-                date_prefix, batch_id, [ManifestStatus.CREATED, ManifestStatus.QUEUED], status,
+                date_prefix, batch_id, [ManifestStatus.CREATED, ManifestStatus.QUEUED], ManifestStatus.QUEUED,
                 {"queue_reason": reason[:1000]}, remove=["start_lease"],
             )
-            return str(status)
+            return Dispatch.NO_SLOT if no_slot else Dispatch.START_FAILED
         self.store.update_manifest(
             date_prefix, batch_id, [ManifestStatus.CREATED, ManifestStatus.QUEUED], ManifestStatus.RUNNING,
             {"run_id": run_id, "job_name": job, "run_started_at": iso(self.clock()),
@@ -233,4 +244,4 @@ class ManifestBuilder:
             remove=["start_lease", "queue_reason"],
             metrics=[MetricDelta(date_prefix, "run_started", 1, int(record["total_bytes"]))],
         )
-        return str(ManifestStatus.RUNNING)
+        return Dispatch.STARTED

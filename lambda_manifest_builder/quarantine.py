@@ -12,10 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from boto3.s3.transfer import TransferConfig
-from botocore.exceptions import ClientError
 
 from lambda_manifest_builder.errors import QuarantineError
-from paybatch.aws import AwsClients
+from paybatch.aws import AwsClients, head_object
 from paybatch.config import FileValidationConfig
 from paybatch.contracts.tracking import FileStatus, QuarantineReason
 from paybatch.tracking_store import MetricDelta, TrackingStore
@@ -39,15 +38,6 @@ def quarantine_key(date_prefix: str, reason: str, key: str) -> str:
     return f"quarantine/{date_prefix}/{reason}/{key}"
 
 
-def _head(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
-    try:
-        return dict(s3.head_object(Bucket=bucket, Key=key))
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] in {"404", "NoSuchKey", "NotFound"}:
-            return None
-        raise
-
-
 class Quarantine:
     """Moves files that failed validation out of the input bucket, once."""
 
@@ -57,7 +47,7 @@ class Quarantine:
         self.store = store
 
     def _copied(self, dest_key: str, item: dict[str, Any]) -> bool:
-        head = _head(self.s3, self.bucket, dest_key)
+        head = head_object(self.s3, self.bucket, dest_key)
         return bool(
             head
             and head.get("Metadata", {}).get(SOURCE_ETAG_META) == item["etag"]
@@ -69,7 +59,7 @@ class Quarantine:
         source_bucket, key, etag = item["bucket"], item["file_key"], item["etag"]
         dest_key = quarantine_key(item["date_prefix"], item["quarantine_reason"], key)
         if not self._copied(dest_key, item):
-            source = _head(self.s3, source_bucket, key)
+            source = head_object(self.s3, source_bucket, key)
             if source is None or source["ETag"].strip('"') != etag:
                 raise QuarantineError(
                     f"cannot quarantine s3://{source_bucket}/{key}: the object (etag {etag}) is gone or was "
@@ -87,7 +77,7 @@ class Quarantine:
             )
             if not self._copied(dest_key, item):
                 raise QuarantineError(f"the quarantine copy s3://{self.bucket}/{dest_key} did not verify; original kept")
-        source = _head(self.s3, source_bucket, key)
+        source = head_object(self.s3, source_bucket, key)
         if source is not None and source["ETag"].strip('"') == etag:
             self.s3.delete_object(Bucket=source_bucket, Key=key)
         path = f"s3://{self.bucket}/{dest_key}"

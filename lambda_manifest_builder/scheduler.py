@@ -22,6 +22,7 @@ from aws_lambda_powertools import Logger
 
 from lambda_manifest_builder.app import BuilderApp, app_for
 from lambda_manifest_builder.errors import FileBusy
+from lambda_manifest_builder.manifests import Dispatch
 from paybatch.contracts.tracking import FileStatus, ManifestStatus, iso, parse_iso, utcnow
 from paybatch.jobs.launcher import FAILED_STATES
 from paybatch.tracking_store import MetricDelta
@@ -86,9 +87,9 @@ class Scheduler:
                 report.manifests_repaired += 1
         for record in self.store.manifests_with_status(ManifestStatus.CREATED):
             if (now - parse_iso(record["updated_at"])).total_seconds() > CREATED_GRACE_SECONDS:
-                status = self.app.builder.dispatch(record)
+                outcome = self.app.builder.dispatch(record)
                 report.manifests_repaired += 1
-                report.runs_started += status == ManifestStatus.RUNNING
+                report.runs_started += outcome == Dispatch.STARTED
 
     def watch_runs(self, report: SchedulerReport) -> None:
         for record in self.store.manifests_with_status(ManifestStatus.RUNNING):
@@ -144,10 +145,10 @@ class Scheduler:
         for record in queued:
             if float(record.get("retry_after", 0)) > now:
                 continue
-            status = self.app.builder.dispatch(record)
-            if status == ManifestStatus.RUNNING:
+            outcome = self.app.builder.dispatch(record)
+            if outcome == Dispatch.STARTED:
                 report.runs_started += 1
-            elif is_concurrency_refusal_text(self.store.get_manifest(record["manifest_date"], record["batch_id"])):
+            elif outcome == Dispatch.NO_SLOT:
                 break  # no free slot: the rest wait for the next pass
 
     def sweep_input(self, report: SchedulerReport) -> None:
@@ -172,10 +173,6 @@ class Scheduler:
                     continue
                 report.files_swept += 1
                 logger.warning("registered a file its notification never delivered", key=key)
-
-
-def is_concurrency_refusal_text(record: dict[str, Any] | None) -> bool:
-    return bool(record and record.get("queue_reason") == "waiting for a free run slot")
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -14,11 +14,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from lambda_manifest_builder.errors import FileBusy
 from lambda_manifest_builder.quarantine import Quarantine, classify
-from paybatch.aws import AwsClients
+from paybatch.aws import AwsClients, head_object
 from paybatch.contracts.events import S3ObjectEvent
 from paybatch.contracts.manifest import input_format_for
 from paybatch.contracts.tracking import (
@@ -56,14 +54,6 @@ class FileRegistry:
         self.settings = clients.settings
         self.store = store
         self.quarantine = quarantine
-
-    def _head(self, bucket: str, key: str) -> dict[str, Any] | None:
-        try:
-            return dict(self.clients.s3.head_object(Bucket=bucket, Key=key))
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] in {"404", "NoSuchKey", "NotFound"}:
-                return None
-            raise
 
     def date_prefix(self, key: str, fallback: datetime) -> str:
         return date_prefix_for(key, self.settings.file_validation.date_prefix_pattern, fallback)
@@ -110,7 +100,7 @@ class FileRegistry:
         return f"{size} bytes is outside the expected {rules.min_bytes}..{rules.max_bytes} bytes"
 
     def created(self, event: S3ObjectEvent) -> Registration:
-        head = self._head(event.bucket, event.key)
+        head = head_object(self.clients.s3, event.bucket, event.key)
         if head is None:
             return Registration(Outcome.STALE, key=event.key)
         date_prefix = self.date_prefix(event.key, head["LastModified"])
@@ -156,7 +146,7 @@ class FileRegistry:
 
     def removed(self, event: S3ObjectEvent) -> Registration:
         """An object was deleted: a file still pending fails (nothing left to convert)."""
-        if self._head(event.bucket, event.key) is not None:
+        if head_object(self.clients.s3, event.bucket, event.key) is not None:
             return Registration(Outcome.IGNORED, key=event.key)  # re-uploaded since; its own event follows
         date_prefix = self.date_prefix(event.key, event.event_time)
         existing = self.store.get_file(date_prefix, event.key)

@@ -12,8 +12,8 @@ paybatch upload-samples --env "$env" --count 6
 
 step "3. S3 → SQS → manifest builder: files tracked, bad ones quarantined, the rest packed"
 for _ in $(seq 1 30); do
-  pending=$(paybatch status --env "$env" --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["files_total"])')
-  [[ "$pending" -ge 9 ]] && break
+  tracked=$(paybatch status --env "$env" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["files_total"])')
+  [[ "$tracked" -ge 9 ]] && break
   sleep 1
 done
 paybatch flush --env "$env"   # pack the stragglers now instead of waiting batching.max_wait_seconds

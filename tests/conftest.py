@@ -12,6 +12,7 @@ import pytest
 
 from paybatch.aws import AwsClients
 from paybatch.config import Settings, load_settings
+from paybatch.constants import SETTING_OVERRIDES
 from paybatch.local.provision import provision
 from paybatch.local.stack import LocalStack
 
@@ -30,11 +31,7 @@ def isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
     state = tmp_path_factory.mktemp("paybatch-state")
     saved = dict(os.environ)
     for name in list(os.environ):
-        if name.startswith(("AWS_", "PAYBATCH_")) or name in {
-            "MAX_FILES_PER_MANIFEST", "MAX_BATCH_SIZE_GB", "EXPECTED_FILE_SIZE_MB", "SIZE_TOLERANCE_PERCENT",
-            "LOCK_TTL_SECONDS", "MAX_LOCK_WAIT_SECONDS", "TRACKING_TABLE", "METRICS_TABLE", "LOCK_TABLE",
-            "MANIFEST_BUCKET", "QUARANTINE_BUCKET", "GLUE_JOB_NAME",
-        }:
+        if name.startswith(("AWS_", "PAYBATCH_")) or name in SETTING_OVERRIDES:
             del os.environ[name]
     os.environ.update(
         {

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION: Literal[1] = 1
 
 
 class ManifestFile(BaseModel):
@@ -37,7 +37,7 @@ class Manifest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    manifest_version: Literal[1] = 1
+    manifest_version: Literal[1] = MANIFEST_VERSION
     batch_id: str
     env: str
     date_prefix: str
