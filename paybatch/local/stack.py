@@ -58,7 +58,7 @@ class LocalStack:
                 f"port {port} on 127.0.0.1 is already in use by a process paybatch did not start; "
                 f"stop it or set local.port in environments/{self.settings.env}/config.yaml"
             )
-        argv = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+        argv = [sys.executable, "-m", "paybatch.local.endpoint", "-H", "127.0.0.1", "-p", str(port)]
         pid = self.endpoint.start(argv, local_process_env(self.settings))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

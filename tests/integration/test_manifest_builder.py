@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
 import time
 from collections import Counter
 
@@ -175,3 +177,43 @@ def test_handler_reports_only_the_bad_record(app: BuilderApp) -> None:
          "eventSource": "aws:sqs", "eventSourceARN": "arn", "awsRegion": "us-east-1"},
     ]}
     assert handle_batch(event, None, app) == {"batchItemFailures": [{"itemIdentifier": "2"}]}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_eight_builders_in_parallel_exactly_once(clients) -> None:  # type: ignore[no-untyped-def]
+    """8 concurrent builders, 2,000 files, 25 % duplicate events: every file in one place, metrics equal."""
+    app = BuilderApp.create(small_settings())
+    s = app.settings
+    drain(app.clients, s.queues.ingest)
+    n = int(os.environ.get("PAYBATCH_CONCURRENCY_FILES", "2000"))
+    sizes = [1024 if i % 20 else 4096 for i in range(n)]  # 5 % too large → quarantined
+    keys = [f"2025-12-{23 + i % 3}-file-{i:05}.ndjson" for i in range(n)]
+    etags: dict[str, str] = {}
+
+    def upload(part: int) -> None:
+        for i in range(part, n, 8):
+            etags[keys[i]] = put(app, keys[i], sizes[i], seed=str(i))
+
+    run_threads([lambda p=p: upload(p) for p in range(8)])
+    url = app.clients.queue_url(s.queues.ingest)
+    dupes = [s3_event_body(s.buckets.input, keys[i], sizes[i], etags[keys[i]]) for i in range(0, n, 4)]
+    for start in range(0, len(dupes), 10):
+        app.clients.sqs.send_message_batch(QueueUrl=url, Entries=[
+            {"Id": str(j), "MessageBody": b} for j, b in enumerate(dupes[start:start + 10])])
+    results: list[Counter[str]] = []
+    run_threads([lambda: results.append(deliver_all(BuilderApp.create(s), max_rounds=10_000))] * 8)
+    assert sum(r["received"] for r in results) >= n + len(dupes)
+    assert sum(r["failed"] for r in results) == 0
+    Scheduler(app).run_once(flush=True, sweep=True)
+    statuses = Counter(files_by_status(app).values())
+    assert statuses == {"manifested": n - n // 20, "quarantined": n // 20}
+    assert_invariants(app, n)
+
+
+def run_threads(targets: list) -> None:  # type: ignore[type-arg]
+    threads = [threading.Thread(target=t) for t in targets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
