@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import socket
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +12,6 @@ import pytest
 from paybatch.aws import AwsClients
 from paybatch.config import Settings, load_settings
 from paybatch.constants import SETTING_OVERRIDES
-from paybatch.local.provision import provision
 from paybatch.local.stack import LocalStack
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -72,9 +70,7 @@ def session_clients(stack: LocalStack) -> AwsClients:
 
 def reset_endpoint(clients: AwsClients) -> None:
     """Wipe the endpoint's state and provision every resource again."""
-    request = urllib.request.Request(f"{clients.settings.endpoint_url}/moto-api/reset", method="POST")
-    urllib.request.urlopen(request, timeout=10).close()
-    provision(clients)
+    LocalStack(clients.settings).reset()
 
 
 @pytest.fixture

@@ -50,7 +50,7 @@ def _fast_sqs_retention_check() -> None:
     from moto.sqs.models import Message, SQSBackend
 
     def is_message_valid_based_on_retention_period(self: SQSBackend, queue_name: str, message: Message) -> bool:
-        retention = float(self.get_queue(queue_name).message_retention_period)
+        retention = float(getattr(self.get_queue(queue_name), "message_retention_period"))  # noqa: B009 - set dynamically by moto
         return bool(retention + message.sent_timestamp / 1000 > unix_time())  # type: ignore[operator]
 
     SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period  # type: ignore[method-assign]
@@ -81,10 +81,10 @@ def _item_level_transaction_snapshots() -> None:
                 attrs = op["Item"] if op_type == "Put" else op["Key"]
                 key = {name: attrs[name] for name in (table.hash_key_attr, table.range_key_attr) if name}
                 current = self.get_item(op["TableName"], key)
-            except Exception:  # noqa: BLE001 - moto reports malformed items itself
+            except Exception:  # noqa: BLE001, S112 - moto reports malformed items itself
                 continue
             snapshots.append((op["TableName"], key, None if current is None else current.to_json()["Attributes"]))
-        models.copy = no_table_copies  # type: ignore[assignment]
+        setattr(models, "copy", no_table_copies)  # noqa: B010 - the module moto snapshots with
         try:
             original(self, transact_items)
         except BaseException:
@@ -95,13 +95,13 @@ def _item_level_transaction_snapshots() -> None:
                     self.put_item(table_name, copy.deepcopy(attributes))
             raise
         finally:
-            models.copy = copy
+            setattr(models, "copy", copy)  # noqa: B010
 
     models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
 def main(argv: list[str] | None = None) -> None:
-    from moto.server import DomainDispatcherApplication, create_backend_app
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import run_simple
 
     parser = argparse.ArgumentParser(description=__doc__)

@@ -85,6 +85,12 @@ class LocalStack:
             self.start_services()
         return self.status()
 
+    def reset(self) -> None:
+        """Wipe every resource's contents on the endpoint and provision again (tests, benchmarks)."""
+        request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")  # noqa: S310 - loopback
+        urllib.request.urlopen(request, timeout=10).close()  # noqa: S310 - loopback only
+        provision(AwsClients(self.settings))
+
     def down(self) -> list[str]:
         """Stop the services, any job runs in flight and the endpoint; returns what was stopped."""
         stopped = []

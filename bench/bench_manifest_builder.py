@@ -1,0 +1,125 @@
+"""Manifest builder throughput and AWS requests per file, with 1, 4 and 8 builders in parallel.
+
+Runs prod's batching configuration (100 files per manifest) against a private local endpoint;
+only the expected file size is shrunk (to 1 KiB ± 20 %) so thousands of files fit in memory.
+Requests are counted with botocore's before-call hook on every client the builders use, the
+scheduler's flush pass included (amortised over the files). Floor from the issue: at most
+3 DynamoDB write requests per file. Throughput here is moto's, not DynamoDB's: compare runs,
+not absolute numbers with AWS.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+FILES = int(os.environ.get("BENCH_BUILDER_FILES", "1000"))
+WORKERS = (1, 4, 8)
+READS = ("Get", "Head", "List", "Describe", "Query", "Scan", "Receive")
+
+
+class RequestCounter:
+    """Counts AWS requests by service and kind (read / write) across threads."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.lock = threading.Lock()
+
+    def __call__(self, model: Any, **_: Any) -> None:
+        kind = "read" if model.name.startswith(READS) else "write"
+        with self.lock:
+            self.counts[f"{model.service_model.service_name}.{kind}"] += 1
+
+    def install(self, clients: Any) -> None:
+        for service in ("s3", "dynamodb", "sqs", "glue"):
+            clients.client(service).meta.events.register("before-call", self)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run() -> list[dict[str, Any]]:
+    os.environ.update({"PAYBATCH_STATE_DIR": tempfile.mkdtemp(prefix="paybatch-bench-"),
+                       "PAYBATCH_LOCAL_PORT": str(_free_port()), "PAYBATCH_TARGET": "local"})
+    from lambda_manifest_builder.app import BuilderApp
+    from lambda_manifest_builder.handler import handle_batch
+    from lambda_manifest_builder.scheduler import Scheduler
+    from paybatch.config import load_settings
+    from paybatch.local.poller import SqsPoller
+    from paybatch.local.stack import LocalStack
+    from paybatch.sample_files import sample_file
+
+    settings = load_settings("prod", environ={**os.environ, "EXPECTED_FILE_SIZE_MB": str(1 / 1024)})
+    stack = LocalStack(settings)
+    stack.up(with_services=False)
+    rows = []
+    try:
+        for workers in WORKERS:
+            stack.reset()
+            setup = BuilderApp.create(settings)
+            queue = setup.clients.queue_url(settings.queues.ingest)
+            setup.clients.sqs.purge_queue(QueueUrl=queue)
+            payload = sample_file(1024, seed=1, date_prefix="2025-12-23")
+            for i in range(FILES):
+                setup.clients.s3.put_object(Bucket=settings.buckets.input, Key=f"2025-12-23-bench-{i:06}.ndjson",
+                                            Body=payload)
+            counter = RequestCounter()
+
+            def builder(counter: RequestCounter = counter) -> None:
+                app = BuilderApp.create(settings)
+                counter.install(app.clients)
+                poller = SqsPoller(app.clients, settings.queues.ingest, lambda e, c: handle_batch(e, c, app),
+                                   function_name="bench", wait_seconds=0)
+                empty = 0
+                while empty < 2:
+                    empty = empty + 1 if poller.poll_once().received == 0 else 0
+
+            started = time.perf_counter()
+            threads = [threading.Thread(target=builder) for _ in range(workers)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            elapsed = time.perf_counter() - started
+            flush_app = BuilderApp.create(settings)
+            counter.install(flush_app.clients)
+            Scheduler(flush_app).run_once(flush=True, sweep=False)
+            statuses = Counter(i["status"] for i in flush_app.store.all_files())
+            rows.append({
+                "workers": workers, "files": FILES, "seconds": elapsed, "files_per_s": FILES / elapsed,
+                "ddb_writes": counter.counts["dynamodb.write"] / FILES,
+                "ddb_reads": counter.counts["dynamodb.read"] / FILES,
+                "s3": (counter.counts["s3.read"] + counter.counts["s3.write"]) / FILES,
+                "sqs": (counter.counts["sqs.read"] + counter.counts["sqs.write"]) / FILES,
+                "manifested": statuses.get("manifested", 0),
+                "manifests": len(flush_app.store.all_manifests()),
+            })
+    finally:
+        stack.down()
+    return rows
+
+
+def main() -> None:
+    rows = run()
+    print(f"manifest builder, prod batching (100 files/manifest), {FILES} files of 1 KiB, local endpoint (moto)")
+    print(f"{'workers':>7} {'seconds':>8} {'files/s':>8} {'DDB writes/file':>16} {'DDB reads/file':>15} "
+          f"{'S3 req/file':>12} {'SQS req/file':>13} {'manifests':>9}")
+    for r in rows:
+        print(f"{r['workers']:>7} {r['seconds']:>8.1f} {r['files_per_s']:>8.1f} {r['ddb_writes']:>16.2f} "
+              f"{r['ddb_reads']:>15.2f} {r['s3']:>12.2f} {r['sqs']:>13.2f} {r['manifests']:>9}")
+    worst = max(r["ddb_writes"] for r in rows)
+    complete = all(r["manifested"] == r["files"] for r in rows)
+    print(f"floor: ≤ 3 DynamoDB write requests per file → {worst:.2f} {'PASS' if worst <= 3 else 'FAIL'}; "
+          f"every file manifested: {'yes' if complete else 'NO'}")
+
+
+if __name__ == "__main__":
+    main()
