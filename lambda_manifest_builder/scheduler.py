@@ -111,7 +111,7 @@ class Scheduler:
         date_prefix, batch_id = record["manifest_date"], record["batch_id"]
         attempts = int(record.get("attempts", 1))
         if attempts <= self.settings.glue.run_retries:
-            backoff = min(3600, 30 * 2 ** (attempts - 1))
+            backoff = min(3600.0, self.settings.glue.run_retry_backoff_seconds * 2 ** (attempts - 1))
             if self.store.update_manifest(
                 date_prefix, batch_id, ManifestStatus.RUNNING, ManifestStatus.QUEUED,
                 {"last_error": error[:2000], "retry_after": time.time() + backoff,

@@ -156,6 +156,7 @@ class GlueConfig(_Section):
     timeout_minutes: Annotated[int, Field(ge=1, le=10080)] = 120
     max_retries: Annotated[int, Field(ge=0, le=10)] = 0
     run_retries: Annotated[int, Field(ge=0, le=10)] = 2
+    run_retry_backoff_seconds: Annotated[float, Field(ge=0)] = 30
     auto_scaling: bool = False
     jobs: GlueJobsConfig
 
