@@ -217,3 +217,15 @@ def run_threads(targets: list) -> None:  # type: ignore[type-arg]
         t.start()
     for t in threads:
         t.join()
+
+
+def test_scheduler_sweep_registers_a_file_whose_notification_was_lost(app: BuilderApp, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import lambda_manifest_builder.scheduler as scheduler_module
+
+    monkeypatch.setattr(scheduler_module, "SWEEP_GRACE_SECONDS", 0)
+    put(app, "2025-12-23-lost.ndjson")
+    assert len(drain(app.clients, app.settings.queues.ingest)) == 1  # the notification is lost
+    report = Scheduler(app).run_once()
+    assert report.files_swept == 1
+    assert files_by_status(app) == {"2025-12-23-lost.ndjson": "pending"}
+    assert Scheduler(app).run_once().files_swept == 0  # tracked now: swept once only
