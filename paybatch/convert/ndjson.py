@@ -1,0 +1,189 @@
+"""NDJSON → Arrow with per-line accounting: every line is a row or a reject with a reason.
+
+Blocks of lines go through Arrow's JSON reader with the dataset's schema (the fast path). A block
+that fails is split in halves until the failing lines stand alone, so good lines around a bad
+one still take the fast path; a lone failing line gets a reason a person can act on (not UTF-8,
+malformed or truncated JSON, not an object, a field of the wrong type). Rows missing a required
+field are rejects too. Fields the schema does not name are kept as JSON in ``_rescued``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import IO, Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+
+from paybatch.datasets import DatasetSchema
+
+
+@dataclass(frozen=True)
+class Reject:
+    line_number: int
+    raw: bytes
+    reason: str
+
+
+@dataclass
+class ParsedBlock:
+    """The good rows of a block (schema fields + ``_rescued``) and its rejected lines."""
+
+    table: pa.Table
+    rejects: list[Reject] = field(default_factory=list)
+    lines: int = 0
+
+
+def iter_line_blocks(stream: IO[bytes], block_bytes: int = 16 << 20) -> Iterator[tuple[list[bytes], int, bool]]:
+    """Stream (lines, first line number, last-line-unterminated) blocks; never the whole file in memory."""
+    carry = b""
+    line_number = 1
+    while True:
+        chunk = stream.read(block_bytes)
+        if not chunk:
+            break
+        data = carry + chunk
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            carry = data
+            continue
+        lines = data[:cut].split(b"\n")
+        carry = data[cut + 1 :]
+        yield lines, line_number, False
+        line_number += len(lines)
+    if carry:
+        yield [carry], line_number, True
+
+
+_PY_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,), "int64": (int,), "double": (int, float), "bool": (bool,), "timestamp": (str,), "date": (str,),
+}
+
+
+class NdjsonParser:
+    """Parses blocks of NDJSON lines against one dataset schema."""
+
+    def __init__(self, schema: DatasetSchema) -> None:
+        self.schema = schema
+        self.arrow_schema = schema.arrow_schema()
+        self.names = set(schema.field_names)
+        # Arrow's JSON reader cannot read dates from strings: read them as strings, cast after.
+        self.date_fields = [f.name for f in schema.fields if f.type == "date"]
+        self.read_schema = pa.schema([pa.field(f.name, pa.string()) if f.name in self.date_fields else f
+                                      for f in self.arrow_schema])
+        self.output_schema = self.arrow_schema.append(pa.field("_rescued", pa.string()))
+
+    def parse(self, lines: list[bytes], first_line: int, unterminated_last: bool = False) -> ParsedBlock:
+        numbers = list(range(first_line, first_line + len(lines)))
+        rejects: list[Reject] = []
+        kept_lines, kept_numbers = [], []
+        for line, number in zip(lines, numbers, strict=True):
+            if line.strip():
+                kept_lines.append(line)
+                kept_numbers.append(number)
+            else:
+                rejects.append(Reject(number, line, "empty line"))
+        last_number = numbers[-1] if (unterminated_last and numbers) else None
+        tables: list[pa.Table] = []
+        self._parse_segment(kept_lines, kept_numbers, tables, rejects, last_number)
+        table = pa.concat_tables(tables) if tables else self.output_schema.empty_table()
+        rejects.sort(key=lambda r: r.line_number)
+        return ParsedBlock(table, rejects, len(lines))
+
+    def _parse_segment(self, lines: list[bytes], numbers: list[int], tables: list[pa.Table], rejects: list[Reject],
+                       last_number: int | None) -> None:
+        if not lines:
+            return
+        try:
+            table = pj.read_json(
+                io.BytesIO(b"\n".join(lines) + b"\n"),
+                read_options=pj.ReadOptions(block_size=max(1 << 20, sum(len(x) + 1 for x in lines) + 1), use_threads=False),
+                parse_options=pj.ParseOptions(explicit_schema=self.read_schema, unexpected_field_behavior="infer"),
+            )
+            if table.num_rows != len(lines):
+                raise pa.ArrowInvalid(f"{table.num_rows} rows from {len(lines)} lines")
+            for name in self.date_fields:
+                index = table.schema.get_field_index(name)
+                dates = pc.cast(pc.strptime(table.column(name), format="%Y-%m-%d", unit="s"), pa.date32())
+                table = table.set_column(index, pa.field(name, pa.date32()), dates)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+            if len(lines) == 1:
+                rejects.append(Reject(numbers[0], lines[0], self._reason(lines[0], numbers[0] == last_number, exc)))
+                return
+            middle = len(lines) // 2
+            self._parse_segment(lines[:middle], numbers[:middle], tables, rejects, last_number)
+            self._parse_segment(lines[middle:], numbers[middle:], tables, rejects, last_number)
+            return
+        tables.append(self._finish(table, lines, numbers, rejects))
+
+    def _finish(self, table: pa.Table, lines: list[bytes], numbers: list[int], rejects: list[Reject]) -> pa.Table:
+        """Reject rows missing a required field; fold unknown fields into ``_rescued``."""
+        missing = None
+        for name in self.schema.required:
+            null = pc.is_null(table.column(name))
+            missing = null if missing is None else pc.or_(missing, null)
+        if missing is not None and pc.any(missing).as_py():
+            flags = missing.to_pylist()
+            for i, bad in enumerate(flags):
+                if bad:
+                    absent = [n for n in self.schema.required if table.column(n)[i].as_py() is None]
+                    rejects.append(Reject(numbers[i], lines[i], f"missing required field(s): {', '.join(absent)}"))
+            table = table.filter(pc.invert(missing))
+        extras = [n for n in table.column_names if n not in self.names]
+        if extras:
+            rows = table.select(extras).to_pylist()
+            rescued = [
+                json.dumps({k: v for k, v in row.items() if v is not None}, default=str, separators=(",", ":"))
+                if any(v is not None for v in row.values()) else None
+                for row in rows
+            ]
+            table = table.drop_columns(extras)
+        else:
+            rescued = [None] * table.num_rows
+        table = table.select(list(self.arrow_schema.names)).cast(self.arrow_schema)
+        return table.append_column(pa.field("_rescued", pa.string()), pa.array(rescued, pa.string()))
+
+    def _reason(self, line: bytes, unterminated: bool, exc: Exception) -> str:
+        """Why one line cannot be a row, in words."""
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as err:
+            return f"not UTF-8: {err.reason} at byte {err.start}"
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as err:
+            if unterminated:
+                return f"truncated last line (no newline, {err.msg} at column {err.colno})"
+            return f"malformed JSON: {err.msg} at column {err.colno}"
+        if not isinstance(value, dict):
+            return f"not a JSON object: {type(value).__name__}"
+        for spec in self.schema.fields:
+            got = value.get(spec.name)
+            if got is None:
+                continue
+            if isinstance(got, bool) and spec.type != "bool" or not isinstance(got, _PY_TYPES[spec.type]):
+                return f"field {spec.name!r}: expected {spec.type}, got {type(got).__name__} {json.dumps(got)[:40]}"
+            if spec.type in {"timestamp", "date"} and not _parses(got, spec.type):
+                return f"field {spec.name!r}: {got[:40]!r} is not a valid {spec.type}"
+        return f"rejected by the JSON reader: {str(exc).splitlines()[0][:200]}"
+
+
+def _parses(value: str, kind: str) -> bool:
+    try:
+        if kind == "date":
+            date.fromisoformat(value)
+        else:
+            datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+def rows_of(table: pa.Table) -> list[dict[str, Any]]:
+    """Rows as dicts (tests and small tools)."""
+    return list(table.to_pylist())
