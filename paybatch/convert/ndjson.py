@@ -166,9 +166,9 @@ class NdjsonParser:
             got = value.get(spec.name)
             if got is None:
                 continue
-            if isinstance(got, bool) and spec.type != "bool" or not isinstance(got, _PY_TYPES[spec.type]):
+            if (isinstance(got, bool) and spec.type != "bool") or not isinstance(got, _PY_TYPES[spec.type]):
                 return f"field {spec.name!r}: expected {spec.type}, got {type(got).__name__} {json.dumps(got)[:40]}"
-            if spec.type in {"timestamp", "date"} and not _parses(got, spec.type):
+            if isinstance(got, str) and spec.type in {"timestamp", "date"} and not _parses(got, spec.type):
                 return f"field {spec.name!r}: {got[:40]!r} is not a valid {spec.type}"
         return f"rejected by the JSON reader: {str(exc).splitlines()[0][:200]}"
 
