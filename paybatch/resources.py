@@ -132,12 +132,16 @@ def glue_default_arguments(settings: Settings) -> dict[str, str]:
 
 
 def glue_job_specs(settings: Settings) -> list[GlueJobSpec]:
-    """The Glue jobs whose entry scripts this repository ships (built with glue_default_arguments).
-
-    None yet: the conversion job (glue.jobs.convert, convert_manifest.py) and the generator
-    (glue.jobs.generate, generate_payments.py) are added here with their scripts.
-    """
-    return []
+    """The Glue jobs whose entry scripts this repository ships: the Spark converter and its light path."""
+    arguments = glue_default_arguments(settings)
+    jobs = settings.glue.jobs
+    runs = settings.glue.max_concurrent_runs
+    light_arguments = {k: v for k, v in arguments.items() if k in {"--env", "--TempDir", "--extra-py-files",
+                                                                   "--job-language", "--enable-metrics"}}
+    return [
+        GlueJobSpec("convert", jobs.convert, "convert_manifest.py", "glueetl", runs, arguments),
+        GlueJobSpec("convert_light", jobs.convert_light, "convert_manifest_light.py", "pythonshell", runs, light_arguments),
+    ]
 
 
 def glue_script_key(spec: GlueJobSpec) -> str:

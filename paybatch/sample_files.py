@@ -17,18 +17,29 @@ _TYPES = ["PURCHASE"] * 85 + ["CASH_ADVANCE"] * 5 + ["BALANCE_TRANSFER"] * 4 + [
 
 
 def records(seed: int, date_prefix: str) -> Iterator[bytes]:
-    """An endless, deterministic stream of NDJSON lines for one date."""
+    """An endless, deterministic stream of authorization NDJSON lines (schema authorization v1) for one date."""
     rng = random.Random(seed)
-    sequence = 1000000000000001
+    sequence = 1000000000000001 + seed * 10_000_000
+    networks = {"VISA": ["CSP", "CSR", "CFU"], "MASTERCARD": ["CFX", "WOH", "BUS"], "AMEX": ["PLT", "GLD", "GRN"],
+                "DISCOVER": ["DIS"]}
     while True:
+        network = rng.choice(list(networks))
+        approved = rng.random() > 0.05
         record = {
             "sequence_number": sequence,
-            "transaction_date": date_prefix,
+            "transaction_id": f"{date_prefix.replace('-', '')}{sequence}",
+            "transaction_timestamp": f"{date_prefix}T{rng.randrange(24):02d}:{rng.randrange(60):02d}:{rng.randrange(60):02d}Z",
             "transaction_type": rng.choice(_TYPES),
+            "mti": "0100",
+            "hash_pan": f"{rng.getrandbits(256):064x}",
+            "card_network": network,
+            "card_product": rng.choice(networks[network]),
             "amount": round(rng.lognormvariate(3.5, 1.0), 2),
             "currency": rng.choice(["USD", "EUR", "GBP"]),
-            "merchant_category_code": rng.choice(["5411", "5812", "5999", "4111", "5541"]),
-            "response_code": rng.choice(["00"] * 19 + ["05"]),
+            "mcc": rng.choice(["5411", "5812", "5999", "4111", "5541"]),
+            "merchant_country": rng.choice(["US", "GB", "DE", "FR"]),
+            "response_code": "00" if approved else "05",
+            "approved": approved,
         }
         sequence += 1
         yield (json.dumps(record, separators=(",", ":")) + "\n").encode()

@@ -8,6 +8,7 @@ on Glue. Timestamps are written as TIMESTAMP_MICROS and the session runs in UTC.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -91,6 +92,7 @@ def get_spark(app_name: str = "paybatch", *, endpoint_url: str | None = None, co
         return session
 
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # workers use this interpreter and its packages
     endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
     builder = SparkSession.builder.appName(app_name)
     for key, value in local_conf(endpoint_url, cores).items():

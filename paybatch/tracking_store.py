@@ -198,7 +198,7 @@ class TrackingStore:
                              remove: Iterable[str] = (), etag: str | None = None,
                              batch_id: str | None = None) -> dict[str, Any]:
         """The Update for one conditional status move (optionally pinned to an etag or batch)."""
-        expected_list = [expected] if isinstance(expected, FileStatus) else list(expected)
+        expected_list = [expected] if isinstance(expected, str) else list(expected)  # one status, or several
         placeholders = {f":e{i}": str(s) for i, s in enumerate(expected_list)}
         condition = "#status IN (" + ", ".join(placeholders) + ")"
         values: dict[str, Any] = dict(placeholders)
@@ -282,7 +282,7 @@ class TrackingStore:
     def manifest_update_item(self, date_prefix: str, batch_id: str,
                              expected: ManifestStatus | Sequence[ManifestStatus], new: ManifestStatus | None,
                              set_values: Mapping[str, Any] | None = None, remove: Iterable[str] = ()) -> dict[str, Any]:
-        expected_list = [expected] if isinstance(expected, ManifestStatus) else list(expected)
+        expected_list = [expected] if isinstance(expected, str) else list(expected)  # one status, or several
         placeholders = {f":e{i}": str(s) for i, s in enumerate(expected_list)}
         condition = "#mstatus IN (" + ", ".join(placeholders) + ")"
         attrs: dict[str, Any] = {"updated_at": iso(utcnow()), **(set_values or {})}

@@ -1,0 +1,18 @@
+"""Glue (pythonshell) entry: the light path for small manifests — same contract, no Spark.
+
+Arguments: --manifest_path s3://… (required); --env, --target_file_mb (optional).
+"""
+
+import json
+import sys
+
+from paybatch.config import load_settings
+from paybatch.convert.manifest_run import run_in_process, run_manifest
+from paybatch.jobs.args import resolve_job_args
+
+args = resolve_job_args(sys.argv, required=["manifest_path"], optional={"env": None, "target_file_mb": "256"})
+settings = load_settings(args["env"])
+result = run_manifest(settings, str(args["manifest_path"]), run_in_process, target_mb=float(args["target_file_mb"] or 256))
+print(json.dumps(result.__dict__, default=str))
+if result.status == "failed":
+    sys.exit(f"manifest {result.batch_id} failed: every file failed (see the tracking items' errors)")

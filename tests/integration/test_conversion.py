@@ -1,0 +1,114 @@
+"""Conversion end to end on the local endpoint: files → builder → manifest → run → Parquet, counts reconcile."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pyarrow.dataset as ds
+import pytest
+
+from lambda_manifest_builder.app import BuilderApp
+from lambda_manifest_builder.scheduler import Scheduler
+from paybatch.aws import AwsClients
+from paybatch.contracts.tracking import FileStatus, ManifestStatus
+from paybatch.convert.files import filesystem_for
+from paybatch.convert.manifest_run import run_in_process, run_manifest, spark_runner
+from paybatch.sample_files import sample_file
+from tests.conftest import drain
+from tests.integration.builder_support import deliver_all, small_settings
+
+pytestmark = pytest.mark.integration
+
+BAD_LINES = b'{"broken": \n\xff\xfe not utf-8\n{"sequence_number": "x"}\n'
+
+
+def upload_feed(app: BuilderApp, count: int, bad: bool = True) -> dict[str, int]:
+    """Upload ``count`` files of ~1 KiB; the first gets three bad lines. Returns lines per key."""
+    lines = {}
+    for i in range(count):
+        data = sample_file(900, seed=i, date_prefix="2025-12-23")
+        if bad and i == 0:
+            data += BAD_LINES
+        key = f"2025-12-23-feed-{i:03}.ndjson"
+        app.clients.s3.put_object(Bucket=app.settings.buckets.input, Key=key, Body=data)
+        lines[key] = data.count(b"\n")
+    return lines
+
+
+def parquet_rows(app: BuilderApp, kind: str = "parquet") -> list[dict]:
+    fs, base = filesystem_for(f"s3://{app.settings.buckets.output}/{kind}", app.settings.endpoint_url)
+    return ds.dataset(base, filesystem=fs, format="parquet", partitioning="hive").to_table().to_pylist()
+
+
+def wait_for_manifests(app: BuilderApp, timeout: float = 120) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        manifests = app.store.all_manifests()
+        if manifests and all(m["manifest_status"] in {"completed", "partial", "failed"} for m in manifests):
+            return manifests
+        Scheduler(app).run_once(sweep=False)
+        time.sleep(0.5)
+    raise AssertionError(f"manifests did not finish: {app.store.all_manifests()}")
+
+
+def test_files_flow_to_parquet_and_counts_reconcile(clients: AwsClients) -> None:
+    app = BuilderApp.create(small_settings(MAX_FILES_PER_MANIFEST="3"))
+    drain(app.clients, app.settings.queues.completion)
+    lines = upload_feed(app, 3)
+    deliver_all(app)
+    [manifest] = wait_for_manifests(app)
+    assert manifest["job_name"] == app.settings.glue.jobs.convert_light  # small: the light path
+    assert manifest["manifest_status"] == ManifestStatus.COMPLETED, manifest
+    assert manifest["lines_read"] == sum(lines.values()) == manifest["rows_written"] + manifest["rows_rejected"]
+    assert manifest["rows_rejected"] == 3
+    files = app.store.all_files()
+    assert {f["status"] for f in files} == {"completed"}
+    for f in files:
+        assert f["lines_read"] == lines[f["file_key"]] == f["rows_written"] + f["rows_rejected"]
+    rows = parquet_rows(app)
+    assert len(rows) == manifest["rows_written"]
+    assert {r["dt"] for r in rows} == {"2025-12-23"} and {r["batch_id"] for r in rows} == {manifest["batch_id"]}
+    assert {r["_batch_id"] for r in rows} == {manifest["batch_id"]} and all(r["_source_file"] for r in rows)
+    rejects = parquet_rows(app, "rejects")
+    assert sorted(r["line_number"] for r in rejects) == [lines["2025-12-23-feed-000.ndjson"] - 2 + i for i in range(3)]
+    assert {r["reason"].split(":")[0] for r in rejects} == {"malformed JSON", "not UTF-8", "field 'sequence_number'"}
+    [message] = [json.loads(b) for b in drain(app.clients, app.settings.queues.completion)]
+    assert message["batch_id"] == manifest["batch_id"] and message["status"] == "completed"
+    assert message["rows_written"] == manifest["rows_written"]
+
+
+def test_missing_and_changed_files_fail_alone_and_rerun_replaces_output(clients: AwsClients, spark) -> None:  # type: ignore[no-untyped-def]
+    from chispa import assert_df_equality
+
+    settings = small_settings(MAX_FILES_PER_MANIFEST="4", GLUE_JOB_NAME="not-deployed")
+    app = BuilderApp.create(settings)
+    upload_feed(app, 4, bad=False)
+    deliver_all(app)
+    [manifest] = app.store.all_manifests()
+    path = manifest["manifest_path"]
+    # Same manifest through Spark (one task per file) and through the light path: identical output.
+    app.store.update_manifest(manifest["manifest_date"], manifest["batch_id"], ManifestStatus.QUEUED, ManifestStatus.RUNNING)
+    spark_result = run_manifest(settings, path, spark_runner(spark))
+    output = f"s3a://{settings.buckets.output}/parquet"
+    first = spark.read.parquet(output).drop("_ingested_at").orderBy("sequence_number")
+    spark_rows = spark.createDataFrame(first.collect(), schema=first.schema)  # held in memory: the output is replaced next
+    app.store.update_manifest(manifest["manifest_date"], manifest["batch_id"], ManifestStatus.COMPLETED, ManifestStatus.RUNNING)
+    light_result = run_manifest(settings, path, run_in_process)
+    light_rows = spark.read.parquet(output).drop("_ingested_at").orderBy("sequence_number")
+    assert spark_result.rows_written == light_result.rows_written == light_rows.count()  # replaced, not doubled
+    assert_df_equality(spark_rows, light_rows, ignore_nullable=True)
+    # One object deleted, one replaced: those two fail with the reason, the others convert; partial.
+    inputs = settings.buckets.input
+    app.clients.s3.delete_object(Bucket=inputs, Key="2025-12-23-feed-001.ndjson")
+    app.clients.s3.put_object(Bucket=inputs, Key="2025-12-23-feed-002.ndjson", Body=sample_file(900, 99, "2025-12-23"))
+    app.store.update_manifest(manifest["manifest_date"], manifest["batch_id"], ManifestStatus.COMPLETED, ManifestStatus.RUNNING)
+    for key in (f"2025-12-23-feed-{i:03}.ndjson" for i in range(4)):  # as `paybatch reprocess --batch-id` does
+        app.store.transition_file("2025-12-23", key, FileStatus.COMPLETED, FileStatus.MANIFESTED)
+    result = run_manifest(settings, path, run_in_process)
+    assert result.status == "partial"
+    errors = {f["file_key"]: f.get("error") for f in app.store.all_files()}
+    assert "no longer exists" in errors["2025-12-23-feed-001.ndjson"]
+    assert "changed since it was manifested" in errors["2025-12-23-feed-002.ndjson"]
+    assert errors["2025-12-23-feed-000.ndjson"] is None
+    assert len(parquet_rows(app)) == result.rows_written  # only the two good files' rows remain
