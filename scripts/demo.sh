@@ -18,14 +18,19 @@ for _ in $(seq 1 30); do
 done
 paybatch flush --env "$env"   # pack the stragglers now instead of waiting batching.max_wait_seconds
 paybatch files --env "$env"
+
+step "4. Conversion runs (the light path for small manifests): Parquet, rejects, reconciled counts"
+paybatch wait --env "$env" --timeout 300
 paybatch manifests --env "$env"
 paybatch status --env "$env"
+paybatch peek --env "$env"
 
 cat <<TXT
 
-Manifests are written to s3://paybatch-$env-manifests/manifests/YYYY-MM-DD/ and their conversion
-runs are started through the job launcher. The conversion job itself is not in this checkout yet,
-so the manifests wait as 'queued' with the reason shown above; nothing is faked.
+The output is Hive-partitioned Parquet in s3://paybatch-$env-output/parquet/dt=YYYY-MM-DD/batch_id=…/
+(rejected lines, with their reasons, under rejects/). Read it with \`paybatch peek --env $env\`, or with any
+Parquet reader pointed at the local endpoint ($(paybatch config show --env "$env" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["endpoint_url"])')).
+Convert files without the pipeline: paybatch convert FILE... --output DIR
 
 Look around:   paybatch local status --env $env      paybatch files --env $env --status quarantined
 Stop:          make local-down

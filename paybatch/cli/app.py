@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from paybatch.cli import config_cmd, local_cmd, pipeline_cmd
+from paybatch.cli import config_cmd, convert_cmd, local_cmd, pipeline_cmd
 
 app = typer.Typer(
     name="paybatch",
@@ -16,6 +16,7 @@ app = typer.Typer(
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(local_cmd.app, name="local")
 pipeline_cmd.register(app)
+app.command("convert")(convert_cmd.convert)
 
 
 def main() -> None:

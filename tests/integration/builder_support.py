@@ -12,8 +12,10 @@ from paybatch.aws import AwsClients
 from paybatch.config import Settings, load_settings
 from paybatch.local.poller import SqsPoller
 
-# 1 KiB expected ±50 %: files of 512..1536 bytes are accepted.
-SMALL = {"EXPECTED_FILE_SIZE_MB": str(1 / 1024), "SIZE_TOLERANCE_PERCENT": "50", "MAX_LOCK_WAIT_SECONDS": "2"}
+# 1 KiB expected ±50 %: files of 512..1536 bytes are accepted. Builder tests start no conversion:
+# no light path, and a Spark job name that is not deployed (manifests wait as queued with the reason).
+SMALL = {"EXPECTED_FILE_SIZE_MB": str(1 / 1024), "SIZE_TOLERANCE_PERCENT": "50", "MAX_LOCK_WAIT_SECONDS": "2",
+         "LIGHT_PATH_MAX_MB": "0", "GLUE_JOB_NAME": "paybatch-test-convert-not-deployed"}
 
 
 def small_settings(**overrides: str) -> Settings:

@@ -53,7 +53,8 @@ def wait_for_manifests(app: BuilderApp, timeout: float = 120) -> list[dict]:
 
 
 def test_files_flow_to_parquet_and_counts_reconcile(clients: AwsClients) -> None:
-    app = BuilderApp.create(small_settings(MAX_FILES_PER_MANIFEST="3"))
+    app = BuilderApp.create(small_settings(MAX_FILES_PER_MANIFEST="3", LIGHT_PATH_MAX_MB="64",
+                                           GLUE_JOB_NAME="paybatch-dev-convert-manifest"))
     drain(app.clients, app.settings.queues.completion)
     lines = upload_feed(app, 3)
     deliver_all(app)

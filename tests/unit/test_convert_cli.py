@@ -1,0 +1,54 @@
+"""`paybatch convert` on local files: output layout, rejects, reconciliation, errors."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.dataset as ds
+import pytest
+
+from paybatch.sample_files import sample_file
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "paybatch", "convert", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_converts_ndjson_and_gzip_with_rejects(tmp_path: Path) -> None:
+    plain = tmp_path / "a.ndjson"
+    plain.write_bytes(sample_file(20_000, 1, "2025-12-23") + b'{"truncated": tr')
+    packed = tmp_path / "b.ndjson.gz"
+    packed.write_bytes(gzip.compress(sample_file(20_000, 2, "2025-12-24")))
+    out = tmp_path / "out"
+    result = run(str(plain), str(packed), "--output", str(out), "--engine", "arrow", "--batch-id", "b1", "--json")
+    assert result.returncode == 0, result.stderr
+    files = json.loads(result.stdout)
+    assert all(f["lines_read"] == f["rows_written"] + f["rows_rejected"] for f in files)
+    assert [f["rows_rejected"] for f in files] == [1, 0]
+    rows = ds.dataset(out / "parquet", format="parquet", partitioning="hive").to_table()
+    assert rows.num_rows == sum(f["rows_written"] for f in files)
+    assert set(rows.column("dt").to_pylist()) == {"2025-12-23", "2025-12-24"}
+    assert set(rows.column("batch_id").to_pylist()) == {"b1"}
+    rejects = ds.dataset(out / "rejects", format="parquet", partitioning="hive").to_table().to_pylist()
+    assert rejects[0]["reason"].startswith("truncated last line") and rejects[0]["raw_text"] == '{"truncated": tr'
+    # Same batch again: replaced file for file (same names), never added to.
+    again = run(str(plain), str(packed), "--output", str(out), "--engine", "arrow", "--batch-id", "b1", "--json")
+    assert again.returncode == 0
+    assert ds.dataset(out / "parquet", format="parquet", partitioning="hive").to_table().num_rows == rows.num_rows
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("missing.ndjson", "-o", "out"), "no such file: missing.ndjson"),
+        (("x", "-o", "out", "--dataset", "nope"), "unknown dataset 'nope'"),
+        (("x", "-o", "out", "--engine", "duck"), "unknown engine 'duck'"),
+    ],
+)
+def test_errors_are_clear(args: tuple[str, ...], message: str) -> None:
+    result = run(*args)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
