@@ -103,13 +103,15 @@ class PartitionedWriter:
         """Write rows (output schema); returns the dt values they went to."""
         if rows.num_rows == 0:
             return []
-        source = rows.column(self.schema.partition.source)
-        dts = pc.strftime(source, format="%Y-%m-%d") if pa.types.is_timestamp(source.type) else pc.cast(source, pa.string())
-        values = pc.unique(dts).to_pylist()
-        for dt in values:
-            part = rows.filter(pc.equal(dts, dt)) if len(values) > 1 else rows
+        dates = pc.cast(rows.column(self.schema.partition.source), pa.date32())  # the UTC date
+        values = pc.unique(dates)
+        names = []
+        for value in values:
+            dt = value.as_py().isoformat()
+            part = rows.filter(pc.equal(dates, value)) if len(values) > 1 else rows
             self._writer(dt, part.nbytes).write_table(part, row_group_size=256 * 1024)
-        return [str(v) for v in values]
+            names.append(dt)
+        return names
 
     def close(self) -> list[str]:
         for writer in self.open.values():
@@ -126,10 +128,10 @@ def _open(fs: pafs.FileSystem, path: str) -> IO[bytes]:
 
 def _with_lineage(table: pa.Table, source: str, batch_id: str, ingested_at: datetime) -> pa.Table:
     n = table.num_rows
-    table = table.append_column(pa.field("_source_file", pa.string()), pa.array([source] * n, pa.string()))
-    table = table.append_column(pa.field("_batch_id", pa.string()), pa.array([batch_id] * n, pa.string()))
-    return table.append_column(pa.field("_ingested_at", pa.timestamp("us", tz="UTC")),
-                               pa.array([ingested_at] * n, pa.timestamp("us", tz="UTC")))
+    stamp = pa.scalar(ingested_at, pa.timestamp("us", tz="UTC"))
+    table = table.append_column(pa.field("_source_file", pa.string()), pa.repeat(pa.scalar(source, pa.string()), n))
+    table = table.append_column(pa.field("_batch_id", pa.string()), pa.repeat(pa.scalar(batch_id, pa.string()), n))
+    return table.append_column(pa.field("_ingested_at", pa.timestamp("us", tz="UTC")), pa.repeat(stamp, n))
 
 
 def _reject_table(rejects: list[Reject], source: str, batch_id: str, ingested_at: datetime) -> pa.Table:
@@ -156,7 +158,8 @@ def convert_file(source: str, output: str, schema: DatasetSchema, batch_id: str,
             blocks = _parquet_blocks(in_fs, in_path, schema)
         else:
             parser = NdjsonParser(schema)
-            blocks = (parser.parse(lines, first, last) for lines, first, last in iter_line_blocks(_open(in_fs, in_path), block_bytes))
+            stream = _open(in_fs, in_path)
+            blocks = (parser.parse_block(data, first, last) for data, first, last in iter_line_blocks(stream, block_bytes))
         for block in blocks:
             result.lines_read += block.lines
             result.rows_written += block.table.num_rows

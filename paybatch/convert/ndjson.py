@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import IO, Any
@@ -39,8 +39,11 @@ class ParsedBlock:
     lines: int = 0
 
 
-def iter_line_blocks(stream: IO[bytes], block_bytes: int = 16 << 20) -> Iterator[tuple[list[bytes], int, bool]]:
-    """Stream (lines, first line number, last-line-unterminated) blocks; never the whole file in memory."""
+def iter_line_blocks(stream: IO[bytes], block_bytes: int = 16 << 20) -> Iterator[tuple[bytes, int, bool]]:
+    """Stream (block of whole lines without its last newline, first line number, last line unterminated).
+
+    Never holds more than one block (plus one partial line) of the file in memory.
+    """
     carry = b""
     line_number = 1
     while True:
@@ -52,12 +55,30 @@ def iter_line_blocks(stream: IO[bytes], block_bytes: int = 16 << 20) -> Iterator
         if cut < 0:
             carry = data
             continue
-        lines = data[:cut].split(b"\n")
-        carry = data[cut + 1 :]
-        yield lines, line_number, False
-        line_number += len(lines)
+        block, carry = data[:cut], data[cut + 1 :]
+        yield block, line_number, False
+        line_number += block.count(b"\n") + 1
     if carry:
-        yield [carry], line_number, True
+        yield carry, line_number, True
+
+
+class _LazyLines(Sequence[bytes]):
+    """The lines of a block, split only if a row is rejected (the fast path never needs them)."""
+
+    def __init__(self, block: bytes) -> None:
+        self.block = block
+        self._lines: list[bytes] | None = None
+
+    def _split(self) -> list[bytes]:
+        if self._lines is None:
+            self._lines = self.block.split(b"\n")
+        return self._lines
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._split()[index]
+
+    def __len__(self) -> int:
+        return len(self._split())
 
 
 _PY_TYPES: dict[str, tuple[type, ...]] = {
@@ -77,6 +98,33 @@ class NdjsonParser:
         self.read_schema = pa.schema([pa.field(f.name, pa.string()) if f.name in self.date_fields else f
                                       for f in self.arrow_schema])
         self.output_schema = self.arrow_schema.append(pa.field("_rescued", pa.string()))
+
+    def _read(self, data: bytes) -> pa.Table:
+        table = pj.read_json(
+            io.BytesIO(data),
+            read_options=pj.ReadOptions(block_size=max(1 << 20, len(data) + 1), use_threads=False),
+            parse_options=pj.ParseOptions(explicit_schema=self.read_schema, unexpected_field_behavior="infer"),
+        )
+        for name in self.date_fields:
+            index = table.schema.get_field_index(name)
+            dates = pc.cast(pc.strptime(table.column(name), format="%Y-%m-%d", unit="s"), pa.date32())
+            table = table.set_column(index, pa.field(name, pa.date32()), dates)
+        return table
+
+    def parse_block(self, block: bytes, first_line: int, unterminated_last: bool = False) -> ParsedBlock:
+        """A block of whole lines (no trailing newline): the fast path reads it in one go."""
+        lines = block.count(b"\n") + 1
+        if not unterminated_last:
+            try:
+                table = self._read(block + b"\n")
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+                table = None
+            if table is not None and table.num_rows == lines:  # no blank line was skipped
+                rejects: list[Reject] = []
+                numbers = range(first_line, first_line + lines)
+                finished = self._finish(table, _LazyLines(block), numbers, rejects)
+                return ParsedBlock(finished, rejects, lines)
+        return self.parse(block.split(b"\n"), first_line, unterminated_last)
 
     def parse(self, lines: list[bytes], first_line: int, unterminated_last: bool = False) -> ParsedBlock:
         numbers = list(range(first_line, first_line + len(lines)))
@@ -100,17 +148,9 @@ class NdjsonParser:
         if not lines:
             return
         try:
-            table = pj.read_json(
-                io.BytesIO(b"\n".join(lines) + b"\n"),
-                read_options=pj.ReadOptions(block_size=max(1 << 20, sum(len(x) + 1 for x in lines) + 1), use_threads=False),
-                parse_options=pj.ParseOptions(explicit_schema=self.read_schema, unexpected_field_behavior="infer"),
-            )
+            table = self._read(b"\n".join(lines) + b"\n")
             if table.num_rows != len(lines):
                 raise pa.ArrowInvalid(f"{table.num_rows} rows from {len(lines)} lines")
-            for name in self.date_fields:
-                index = table.schema.get_field_index(name)
-                dates = pc.cast(pc.strptime(table.column(name), format="%Y-%m-%d", unit="s"), pa.date32())
-                table = table.set_column(index, pa.field(name, pa.date32()), dates)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
             if len(lines) == 1:
                 rejects.append(Reject(numbers[0], lines[0], self._reason(lines[0], numbers[0] == last_number, exc)))
@@ -121,7 +161,7 @@ class NdjsonParser:
             return
         tables.append(self._finish(table, lines, numbers, rejects))
 
-    def _finish(self, table: pa.Table, lines: list[bytes], numbers: list[int], rejects: list[Reject]) -> pa.Table:
+    def _finish(self, table: pa.Table, lines: Sequence[bytes], numbers: Sequence[int], rejects: list[Reject]) -> pa.Table:
         """Reject rows missing a required field; fold unknown fields into ``_rescued``."""
         missing = None
         for name in self.schema.required:
@@ -143,10 +183,11 @@ class NdjsonParser:
                 for row in rows
             ]
             table = table.drop_columns(extras)
+            rescued_column = pa.array(rescued, pa.string())
         else:
-            rescued = [None] * table.num_rows
+            rescued_column = pa.nulls(table.num_rows, pa.string())
         table = table.select(list(self.arrow_schema.names)).cast(self.arrow_schema)
-        return table.append_column(pa.field("_rescued", pa.string()), pa.array(rescued, pa.string()))
+        return table.append_column(pa.field("_rescued", pa.string()), rescued_column)
 
     def _reason(self, line: bytes, unterminated: bool, exc: Exception) -> str:
         """Why one line cannot be a row, in words."""
