@@ -1,0 +1,106 @@
+"""NDJSON → Parquet: paybatch's converter beside Spark's JSON reader, DuckDB and pyarrow.
+
+Generates the input once, deterministically (BENCH_CONVERT_FILES × BENCH_CONVERT_FILE_MB of the
+authorization feed, default 8 × 128 MiB = 1 GiB, cached in .cache/bench), then runs every engine
+in its own process, alternating, BENCH_CONVERT_ROUNDS times (default 3). CPU time is the
+machine's (/proc/stat), so Spark's JVM and Python workers are counted; run nothing else meanwhile.
+Peak memory is the largest resident set of the engine's process tree (getrusage of the child).
+Floors from the issue: paybatch ≥ 5× Spark's native reader and ≥ 0.6× DuckDB in MiB per CPU-second.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from statistics import median
+
+from bench.convert_engines import ENGINES
+
+ROOT = Path(__file__).resolve().parent.parent
+FILES = int(os.environ.get("BENCH_CONVERT_FILES", "8"))
+FILE_MB = int(os.environ.get("BENCH_CONVERT_FILE_MB", "128"))
+ROUNDS = int(os.environ.get("BENCH_CONVERT_ROUNDS", "3"))
+GLUE_DPU_HOUR = 0.44
+VCPU_PER_DPU = 4
+PROD_FILES_PER_DAY, PROD_FILE_GB = 338_000, 3.5
+
+
+def machine_cpu_seconds() -> float:
+    """User + nice + system + irq + softirq time of every CPU, in seconds."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:8]
+    ticks = sum(int(v) for i, v in enumerate(fields) if i != 3 and i != 4)  # minus idle and iowait
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def input_folder() -> Path:
+    from paybatch.sample_files import records
+
+    folder = ROOT / ".cache" / "bench" / f"authorization-{FILES}x{FILE_MB}MiB"
+    if len(list(folder.glob("*.ndjson"))) == FILES:
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(FILES):
+        target, written = FILE_MB << 20, 0
+        with open(folder / f"feed-{i:03}.ndjson", "wb") as handle:
+            for line in records(seed=i, date_prefix="2025-12-23"):
+                if written + len(line) > target:
+                    break
+                handle.write(line)
+                written += len(line)
+    return folder
+
+
+def run_engine(engine: str, source: Path) -> dict[str, float]:
+    out = tempfile.mkdtemp(prefix="bench-convert-")
+    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable}
+    cpu0, wall0 = machine_cpu_seconds(), time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-m", "bench.convert_engines", engine, str(source), out],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
+    assert process.stdout is not None
+    stdout = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)  # the child's own resource usage, its waited-for children included
+    process.returncode = os.waitstatus_to_exitcode(status)
+    wall, cpu = time.perf_counter() - wall0, machine_cpu_seconds() - cpu0
+    shutil.rmtree(out, ignore_errors=True)
+    if process.returncode:
+        raise RuntimeError(f"{engine} failed (exit {process.returncode})")
+    return {"wall": wall, "cpu": cpu, "peak_mib": usage.ru_maxrss / 1024, "rows": json.loads(stdout.splitlines()[-1])["rows"]}
+
+
+def main() -> None:
+    source = input_folder()
+    mib = sum(p.stat().st_size for p in source.glob("*.ndjson")) / 2**20
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in ENGINES}
+    for round_index in range(ROUNDS):
+        order = list(ENGINES) if round_index % 2 == 0 else list(reversed(ENGINES))
+        for engine in order:
+            runs[engine].append(run_engine(engine, source))
+    print(f"NDJSON → Parquet, {FILES} × {FILE_MB} MiB = {mib:.0f} MiB, median of {ROUNDS} rounds, 2 cores")
+    print(f"{'engine':<34} {'rows':>10} {'MiB/s':>7} {'MiB/CPU-s':>10} {'peak MiB':>9}")
+    summary = {}
+    for engine, results in runs.items():
+        wall, cpu = median(r["wall"] for r in results), median(r["cpu"] for r in results)
+        peak = max(r["peak_mib"] for r in results)
+        summary[engine] = mib / cpu
+        print(f"{engine:<34} {int(results[0]['rows']):>10} {mib / wall:>7.1f} {mib / cpu:>10.1f} {peak:>9.0f}")
+    ours = summary["paybatch (spark, task per file)"]
+    spark = summary["spark native, explicit schema"]
+    duck = summary["duckdb"]
+    print(f"paybatch / spark native: {ours / spark:.2f}× (floor 5×: {'PASS' if ours >= 5 * spark else 'FAIL'}); "
+          f"paybatch / duckdb: {ours / duck:.2f}× (floor 0.6×: {'PASS' if ours >= 0.6 * duck else 'FAIL'})")
+    for engine in ("paybatch (spark, task per file)", "spark native, explicit schema"):
+        cpu_hours_per_tb = (1024 * 1024 / summary[engine]) / 3600
+        per_tb = cpu_hours_per_tb / VCPU_PER_DPU * GLUE_DPU_HOUR
+        per_day = per_tb * PROD_FILES_PER_DAY * PROD_FILE_GB / 1024
+        print(f"projected Glue cost, {engine}: ${per_tb:.2f} per TB, ${per_day:,.0f} per day at prod volume "
+              f"({PROD_FILES_PER_DAY:,} files × {PROD_FILE_GB} GB)")
+
+
+if __name__ == "__main__":
+    main()
