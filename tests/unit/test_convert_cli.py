@@ -52,3 +52,31 @@ def test_converts_ndjson_and_gzip_with_rejects(tmp_path: Path) -> None:
 def test_errors_are_clear(args: tuple[str, ...], message: str) -> None:
     result = run(*args)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_parquet_input_keeps_unknown_columns_and_rejects_missing_required(tmp_path: Path) -> None:
+    import io
+
+    import pyarrow.json as pj
+    import pyarrow.parquet as pq
+
+    table = pj.read_json(io.BytesIO(sample_file(5_000, 3, "2025-12-23")))
+    table = table.append_column("loyalty_tier", pa_array(["gold"] * table.num_rows))
+    ids = table.column("transaction_id").to_pylist()
+    ids[0] = None  # a required field missing in one row
+    table = table.set_column(table.schema.get_field_index("transaction_id"), "transaction_id", pa_array(ids))
+    source = tmp_path / "in.parquet"
+    pq.write_table(table, source)
+    result = run(str(source), "--output", str(tmp_path / "out"), "--engine", "arrow", "--json")
+    assert result.returncode == 0, result.stderr
+    [summary] = json.loads(result.stdout)
+    assert (summary["lines_read"], summary["rows_rejected"]) == (table.num_rows, 1)
+    rows = ds.dataset(tmp_path / "out" / "parquet", format="parquet", partitioning="hive").to_table().to_pylist()
+    assert len(rows) == table.num_rows - 1
+    assert json.loads(rows[0]["_rescued"]) == {"loyalty_tier": "gold"}
+
+
+def pa_array(values: list) -> object:  # type: ignore[type-arg]
+    import pyarrow as pa
+
+    return pa.array(values)
