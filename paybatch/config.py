@@ -60,6 +60,7 @@ class BucketsConfig(_Section):
     lake_authorization: BucketName
     lake_clearing: BucketName
     lake_chargeback: BucketName
+    restricted: BucketName  # the PAN dimension: the only place clear card numbers exist
 
 
 class TablesConfig(_Section):
@@ -161,6 +162,21 @@ class GlueConfig(_Section):
     jobs: GlueJobsConfig
 
 
+class GeneratorConfig(_Section):
+    """The payments generator: where its HMAC key comes from and the size of its NDJSON feed files."""
+
+    pan_hash_key: str = "local:paybatch-LOCAL-DEV-ONLY-pan-hash-key"
+    ndjson_file_mb: PositiveFloat | None = None  # default: file_validation.expected_file_size_mb
+    quality_max_rows: Annotated[int, Field(ge=1_000)] = 500_000  # rows per table the quality suite reads back
+
+    @field_validator("pan_hash_key")
+    @classmethod
+    def _known_source(cls, value: str) -> str:
+        if not value.startswith(("local:", "ssm:", "secretsmanager:")) or value.endswith(":"):
+            raise ValueError("must be local:TEXT (a labelled dev key), ssm:/parameter-name or secretsmanager:secret-id")
+        return value
+
+
 class LambdaConfig(_Section):
     """The manifest builder and scheduler Lambdas (and the local poller that stands in)."""
 
@@ -202,6 +218,7 @@ class Settings(BaseModel):
     lock: LockConfig = LockConfig()
     tracking: TrackingConfig = TrackingConfig()
     glue: GlueConfig
+    generator: GeneratorConfig = GeneratorConfig()
     lambda_: LambdaConfig = Field(alias="lambda")
     local: LocalConfig
     logging: LoggingConfig = LoggingConfig()
@@ -214,6 +231,17 @@ class Settings(BaseModel):
                 f"lambda.timeout_seconds ({self.lambda_.timeout_seconds}), or SQS redelivers a batch still in work"
             )
         return self
+
+    @model_validator(mode="after")
+    def _no_dev_key_on_aws(self) -> Settings:
+        if self.target == "aws" and self.generator.pan_hash_key.startswith("local:"):
+            raise ValueError("generator.pan_hash_key is a local dev key; on AWS it must come from ssm:… or secretsmanager:…")
+        return self
+
+    @property
+    def ndjson_file_mb(self) -> float:
+        """Size of the generator's NDJSON feed files: the configured size, else what the builder expects."""
+        return self.generator.ndjson_file_mb or self.file_validation.expected_file_size_mb
 
     @property
     def endpoint_url(self) -> str | None:
@@ -290,6 +318,9 @@ def load_settings(
     if constants.TARGET in environ:
         data["target"] = environ[constants.TARGET]
         sources["target"] = f"environment variable {constants.TARGET}"
+    elif any(var in environ for var in constants.AWS_RUNTIME_MARKERS):
+        data["target"] = "aws"  # inside a Glue job or a Lambda function nothing is local
+        sources["target"] = "the AWS runtime (Glue or Lambda)"
     data.setdefault("env", env)
     try:
         return Settings.model_validate(data)

@@ -6,6 +6,8 @@ from __future__ import annotations
 ENV_NAME = "PAYBATCH_ENV"
 # "local" (default: the local endpoint on 127.0.0.1) or "aws".
 TARGET = "PAYBATCH_TARGET"
+# Set by AWS inside Glue jobs and Lambda functions: their presence means target "aws" unless TARGET says otherwise.
+AWS_RUNTIME_MARKERS = ("GLUE_VERSION", "GLUE_PYTHON_VERSION", "AWS_LAMBDA_FUNCTION_NAME")
 # Folder that holds <env>/config.yaml; defaults to the repository's environments/.
 CONFIG_DIR = "PAYBATCH_CONFIG_DIR"
 # Where the local environment keeps pid files, logs and job-run records.

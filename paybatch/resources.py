@@ -132,7 +132,7 @@ def glue_default_arguments(settings: Settings) -> dict[str, str]:
 
 
 def glue_job_specs(settings: Settings) -> list[GlueJobSpec]:
-    """The Glue jobs whose entry scripts this repository ships: the Spark converter and its light path."""
+    """The Glue jobs whose entry scripts this repository ships: the converter, its light path and the generator."""
     arguments = glue_default_arguments(settings)
     jobs = settings.glue.jobs
     runs = settings.glue.max_concurrent_runs
@@ -141,6 +141,7 @@ def glue_job_specs(settings: Settings) -> list[GlueJobSpec]:
     return [
         GlueJobSpec("convert", jobs.convert, "convert_manifest.py", "glueetl", runs, arguments),
         GlueJobSpec("convert_light", jobs.convert_light, "convert_manifest_light.py", "pythonshell", runs, light_arguments),
+        GlueJobSpec("generate", jobs.generate, "generate_payments.py", "glueetl", runs, arguments),
     ]
 
 

@@ -10,7 +10,10 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from paybatch import constants
 from paybatch.errors import PaybatchError
@@ -18,6 +21,9 @@ from paybatch.paths import jars_dir
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 REQUIRED_JARS = ("hadoop-aws-3.3.1.jar", "aws-java-sdk-bundle-1.11.901.jar")
 
@@ -45,6 +51,7 @@ def local_conf(endpoint_url: str | None, cores: int | None = None) -> dict[str, 
         "spark.sql.shuffle.partitions": str(max(2, cores * 2)),
         "spark.default.parallelism": str(max(2, cores * 2)),
         "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
         "spark.sql.adaptive.enabled": "true",
         "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
         "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
@@ -99,3 +106,51 @@ def get_spark(app_name: str = "paybatch", *, endpoint_url: str | None = None, co
         builder = builder.config(key, value)
     local_session: SparkSession = builder.getOrCreate()
     return local_session
+
+
+def run_tasks(
+    spark: SparkSession,
+    tasks: Sequence[T],
+    work: Callable[[T], R],
+    *,
+    slices: int | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> list[R]:
+    """Run ``work`` on every task as Spark tasks (one partition per task unless ``slices`` says fewer).
+
+    Results come back in task order. ``on_progress(done, total)`` is called from a watcher
+    thread as Spark reports finished partitions.
+    """
+    if not tasks:
+        return []
+    context = spark.sparkContext
+    partitions = max(1, min(len(tasks), slices or len(tasks)))
+    group = f"paybatch-{uuid.uuid4().hex[:8]}"
+    context.setJobGroup(group, f"{len(tasks)} paybatch tasks")
+    done = threading.Event()
+
+    def watch() -> None:
+        tracker = context.statusTracker()
+        while not done.wait(0.5):
+            finished = 0
+            for job_id in tracker.getJobIdsForGroup(group):
+                job = tracker.getJobInfo(job_id)
+                for stage_id in job.stageIds if job else []:
+                    stage = tracker.getStageInfo(stage_id)
+                    finished += stage.numCompletedTasks if stage else 0
+            if on_progress:
+                on_progress(finished, partitions)
+
+    watcher = threading.Thread(target=watch, daemon=True) if on_progress else None
+    if watcher:
+        watcher.start()
+    try:
+        results: list[R] = context.parallelize(list(tasks), partitions).map(work).collect()
+    finally:
+        done.set()
+        if watcher:
+            watcher.join()
+        context.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
+    if on_progress:
+        on_progress(partitions, partitions)
+    return results

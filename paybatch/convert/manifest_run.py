@@ -26,6 +26,7 @@ from paybatch.contracts.tracking import FileStatus, ManifestStatus, iso, utcnow
 from paybatch.convert.files import FileResult, convert_file, filesystem_for
 from paybatch.datasets import load_schema
 from paybatch.errors import PaybatchError
+from paybatch.spark import run_tasks
 from paybatch.tracking_store import MetricDelta, TrackingStore
 
 # (index, source URI) → FileResult as a dict; a Spark runner ships the same function to its tasks.
@@ -42,9 +43,7 @@ def spark_runner(spark: Any) -> Runner:
     """One Spark task per file: the task streams its file through Arrow and writes Parquet directly."""
 
     def run(tasks: Sequence[FileTask], work: Callable[[FileTask], dict[str, Any]]) -> list[dict[str, Any]]:
-        if not tasks:
-            return []
-        return list(spark.sparkContext.parallelize(list(tasks), len(tasks)).map(work).collect())
+        return run_tasks(spark, tasks, work)
 
     return run
 

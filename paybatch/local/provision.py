@@ -151,6 +151,22 @@ def create_glue_jobs(clients: AwsClients) -> None:
         clients.glue.create_job(**glue_job_definition(clients, spec))
 
 
+LOCAL_PAN_KEY = "paybatch-LOCAL-ONLY-pan-hash-key-seeded-by-local-up"
+
+
+def seed_pan_hash_key(clients: AwsClients) -> None:
+    """Give a local prod-like environment the SSM parameter or secret its config names (a labelled local value)."""
+    source = clients.settings.generator.pan_hash_key
+    try:
+        if source.startswith("ssm:"):
+            clients.client("ssm").put_parameter(Name=source[4:], Value=LOCAL_PAN_KEY, Type="SecureString", Overwrite=False)
+        elif source.startswith("secretsmanager:"):
+            clients.client("secretsmanager").create_secret(Name=source[15:], SecretString=LOCAL_PAN_KEY)
+    except ClientError as exc:
+        if _code(exc) not in ("ParameterAlreadyExists", "ResourceExistsException"):
+            raise
+
+
 def provision(clients: AwsClients) -> None:
     """Create every resource of the environment; safe to run again."""
     for name in bucket_names(clients.settings).values():
@@ -160,6 +176,7 @@ def provision(clients: AwsClients) -> None:
     create_queues(clients)
     configure_notifications(clients)
     create_glue_jobs(clients)
+    seed_pan_hash_key(clients)
 
 
 def describe_resources(clients: AwsClients) -> dict[str, Any]:

@@ -1,0 +1,137 @@
+"""One generation run, end to end: resolve the key, allocate sequences, run the tasks, check quality.
+
+The Glue entry script (glue_jobs/generate_payments.py) and `paybatch generate` both call
+``generate``; only how they collect arguments and show progress differs.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from paybatch.aws import AwsClients
+from paybatch.config import Settings
+from paybatch.contracts.tracking import utcnow
+from paybatch.errors import PaybatchError
+from paybatch.generate.cards import resolve_hash_key
+from paybatch.generate.engine import TaskContext, builder_for, run_task
+from paybatch.generate.feed import ndjson_bytes
+from paybatch.generate.plan import GenerationRequest, build_plan
+from paybatch.generate.sequences import Allocation, DynamoSequenceLedger, FileSequenceLedger, SequenceLedger
+from paybatch.generate.sinks import LocalSink, Sink, sink_for
+from paybatch.generate.spec import PaymentsSpec, load_spec
+from paybatch.generate.tables import Chunk
+from paybatch.paths import state_dir
+
+FEED_ESTIMATE_ROWS = 2_000
+LEDGER_FILE = "_sequence_ledger.json"
+
+
+class QualityCheckFailed(PaybatchError):
+    """The generated data broke an expectation; the report says which."""
+
+
+@dataclass
+class GenerationResult:
+    run_id: str
+    env: str
+    seed: int
+    dates: list[str]
+    allocations: list[dict[str, Any]]
+    files: list[dict[str, Any]] = field(default_factory=list)
+    duration_seconds: float = 0.0
+    quality: dict[str, Any] | None = None
+
+    def table_totals(self) -> dict[str, dict[str, int]]:
+        """Rows, files and bytes per table, counting each file once (not again for its family bucket)."""
+        totals: dict[str, dict[str, int]] = {}
+        for f in self.files:
+            if f["role"].startswith("lake_"):
+                continue
+            entry = totals.setdefault(f["table"], {"rows": 0, "files": 0, "bytes": 0})
+            entry["rows"] += f["rows"]
+            entry["files"] += 1
+            entry["bytes"] += f["bytes"]
+        return totals
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["tables"] = self.table_totals()
+        return data
+
+
+def ledger_for(settings: Settings, sink: Sink, spec: PaymentsSpec, clients: AwsClients | None) -> SequenceLedger:
+    """The counter table of the environment; a file beside the output for a local --output folder."""
+    if isinstance(sink, LocalSink):
+        return FileSequenceLedger(sink.root / LEDGER_FILE, spec.sequence_start)
+    assert clients is not None
+    return DynamoSequenceLedger(clients.dynamodb, settings.tables.counters, spec.sequence_start)
+
+
+def feed_rows_per_file(context: TaskContext, allocation: Allocation, target_bytes: float) -> int:
+    """Rows per feed file for a date, from the mean line length of its first rows (deterministic)."""
+    sample = Chunk(allocation.date, allocation.start, allocation.count, 0, min(FEED_ESTIMATE_ROWS, allocation.count), 0)
+    data = ndjson_bytes(builder_for(context).build(sample)["authorization"])
+    mean = len(data) / max(1, sample.count)
+    return max(1, int(target_bytes / mean))
+
+
+def reports_dir_for(settings: Settings, sink: Sink, request: GenerationRequest, run_id: str) -> Path:
+    if request.reports_dir:
+        return Path(request.reports_dir)
+    if isinstance(sink, LocalSink):
+        return sink.root / "reports"
+    return state_dir(settings.env) / "reports" / f"generate-{run_id}"
+
+
+def generate(
+    settings: Settings,
+    request: GenerationRequest,
+    *,
+    spark: Any = None,
+    slices: int | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    clients: AwsClients | None = None,
+) -> GenerationResult:
+    """Generate the requested tables (and feed files), then run the quality suite unless disabled."""
+    started = time.monotonic()
+    spec = load_spec(Path(request.spec_path) if request.spec_path else None)
+    sink = sink_for(settings, request.output)
+    needs_aws = not isinstance(sink, LocalSink) or not settings.generator.pan_hash_key.startswith("local:")
+    clients = clients or (AwsClients(settings) if needs_aws else None)
+    key = resolve_hash_key(settings.generator.pan_hash_key, clients)
+    ledger = ledger_for(settings, sink, spec, clients)
+    per_date = request.rows_per_date()
+    allocations = [ledger.allocate(d, request.job_index, per_date[d]) for d in request.selected_dates()]
+    context = TaskContext(spec, request.seed, key, sink)
+    feed_rows: dict[str, int] = {}
+    if request.ndjson:
+        target = (request.ndjson_file_mb or settings.ndjson_file_mb) * 1024 * 1024
+        feed_rows = {a.date: feed_rows_per_file(context, a, target) for a in allocations}
+    plan = build_plan(request, allocations, spec.volumes.rows_per_file, feed_rows)
+
+    run_id = f"{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    result = GenerationResult(run_id, settings.env, request.seed, [a.date for a in allocations],
+                              [asdict(a) for a in allocations])
+    if spark is None:
+        from paybatch.spark import get_spark
+
+        spark = get_spark("paybatch-generate")
+    from paybatch.spark import run_tasks
+
+    batches = run_tasks(spark, plan.tasks, lambda task: run_task(context, task), slices=slices, on_progress=on_progress)
+    result.files = [f for batch in batches for f in batch]
+    result.duration_seconds = round(time.monotonic() - started, 3)
+    if request.quality and request.parquet:
+        from paybatch.generate.quality import run_quality
+
+        result.quality = run_quality(spec, sink, result, reports_dir_for(settings, sink, request, run_id),
+                                     max_rows=settings.generator.quality_max_rows, key=key)
+        if not result.quality["success"]:
+            failed = "; ".join(result.quality["failures"][:10])
+            raise QualityCheckFailed(f"generated data failed its quality suite: {failed} (report: {result.quality['report']})")
+    return result
