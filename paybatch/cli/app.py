@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from paybatch.cli import config_cmd, convert_cmd, local_cmd, pipeline_cmd
+from paybatch.cli import config_cmd, convert_cmd, generate_cmd, local_cmd, pipeline_cmd
 
 app = typer.Typer(
     name="paybatch",
@@ -17,6 +17,7 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(local_cmd.app, name="local")
 pipeline_cmd.register(app)
 app.command("convert")(convert_cmd.convert)
+app.command("generate")(generate_cmd.generate)
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,7 @@ import pyarrow as pa
 
 from paybatch.errors import ConfigError
 from paybatch.generate.spec import PaymentsSpec
-from paybatch.generate.streams import Stream
+from paybatch.generate.streams import Stream, stream_key
 
 LOCAL_KEY_PREFIX = "local:"
 KEY_SOURCES = ("local:", "ssm:", "secretsmanager:")
@@ -81,7 +82,8 @@ class PanDimension:
     pans: list[str]
     hashes: pa.Array  # string, hex HMAC per pan id
     network: npt.NDArray[np.int64]  # index into spec.cards
-    product: pa.Array  # string per pan id
+    product: npt.NDArray[np.int64]  # index into product_names, per pan id
+    product_names: list[str]
     device: pa.Array  # a device id per card (nulled per row by the null rate)
     network_names: pa.Array  # the card networks, in spec order
 
@@ -92,9 +94,26 @@ class PanDimension:
             "pan": pa.array(self.pans, pa.string()),
             "hash_pan": self.hashes,
             "card_network": self.network_names.take(pa.array(self.network)),
-            "card_product": self.product,
+            "card_product": pa.array(self.product_names, pa.string()).take(pa.array(self.product)),
             "bin": pa.array([p[:6] for p in self.pans], pa.string()),
         })
+
+
+def _affine(key: int, space: int) -> tuple[int, int]:
+    """Multiplier (coprime to the space, so the map is a bijection) and offset for account digits."""
+    a = key % space or 1
+    while math.gcd(a, space) != 1:
+        a += 1
+    return a, (key >> 20) % space
+
+
+def _digit_matrix(values: npt.NDArray[np.int64], width: int) -> npt.NDArray[np.int64]:
+    out = np.empty((values.size, width), dtype=np.int64)
+    rest = values.copy()
+    for col in range(width - 1, -1, -1):
+        out[:, col] = rest % 10
+        rest //= 10
+    return out
 
 
 def build_pan_dimension(spec: PaymentsSpec, seed: int, key: bytes) -> PanDimension:
@@ -105,39 +124,44 @@ def build_pan_dimension(spec: PaymentsSpec, seed: int, key: bytes) -> PanDimensi
     network = Stream(seed, "pan", "network").choice(ids, [spec.cards[n].weight for n in networks])
     bin_pick = Stream(seed, "pan", "bin").bits(ids)
     product_pick = Stream(seed, "pan", "product").bits(ids)
-    body = Stream(seed, "pan", "digits")
     pans: list[str] = [""] * count
-    products: list[str] = [""] * count
+    product_names = list(dict.fromkeys(p for name in networks for p in spec.cards[name].products))
+    products = np.zeros(count, dtype=np.int64)
     for n_index, name in enumerate(networks):
         card = spec.cards[name]
         rows = np.flatnonzero(network == n_index)
         if rows.size == 0:
             continue
-        bins = np.array([[int(c) for c in b] for b in card.bins], dtype=np.int64)
-        prefix_len = bins.shape[1] if len({len(b) for b in card.bins}) == 1 else None
-        if prefix_len is None:
+        if len({len(b) for b in card.bins}) != 1:
             raise ConfigError(f"cards.{name}.bins must all have the same length")
+        prefix_len = len(card.bins[0])
+        bins = np.array([[int(c) for c in b] for b in card.bins], dtype=np.int64)
         chosen = bins[(bin_pick[rows] % np.uint64(len(card.bins))).astype(np.int64)]
+        # The account digits are a keyed affine bijection of the pan id: distinct cards, distinct PANs.
         free = card.length - prefix_len - 1
-        digits = np.empty((rows.size, free), dtype=np.int64)
-        for position in range(free):
-            counters = ids[rows] * np.uint64(32) + np.uint64(position)
-            digits[:, position] = body.integers(counters, 10)
-        payload = np.concatenate([chosen, digits], axis=1)
+        space = 10**free
+        if count > space:
+            raise ConfigError(f"cards.{name}: {count} cards do not fit in {free} account digits")
+        a, b = _affine(stream_key(seed, "pan", "account", name), space)
+        if space * count < 2**62:
+            account = (rows.astype(np.int64) * a + b) % space
+        else:  # 19-digit cards: the product would overflow int64
+            account = np.array([(r * a + b) % space for r in rows.tolist()], dtype=np.int64)
+        payload = np.concatenate([chosen, _digit_matrix(account, free)], axis=1)
         full = np.concatenate([payload, luhn_check_digit(payload)[:, None]], axis=1)
         text = (full + ord("0")).astype(np.uint8)
         for row, pan_bytes in zip(rows.tolist(), text, strict=True):
             pans[row] = pan_bytes.tobytes().decode()
-        product_index = (product_pick[rows] % np.uint64(len(card.products))).astype(np.int64)
-        for row, p in zip(rows.tolist(), product_index.tolist(), strict=True):
-            products[row] = card.products[p]
+        own = np.array([product_names.index(p) for p in card.products], dtype=np.int64)
+        products[rows] = own[(product_pick[rows] % np.uint64(len(card.products))).astype(np.int64)]
     device_bits = Stream(seed, "pan", "device").bits(ids)
     devices = [f"DEV-{d:016x}" for d in device_bits.tolist()]
     return PanDimension(
         pans=pans,
         hashes=pa.array([hash_pan(key, p) for p in pans], pa.string()),
         network=network,
-        product=pa.array(products, pa.string()),
+        product=products,
+        product_names=product_names,
         device=pa.array(devices, pa.string()),
         network_names=pa.array(networks, pa.string()),
     )

@@ -26,7 +26,8 @@ class MerchantPool:
     offsets: npt.NDArray[np.int64]
     counts: npt.NDArray[np.int64]
     merchant_id: pa.Array
-    merchant_name: pa.Array
+    name_index: npt.NDArray[np.int64]  # index into names, per merchant
+    names: list[str]  # distinct merchant names
     country: npt.NDArray[np.int64]  # index into spec.countries
 
 
@@ -46,4 +47,7 @@ def build_merchant_pool(spec: PaymentsSpec, seed: int) -> MerchantPool:
     names = [f"{_FIRST[a]} {_SECOND[b]} {spec.merchant_categories[codes[m]].name.split()[0]}"
              for a, b, m in zip(first.tolist(), second.tolist(), mcc_of_row.tolist(), strict=True)]
     merchant_ids = [f"MID{seed % 1000:03d}{i:09d}" for i in range(size)]
-    return MerchantPool(codes, offsets, counts, pa.array(merchant_ids, pa.string()), pa.array(names, pa.string()), country)
+    distinct = list(dict.fromkeys(names))
+    position = {name: i for i, name in enumerate(distinct)}
+    name_index = np.array([position[n] for n in names], dtype=np.int64)
+    return MerchantPool(codes, offsets, counts, pa.array(merchant_ids, pa.string()), name_index, distinct, country)

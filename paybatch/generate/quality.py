@@ -60,8 +60,9 @@ def distribution_frame(spec: PaymentsSpec, auth: pd.DataFrame) -> pd.DataFrame:
     n = len(auth)
     rows = _share_rows("transaction_type", auth["transaction_type"].value_counts(normalize=True),
                        {k: v.weight for k, v in spec.transaction_types.items()}, n)
+    # A card's network is fixed in the PAN dimension: the sample is the cards, not the rows.
     rows += _share_rows("card_network", auth["card_network"].value_counts(normalize=True),
-                        {k: v.weight for k, v in spec.cards.items()}, n)
+                        {k: v.weight for k, v in spec.cards.items()}, min(n, spec.volumes.pans))
     for column, rate in (("device_id", spec.null_rates.device_id), ("mcc", spec.null_rates.mcc),
                          ("latitude", spec.null_rates.location)):
         rows += _share_rows("null_rate", pd.Series({column: auth[column].isna().mean()}), {column: rate}, n)
@@ -81,7 +82,9 @@ def distribution_frame(spec: PaymentsSpec, auth: pd.DataFrame) -> pd.DataFrame:
     peak = float(hours.value_counts().idxmax()) if n else math.nan
     rows.append({"dimension": "event_time", "category": "peak_hour", "observed": peak,
                  "low": spec.event_time.peak_hour - 1.0, "high": spec.event_time.peak_hour + 1.0})
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    frame.index = frame["dimension"] + ":" + frame["category"]  # failures name the category
+    return frame
 
 
 def partition_frame(spec: PaymentsSpec, auth: pd.DataFrame, chargebacks: pd.DataFrame,
@@ -110,7 +113,10 @@ def partition_frame(spec: PaymentsSpec, auth: pd.DataFrame, chargebacks: pd.Data
         for row in rows:
             if row["date"] == date:
                 row["no_overlap"] = not overlaps
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    if len(frame):
+        frame.index = frame["date"] + "/job " + frame["job_index"].astype(str)
+    return frame
 
 
 def lifecycle_frame(auth: pd.DataFrame, other: pd.DataFrame, time_column: str) -> pd.DataFrame:
@@ -129,6 +135,7 @@ def lifecycle_frame(auth: pd.DataFrame, other: pd.DataFrame, time_column: str) -
     if "settlement_date" in other.columns:
         settle = pd.to_datetime(joined["settlement_date"]).dt.tz_localize("UTC")
         frame["settles_after_clearing"] = settle >= joined["clearing_timestamp"].dt.floor("D")
+    frame.index = joined["transaction_id"].to_numpy()  # failures name the transaction
     return frame
 
 
@@ -147,6 +154,7 @@ def pan_frames(frames: dict[str, pd.DataFrame], key: bytes) -> tuple[pd.DataFram
     """PAN dimension facts (Luhn, keyed hash) and, per transaction table, that no clear PAN leaked into it."""
     pans = frames.get(PAN_DIMENSION, pd.DataFrame({"pan": [], "hash_pan": []}))
     dim = pd.DataFrame({
+        "pan": pans["pan"],
         "luhn_valid": [luhn_valid(p) for p in pans["pan"]],
         "keyed_hash": [hash_pan(key, p) == h for p, h in zip(pans["pan"], pans["hash_pan"], strict=True)],
     })
@@ -159,7 +167,7 @@ def pan_frames(frames: dict[str, pd.DataFrame], key: bytes) -> tuple[pd.DataFram
         hits = sum(_clear_pans(frame[c], known) for c in frame.columns if frame[c].dtype == object)
         hash_ok = frame["hash_pan"].isin(pans["hash_pan"]).all() if len(pans) else True
         leaks.append({"table": table, "clear_pans": hits, "hash_pan_in_dimension": bool(hash_ok)})
-    return dim, pd.DataFrame(leaks)
+    return dim, pd.DataFrame(leaks, index=[leak["table"] for leak in leaks])
 
 
 def _suites(spec: PaymentsSpec) -> dict[str, list[Any]]:
@@ -203,7 +211,7 @@ def _suites(spec: PaymentsSpec) -> dict[str, list[Any]]:
         "partitions": exact,
         "clearing_lifecycle": always([*lifecycle, "settles_after_clearing"]),
         "chargeback_lifecycle": always(lifecycle),
-        "pan_dimension": always(["luhn_valid", "keyed_hash"]),
+        "pan_dimension": [*always(["luhn_valid", "keyed_hash"]), e.ExpectColumnValuesToBeUnique(column="pan")],
         "no_clear_pans": [e.ExpectColumnValuesToBeInSet(column="clear_pans", value_set=[0]),
                           e.ExpectColumnValuesToBeInSet(column="hash_pan_in_dimension", value_set=[True])],
         "hash_tables": always(["matches_parent"]),
@@ -266,13 +274,17 @@ def validate(spec: PaymentsSpec, checked: dict[str, pd.DataFrame], docs_dir: Pat
     failures: list[str] = []
     results: dict[str, Any] = {}
     for definition in definitions:
-        outcome = definition.run(batch_parameters={"dataframe": frames_by_name[definition.name]})
+        outcome = definition.run(batch_parameters={"dataframe": frames_by_name[definition.name]},
+                                 result_format={"result_format": "COMPLETE"})
         results[definition.name] = {"success": bool(outcome.success), "expectations": len(outcome.results)}
         for r in outcome.results:
             if not r.success:
                 cfg = r.expectation_config
-                detail = r.result.get("partial_unexpected_list") or r.result.get("observed_value")
-                failures.append(f"{definition.name}: {cfg.type} {dict(cfg.kwargs)} → {str(detail)[:200]}")
+                kwargs = {k: v for k, v in cfg.kwargs.items() if k != "batch_id"}
+                rows = r.result.get("unexpected_index_list") or []
+                values = r.result.get("partial_unexpected_list") or r.result.get("observed_value")
+                where = f" at {rows[:5]}" if rows and not isinstance(rows[0], int) else ""
+                failures.append(f"{definition.name}: {cfg.type} {kwargs}{where} → {str(values)[:200]}")
     context.build_data_docs(site_names=["paybatch"])
     return {"success": not failures, "failures": failures, "suites": results, "data_docs": str(docs_dir / "index.html")}
 

@@ -71,12 +71,20 @@ def prefixed_ids(prefix: bytes, date: str, sequence: npt.NDArray[np.int64]) -> p
 
 
 def categorical(indices: npt.NDArray[np.int64], values: list[str], mask: npt.NDArray[np.bool_] | None = None) -> pa.Array:
-    """A dictionary-encoded string column (cheap to build, written as Parquet dictionary pages)."""
-    return pa.DictionaryArray.from_arrays(pa.array(indices.astype(np.int32), mask=mask), pa.array(values, pa.string()))
+    """A dictionary-encoded string column over the distinct ``values`` (cheap to build, written as dictionary pages).
+
+    Repeated values are folded first: a dictionary with duplicates makes Parquet's dictionary pages
+    depend on hashing order, and the output would stop being byte-identical.
+    """
+    distinct = list(dict.fromkeys(values))
+    if len(distinct) != len(values):
+        remap = np.array([distinct.index(v) for v in values], dtype=np.int64)
+        indices = remap[indices]
+    return pa.DictionaryArray.from_arrays(pa.array(indices.astype(np.int32), mask=mask), pa.array(distinct, pa.string()))
 
 
 def pooled(indices: npt.NDArray[np.int64], pool: pa.Array, mask: npt.NDArray[np.bool_] | None = None) -> pa.Array:
-    """Rows that pick from a pool (cards, merchants) as a dictionary column: no string copied per row."""
+    """Rows that pick from a pool of distinct strings (cards, merchants) as a dictionary column: no string copied per row."""
     return pa.DictionaryArray.from_arrays(pa.array(indices.astype(np.int32), mask=mask), pool)
 
 
@@ -219,11 +227,11 @@ class ChunkBuilder:
             "mti": categorical(type_idx, [k.mti for k in kinds]),
             "hash_pan": hash_pan,
             "card_network": categorical(network_idx, self.networks),
-            "card_product": pooled(pan_idx, self.cards.product),
+            "card_product": categorical(self.cards.product[pan_idx], self.cards.product_names),
             "amount": pa.array(amount),
             "currency": categorical(currency_idx, self.currencies),
             "merchant_id": pooled(merchant_idx, self.merchants.merchant_id),
-            "merchant_name": pooled(merchant_idx, self.merchants.merchant_name),
+            "merchant_name": categorical(self.merchants.name_index[merchant_idx], self.merchants.names),
             "mcc": categorical(mcc_idx, mccs, mask=mcc_null),
             "merchant_country": categorical(country_idx, self.countries),
             "latitude": pa.array(latitude, mask=location_null),
