@@ -2,40 +2,28 @@
 
 Generates the input once, deterministically (BENCH_CONVERT_FILES × BENCH_CONVERT_FILE_MB of the
 authorization feed, default 8 × 128 MiB = 1 GiB, cached in .cache/bench), then runs every engine
-in its own process, alternating, BENCH_CONVERT_ROUNDS times (default 3). CPU time is the
-machine's (/proc/stat), so Spark's JVM and Python workers are counted; run nothing else meanwhile.
-Peak memory is the largest resident set of the engine's process tree (getrusage of the child).
+in its own process, alternating, BENCH_CONVERT_ROUNDS times (default 3). CPU, wall and peak memory
+are measured as bench/measure.py describes.
 Floors from the issue: paybatch ≥ 5× Spark's native reader and ≥ 0.6× DuckDB in MiB per CPU-second.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 from statistics import median
 
 from bench.convert_engines import ENGINES
+from bench.measure import ROOT, run_measured
 
-ROOT = Path(__file__).resolve().parent.parent
 FILES = int(os.environ.get("BENCH_CONVERT_FILES", "8"))
 FILE_MB = int(os.environ.get("BENCH_CONVERT_FILE_MB", "128"))
 ROUNDS = int(os.environ.get("BENCH_CONVERT_ROUNDS", "3"))
 GLUE_DPU_HOUR = 0.44
 VCPU_PER_DPU = 4
 PROD_FILES_PER_DAY, PROD_FILE_GB = 338_000, 3.5
-
-
-def machine_cpu_seconds() -> float:
-    """User + nice + system + irq + softirq time of every CPU, in seconds."""
-    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:8]
-    ticks = sum(int(v) for i, v in enumerate(fields) if i != 3 and i != 4)  # minus idle and iowait
-    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def input_folder() -> Path:
@@ -58,19 +46,10 @@ def input_folder() -> Path:
 
 def run_engine(engine: str, source: Path) -> dict[str, float]:
     out = tempfile.mkdtemp(prefix="bench-convert-")
-    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable}
-    cpu0, wall0 = machine_cpu_seconds(), time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", "bench.convert_engines", engine, str(source), out],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
-    assert process.stdout is not None
-    stdout = process.stdout.read()
-    _, status, usage = os.wait4(process.pid, 0)  # the child's own resource usage, its waited-for children included
-    process.returncode = os.waitstatus_to_exitcode(status)
-    wall, cpu = time.perf_counter() - wall0, machine_cpu_seconds() - cpu0
-    shutil.rmtree(out, ignore_errors=True)
-    if process.returncode:
-        raise RuntimeError(f"{engine} failed (exit {process.returncode})")
-    return {"wall": wall, "cpu": cpu, "peak_mib": usage.ru_maxrss / 1024, "rows": json.loads(stdout.splitlines()[-1])["rows"]}
+    try:
+        return run_measured("bench.convert_engines", engine, str(source), out)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
 
 
 def main() -> None:

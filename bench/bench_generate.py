@@ -1,0 +1,65 @@
+"""Synthetic payments: paybatch's generator beside dbldatagen on the same 26 authorization columns.
+
+Each engine runs in its own process (Spark local[2]), alternating, BENCH_GENERATE_ROUNDS times
+(default 3) over BENCH_GENERATE_ROWS authorizations (default 2,000,000); then paybatch alone
+writes all six tables and the PAN dimension for 1 M and BENCH_GENERATE_SCALE_ROWS (default
+10 M) authorizations. Measured as bench/measure.py describes; wall time includes Spark's start.
+Floors from the issue: ≥ 3× dbldatagen's rows per CPU-second for the authorization table; all six
+tables for 10 M authorizations within 3 minutes; 1 M in ≤ 30 s wall with the driver under 1 GB.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from statistics import median
+from typing import Any
+
+from bench.measure import run_measured
+
+ROWS = int(os.environ.get("BENCH_GENERATE_ROWS", "2000000"))
+SCALE_ROWS = int(os.environ.get("BENCH_GENERATE_SCALE_ROWS", "10000000"))
+ROUNDS = int(os.environ.get("BENCH_GENERATE_ROUNDS", "3"))
+OURS, THEIRS, ALL = "paybatch, authorization", "dbldatagen, authorization (same columns)", "paybatch, all six tables + PAN dimension"
+
+
+def run(engine: str, rows: int) -> dict[str, Any]:
+    out = tempfile.mkdtemp(prefix="bench-generate-")
+    try:
+        return run_measured("bench.generate_engines", engine, str(rows), out)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def main() -> None:
+    runs: dict[str, list[dict[str, Any]]] = {OURS: [], THEIRS: []}
+    for round_index in range(ROUNDS):
+        for engine in ([OURS, THEIRS] if round_index % 2 == 0 else [THEIRS, OURS]):
+            runs[engine].append(run(engine, ROWS))
+    print(f"authorization table, {ROWS:,} rows, 26 columns, snappy Parquet, median of {ROUNDS} rounds, 2 cores")
+    print(f"{'engine':<42} {'rows/s':>9} {'rows/CPU-s':>11} {'peak MiB':>9} {'driver MiB':>11}")
+    per_cpu = {}
+    for engine, results in runs.items():
+        wall, cpu = median(r["wall"] for r in results), median(r["cpu"] for r in results)
+        per_cpu[engine] = ROWS / cpu
+        print(f"{engine:<42} {ROWS / wall:>9,.0f} {ROWS / cpu:>11,.0f} {max(r['peak_mib'] for r in results):>9,.0f} "
+              f"{max(r['driver_peak_mib'] for r in results):>11,.0f}")
+    ratio = per_cpu[OURS] / per_cpu[THEIRS]
+    print(f"paybatch / dbldatagen: {ratio:.2f}× rows per CPU-second (floor 3×: {verdict(ratio >= 3)})")
+    print(f"\n{ALL}:")
+    for rows, limit in ((1_000_000, 30.0), (SCALE_ROWS, 180.0)):
+        r = run(ALL, rows)
+        driver_ok = r["driver_peak_mib"] < 1024
+        floor = f"≤ {limit:.0f} s" + (" and driver < 1 GiB" if rows == 1_000_000 else "")
+        ok = r["wall"] <= limit and (driver_ok or rows != 1_000_000)
+        print(f"  {rows:>10,} authorizations: {r['wall']:6.1f} s wall, {rows / r['cpu']:>9,.0f} rows/CPU-s, "
+              f"peak {r['peak_mib']:,.0f} MiB, driver {r['driver_peak_mib']:,.0f} MiB (floor {floor}: {verdict(ok)})")
+
+
+if __name__ == "__main__":
+    main()
