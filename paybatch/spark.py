@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from paybatch import constants
 from paybatch.errors import PaybatchError

@@ -7,10 +7,13 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 step "1. Local AWS environment (endpoint, buckets, tables, queues, Lambda poller + scheduler)"
 paybatch local up --env "$env"
 
-step "2. Sample payment files land in the input bucket (some outside the expected size range)"
-paybatch upload-samples --env "$env" --count 6
+step "2. Synthetic payments: six related tables + the PAN dimension in the lake buckets, an NDJSON feed in the input bucket"
+paybatch generate --env "$env" --rows 60000 --dates 2024-01-01..2024-01-03 --format both --seed 0
 
-step "3. S3 → SQS → manifest builder: files tracked, bad ones quarantined, the rest packed"
+step "3. More files land in the input bucket: sample files, some outside the expected size range"
+paybatch upload-samples --env "$env" --count 3
+
+step "4. S3 → SQS → manifest builder: files tracked, bad ones quarantined, the rest packed"
 for _ in $(seq 1 30); do
   tracked=$(paybatch status --env "$env" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["files_total"])')
   [[ "$tracked" -ge 9 ]] && break
@@ -19,7 +22,7 @@ done
 paybatch flush --env "$env"   # pack the stragglers now instead of waiting batching.max_wait_seconds
 paybatch files --env "$env"
 
-step "4. Conversion runs (the light path for small manifests): Parquet, rejects, reconciled counts"
+step "5. Conversion runs (the light path for small manifests): Parquet, rejects, reconciled counts"
 paybatch wait --env "$env" --timeout 300
 paybatch manifests --env "$env"
 paybatch status --env "$env"
@@ -31,6 +34,9 @@ The output is Hive-partitioned Parquet in s3://paybatch-$env-output/parquet/dt=Y
 (rejected lines, with their reasons, under rejects/). Read it with \`paybatch peek --env $env\`, or with any
 Parquet reader pointed at the local endpoint ($(paybatch config show --env "$env" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["endpoint_url"])')).
 Convert files without the pipeline: paybatch convert FILE... --output DIR
+The generated lake tables are in s3://paybatch-$env-lake/<table>/yyyy/mm/dd/ (and the per-family lake buckets);
+the PAN dimension alone is in s3://paybatch-$env-restricted/. Their quality report (Great Expectations Data Docs)
+and profile are in the folder printed after step 2. Generate into a folder instead: paybatch generate --output DIR
 
 Look around:   paybatch local status --env $env      paybatch files --env $env --status quarantined
 Stop:          make local-down

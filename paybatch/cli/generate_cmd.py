@@ -12,6 +12,10 @@ from paybatch.cli.common import EnvOption, JsonOption, clean_errors, console, pr
 from paybatch.generate.plan import GenerationRequest, parse_dates
 from paybatch.generate.spec import PAN_DIMENSION, TABLES
 
+TABLES_HELP = f"Tables to write (comma-separated or repeated): {', '.join((*TABLES, PAN_DIMENSION))}."
+OUTPUT_HELP = "One local folder or s3:// prefix for everything, instead of the environment's buckets."
+REPORTS_HELP = "Where Data Docs and the profile go (default: <output>/reports or .paybatch/<env>/reports/generate-<run>)."
+
 
 def _split(values: list[str] | None) -> tuple[str, ...]:
     return tuple(v.strip() for item in values or [] for v in item.split(",") if v.strip())
@@ -24,13 +28,13 @@ def generate(
     dates: Annotated[str, typer.Option(help="Partition dates: YYYY-MM-DD or FROM..TO (inclusive).")] = "2024-01-01",
     format: Annotated[str, typer.Option("--format", help="parquet (the lake tables), ndjson (the feed files) or both.")] = "parquet",
     seed: Annotated[int, typer.Option(help="Same seed and options, same bytes.")] = 0,
-    tables: Annotated[list[str] | None, typer.Option(help=f"Tables to write (comma-separated or repeated): {', '.join((*TABLES, PAN_DIMENSION))}.")] = None,
-    output: Annotated[str | None, typer.Option("--output", "-o", help="One local folder or s3:// prefix for everything, instead of the environment's buckets.")] = None,
-    only_dates: Annotated[list[str] | None, typer.Option(help="Regenerate just these dates of the request (same ranges, same bytes).")] = None,
-    job_index: Annotated[int, typer.Option(help="This job's slot in the sequence ranges; a retry with the same index reuses its range.")] = 0,
+    tables: Annotated[list[str] | None, typer.Option(help=TABLES_HELP)] = None,
+    output: Annotated[str | None, typer.Option("--output", "-o", help=OUTPUT_HELP)] = None,
+    only_dates: Annotated[list[str] | None, typer.Option(help="Regenerate just these dates of the request (same bytes).")] = None,
+    job_index: Annotated[int, typer.Option(help="This job's sequence slot; a retry with the same index reuses its range.")] = 0,
     spec: Annotated[str | None, typer.Option(help="Generator spec YAML (default: paybatch/generate/payments.yaml).")] = None,
-    quality: Annotated[bool, typer.Option("--quality/--no-quality", help="Run the quality suite and write Data Docs and the profile.")] = True,
-    reports_dir: Annotated[str | None, typer.Option(help="Where Data Docs and the profile go (default: <output>/reports or .paybatch/<env>/reports).")] = None,
+    quality: Annotated[bool, typer.Option("--quality/--no-quality", help="Run the quality suite; write Data Docs and the profile.")] = True,
+    reports_dir: Annotated[str | None, typer.Option(help=REPORTS_HELP)] = None,
     ndjson_file_mb: Annotated[float | None, typer.Option(help="Feed file size (default: the environment's expected file size).")] = None,
     slices: Annotated[int | None, typer.Option(help="Spark partitions to spread the tasks over (output does not depend on it).")] = None,
     as_json: JsonOption = False,

@@ -116,7 +116,7 @@ def run_feed_task(context: TaskContext, task: FeedTask) -> list[dict[str, Any]]:
     builder = builder_for(context)
     chunk = task.chunk
     size = 0
-    handle = tempfile.NamedTemporaryFile(prefix="paybatch-feed-", suffix=".ndjson", delete=False)  # noqa: SIM115
+    handle = tempfile.NamedTemporaryFile(prefix="paybatch-feed-", suffix=".ndjson", delete=False)
     try:
         with handle:
             for first in range(chunk.first, chunk.first + chunk.count, FEED_SUBCHUNK_ROWS):

@@ -62,4 +62,4 @@ def ndjson_bytes(table: pa.Table) -> bytes:
     lines = pc.binary_join_element_wise(*pieces, "")
     offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32, count=len(lines) + 1, offset=lines.offset * 4)
     data = lines.buffers()[2]
-    return data.to_pybytes()[offsets[0]:offsets[-1]]
+    return bytes(data.to_pybytes()[offsets[0]:offsets[-1]])

@@ -10,6 +10,7 @@ import html
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 _CSS = """body{font-family:system-ui,sans-serif;margin:2rem;color:#222}h1{font-size:1.4rem}
@@ -30,7 +31,7 @@ def _bars(labels: list[str], values: list[float], width: int = 400) -> str:
     return f'<svg width="{width}" height="{len(labels) * 16 + 4}" role="img">{"".join(rows)}</svg>'
 
 
-def _histogram(values: np.ndarray, bins: int = 30, width: int = 400, height: int = 120) -> str:
+def _histogram(values: npt.NDArray[np.float64], bins: int = 30, width: int = 400, height: int = 120) -> str:
     counts, edges = np.histogram(values, bins=bins)
     top = counts.max() or 1
     bar = width / bins

@@ -9,6 +9,7 @@ and a profile report. A failed expectation fails the run, loudly.
 from __future__ import annotations
 
 import io
+import itertools
 import logging
 import math
 import re
@@ -106,10 +107,11 @@ def partition_frame(spec: PaymentsSpec, auth: pd.DataFrame, chargebacks: pd.Data
                 "distinct": mine.nunique(), "span": int(mine.max() - mine.min() + 1) if len(mine) else 0,
                 "first": int(mine.min()) if len(mine) else 0, "allocation_start": a["start"],
                 "fraud": int(group.loc[mine.index, "is_fraud"].sum()), "expected_fraud": round(a["count"] * spec.fraud_rate),
-                "chargebacks": int(group.loc[mine.index, "transaction_id"].isin(charged_back).sum()), "expected_chargebacks": round(a["count"] * spec.chargeback_rate),
+                "chargebacks": int(group.loc[mine.index, "transaction_id"].isin(charged_back).sum()),
+                "expected_chargebacks": round(a["count"] * spec.chargeback_rate),
             })
         ranges = sorted((a["start"], a["start"] + a["count"]) for a in by_date.get(str(date), []))
-        overlaps = any(prev_end > start for (_, prev_end), (start, _) in zip(ranges, ranges[1:], strict=False))
+        overlaps = any(prev_end > start for (_, prev_end), (start, _) in itertools.pairwise(ranges))
         for row in rows:
             if row["date"] == date:
                 row["no_overlap"] = not overlaps
@@ -173,8 +175,8 @@ def pan_frames(frames: dict[str, pd.DataFrame], key: bytes) -> tuple[pd.DataFram
 def _suites(spec: PaymentsSpec) -> dict[str, list[Any]]:
     import great_expectations as gx
 
-    e = gx.expectations
-    auth = [e.ExpectColumnValuesToNotBeNull(column=c) for c in
+    e: Any = gx.expectations
+    auth: list[Any] = [e.ExpectColumnValuesToNotBeNull(column=c) for c in
             ("sequence_number", "transaction_id", "transaction_timestamp", "transaction_type", "mti", "hash_pan",
              "card_network", "amount", "currency", "response_code", "approved")]
     auth += [
@@ -204,7 +206,10 @@ def _suites(spec: PaymentsSpec) -> dict[str, list[Any]]:
              e.ExpectColumnValuesToBeInSet(column="no_overlap", value_set=[True])]
     lifecycle = ["has_authorization", "same_sequence_number", "same_amount_currency", "same_hash_pan",
                  "authorization_approved", "dates_in_order"]
-    always = lambda columns: [e.ExpectColumnValuesToBeInSet(column=c, value_set=[True]) for c in columns]  # noqa: E731
+
+    def always(columns: list[str]) -> list[Any]:
+        return [e.ExpectColumnValuesToBeInSet(column=c, value_set=[True]) for c in columns]
+
     return {
         "authorization": auth,
         "distributions": in_band,
@@ -279,7 +284,7 @@ def validate(spec: PaymentsSpec, checked: dict[str, pd.DataFrame], docs_dir: Pat
         results[definition.name] = {"success": bool(outcome.success), "expectations": len(outcome.results)}
         for r in outcome.results:
             if not r.success:
-                cfg = r.expectation_config
+                cfg: Any = r.expectation_config
                 kwargs = {k: v for k, v in cfg.kwargs.items() if k != "batch_id"}
                 rows = r.result.get("unexpected_index_list") or []
                 values = r.result.get("partial_unexpected_list") or r.result.get("observed_value")

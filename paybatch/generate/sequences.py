@@ -116,7 +116,7 @@ class FileSequenceLedger:
 
     def _locked(self) -> Any:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path.with_suffix(".lock"), "w")  # noqa: SIM115 - closed by the caller
+        handle = open(self.path.with_suffix(".lock"), "w")
         fcntl.flock(handle, fcntl.LOCK_EX)
         return handle
 

@@ -54,7 +54,8 @@ class Stream:
 
     def uniform(self, counters: U64) -> F64:
         """Uniform floats in [0, 1) with 53 random bits."""
-        return (self.bits(counters) >> np.uint64(11)).astype(np.float64) * _TWO_TO_MINUS_53
+        values: F64 = (self.bits(counters) >> np.uint64(11)).astype(np.float64) * _TWO_TO_MINUS_53
+        return values
 
     def integers(self, counters: U64, high: int | npt.NDArray[np.int64]) -> I64:
         """Integers in [0, high) (high may vary per row); the modulo bias is below 2**-40 for high < 2**24."""
@@ -65,7 +66,8 @@ class Stream:
         with np.errstate(over="ignore"):
             u1 = (mix(counters * _GOLDEN + self.key + np.uint64(1)) >> np.uint64(11)).astype(np.float64) * _TWO_TO_MINUS_53
             u2 = (mix(counters * _GOLDEN + self.key + np.uint64(2)) >> np.uint64(11)).astype(np.float64) * _TWO_TO_MINUS_53
-        return np.sqrt(-2.0 * np.log1p(-u1)) * np.cos(2.0 * math.pi * u2)
+        values: F64 = np.sqrt(-2.0 * np.log1p(-u1)) * np.cos(2.0 * math.pi * u2)
+        return values
 
     def choice(self, counters: U64, weights: list[float]) -> I64:
         """Indices into ``weights`` drawn with those probabilities."""

@@ -119,7 +119,10 @@ class ChunkBuilder:
         seq = chunk.sequence_numbers
         c = seq.astype(np.uint64)
         positions = np.arange(chunk.first, chunk.first + chunk.count, dtype=np.int64)
-        s = lambda column: self._stream("authorization", chunk, column)  # noqa: E731 - a local shorthand
+
+        def s(column: str) -> Stream:
+            return self._stream("authorization", chunk, column)
+
 
         labels = (chunk.date, str(chunk.start))
         chargeback = ExactSelection(self.seed, chunk.size, round(chunk.size * spec.chargeback_rate), "chargeback", *labels)
@@ -280,7 +283,10 @@ class ChunkBuilder:
 
         # Chargebacks: exactly the selected authorizations (all cleared purchases).
         cb = pa.array(np.flatnonzero(is_chargeback))
-        cb_stream = lambda column: self._stream("chargeback", chunk, column)  # noqa: E731
+
+        def cb_stream(column: str) -> Stream:
+            return self._stream("chargeback", chunk, column)
+
         c_cb = c[is_chargeback]
         dlo, dhi = spec.chargebacks.delay_days
         cb_us = clearing_us[is_chargeback] + (dlo + cb_stream("delay").integers(c_cb, dhi - dlo + 1)) * 86400 * MICROS

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import yaml
 from paybatch.aws import AwsClients
 from paybatch.errors import ConfigError
 from paybatch.generate.cards import hash_pan, resolve_hash_key
-from paybatch.generate.engine import builder_for, TaskContext
+from paybatch.generate.engine import TaskContext, builder_for
 from paybatch.generate.job import generate
 from paybatch.generate.plan import GenerationRequest, parse_dates
 from paybatch.generate.quality import distribution_frame, lifecycle_frame, run_quality
@@ -210,7 +211,7 @@ def test_counter_table_allocations_under_contention(clients: AwsClients) -> None
     assert not errors
     ranges = [(a.start, a.end) for a in ledger.allocations("2024-05-01")]
     assert ranges[0][0] == 1000000000000001 and len(ranges) == 8
-    assert all(prev_end + 1 == start for (_, prev_end), (start, _) in zip(ranges, ranges[1:], strict=False))
+    assert all(prev_end + 1 == start for (_, prev_end), (start, _) in itertools.pairwise(ranges))
 
 
 def test_hash_key_from_ssm_on_the_endpoint(clients: AwsClients) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from pathlib import Path
@@ -85,7 +86,7 @@ def test_file_ledger_reuses_a_jobs_range_and_never_overlaps(tmp_path: Path) -> N
         t.join()
     ranges = sorted((a.start, a.end) for a in ledger.allocations("2024-01-01"))
     assert len(ranges) == 9
-    assert all(prev_end + 1 == start for (_, prev_end), (start, _) in zip(ranges, ranges[1:], strict=False))  # no gaps, no overlaps
+    assert all(prev_end + 1 == start for (_, prev_end), (start, _) in itertools.pairwise(ranges))  # no gaps, no overlaps
     assert ledger.allocate("2024-01-02", 3, 10).start == 1000000000000001  # every date starts at sequence_start
 
 
