@@ -37,6 +37,7 @@ SETTING_OVERRIDES: dict[str, str] = {
     "GLUE_JOB_NAME": "glue.jobs.convert",
     "LOG_LEVEL": "logging.level",
     "PAYBATCH_LOCAL_PORT": "local.port",
+    "PAN_HASH_KEY": "generator.pan_hash_key",
 }
 
 # What local processes get so that every boto3 client and Spark reach the local endpoint.

@@ -56,7 +56,7 @@ def generate(
     if as_json:
         print_json(result.to_dict())
         return
-    table = Table(title=f"generated {', '.join([result.dates[0], result.dates[-1]] if len(result.dates) > 1 else result.dates)} "
+    table = Table(title=f"generated {result.dates[0]}{'..' + result.dates[-1] if len(result.dates) > 1 else ''} "
                         f"(seed {result.seed}) in {result.duration_seconds:.1f} s")
     for column in ("table", "rows", "files", "MiB"):
         table.add_column(column, justify="right" if column != "table" else "left")

@@ -69,7 +69,8 @@ def resolve_hash_key(source: str, clients: Any | None = None) -> bytes:
     except ConfigError:
         raise
     except Exception as exc:  # botocore ClientError, endpoint errors: say which key could not be read
-        raise ConfigError(f"cannot read the PAN hash key from {source}: {exc}") from exc
+        raise ConfigError(f"cannot read the PAN hash key from {source}: {exc}. Locally, start the environment "
+                          "(paybatch local up), which seeds a labelled local key, or set PAN_HASH_KEY=local:TEXT") from exc
     if not value:
         raise ConfigError(f"the PAN hash key at {source} is empty")
     return str(value).encode()

@@ -27,9 +27,10 @@ from paybatch.generate.sequences import DynamoSequenceLedger, SequenceAllocation
 from paybatch.generate.sinks import LocalSink
 from paybatch.generate.spec import DEFAULT_SPEC, load_spec
 from paybatch.generate.tables import Chunk, decode_dictionaries
+from paybatch.local.provision import LOCAL_PAN_KEY
 
 DATES = tuple(parse_dates("2024-02-28..2024-03-01"))
-LOCAL_KEY = b"paybatch-LOCAL-DEV-ONLY-pan-hash-key"
+LOCAL_KEY = LOCAL_PAN_KEY.encode()  # what `local up` seeds into the dev SSM parameter
 
 
 @pytest.fixture(scope="module")
