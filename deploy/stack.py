@@ -167,7 +167,7 @@ class PaybatchStack(cdk.Stack):
     def _glue_jobs(self) -> dict[str, glue.CfnJob]:
         g = self.settings.glue
         jobs = {}
-        artifacts = self.buckets["artifacts"].bucket_name
+        artifacts = self.settings.buckets.artifacts  # a name, not a token: scripts are uploaded by deploy-glue.sh
         for spec in glue_job_specs(self.settings):
             command = glue.CfnJob.JobCommandProperty(
                 name=spec.command, script_location=f"s3://{artifacts}/{glue_script_key(spec)}",
