@@ -11,7 +11,7 @@ ENV ?= dev
 export SPARK_LOCAL_IP := 127.0.0.1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup demo test lint bench local-up local-down local-status clean lock
+.PHONY: help setup demo test lint lint-iac bench synth package local-up local-down local-status clean lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -36,8 +36,24 @@ test: setup ## run the test suite (real local endpoint, real local Spark)
 	$(BIN)/python -m pytest
 
 lint: setup ## ruff + mypy on the core
-	$(BIN)/ruff check paybatch lambda_manifest_builder glue_jobs tests bench
+	$(BIN)/ruff check paybatch lambda_manifest_builder glue_jobs deploy tests bench
 	$(BIN)/mypy
+
+lint-iac: synth .cache/checkov/bin/checkov ## checkov on the synthesised templates (its own venv: it pins an old boto3)
+	BC_SKIP_MAPPING=TRUE .cache/checkov/bin/checkov --quiet --compact --framework cloudformation \
+	  -f deploy/templates/paybatch-dev.template.json -f deploy/templates/paybatch-prod.template.json
+
+.cache/checkov/bin/checkov:
+	$(PYTHON) -m venv .cache/checkov
+	.cache/checkov/bin/pip install --quiet "checkov==3.3.30" 2>&1 | grep -v '^WARNING: Location' || true
+
+synth: setup ## synthesise the dev and prod CloudFormation templates into deploy/templates/
+	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 $(BIN)/python -m deploy.app dev prod
+	$(BIN)/cfn-lint deploy/templates/*.template.json
+
+package: setup ## build the Lambda bundle (with its dependencies) and the Glue library zip under deploy/build/
+	$(BIN)/python -c "from paybatch.ops.package import *; from pathlib import Path; \
+	  print(build_lambda_bundle(Path('deploy/build/lambda'))); print(build_glue_library(Path('deploy/build/paybatch.zip')))"
 
 bench: setup ## benchmarks, side by side with the alternatives
 	$(BIN)/python -m bench
@@ -52,7 +68,7 @@ local-status: setup ## show the local environment
 	$(BIN)/paybatch local status --env $(ENV)
 
 clean: local-down ## stop everything and remove the venv, caches and local state
-	rm -rf $(VENV) .cache .paybatch .pytest_cache .mypy_cache .ruff_cache demo-output *.egg-info
+	rm -rf $(VENV) .cache .paybatch .pytest_cache .mypy_cache .ruff_cache demo-output *.egg-info deploy/build deploy/cdk.out
 
 lock: ## re-resolve requirements.in into requirements.lock
 	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv

@@ -7,6 +7,7 @@ written and the driver's own peak memory. The parent measures wall time and mach
 from __future__ import annotations
 
 import json
+import os
 import resource
 import sys
 from pathlib import Path
@@ -28,7 +29,8 @@ def _paybatch(rows: int, out: str, tables: tuple[str, ...], days: int = 1) -> in
     from paybatch.generate.plan import GenerationRequest, parse_dates
 
     dates = tuple(parse_dates(f"{DATE}..2024-01-{14 + days:02d}"))
-    result = generate(load_settings("dev"), GenerationRequest(rows=rows, dates=dates, tables=tables, output=out, quality=False),
+    settings = load_settings("dev", environ={**os.environ, "PAN_HASH_KEY": "local:paybatch-bench-key"})  # no endpoint needed
+    result = generate(settings, GenerationRequest(rows=rows, dates=dates, tables=tables, output=out, quality=False),
                       spark=_spark())
     return int(result.table_totals()["authorization"]["rows"])
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import aws_cdk as cdk
 
-from deploy.package import build_lambda_bundle
 from deploy.stack import PaybatchStack
 from paybatch.config import load_settings
+from paybatch.ops.package import DEPENDENCIES_MARKER, build_lambda_bundle, copy_sources
 
 DEPLOY = Path(__file__).resolve().parent
 TEMPLATES = DEPLOY / "templates"
@@ -26,7 +26,9 @@ LAMBDA_BUNDLE = DEPLOY / "build" / "lambda"
 def synth(envs: list[str], *, outdir: Path | None = None, templates: Path = TEMPLATES) -> dict[str, Path]:
     """Synthesise each environment's stack; returns the template file of each."""
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-    if not (LAMBDA_BUNDLE / "lambda_manifest_builder").is_dir():
+    if (LAMBDA_BUNDLE / DEPENDENCIES_MARKER).is_file():
+        copy_sources(LAMBDA_BUNDLE)  # keep the installed dependencies, refresh this repository's code
+    else:
         build_lambda_bundle(LAMBDA_BUNDLE, with_dependencies=False)
     app = cdk.App(outdir=str(outdir or DEPLOY / "cdk.out"))
     stacks = {}

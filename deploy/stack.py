@@ -25,9 +25,17 @@ from constructs import Construct
 
 from paybatch import constants
 from paybatch.config import Settings
-from paybatch.resources import bucket_names, glue_job_specs, glue_script_key, queue_specs, table_specs
+from paybatch.ops.lambdas import lambda_environment, lambda_role_name
+from paybatch.resources import (
+    PYTHONSHELL_PYTHON,
+    bucket_names,
+    glue_job_specs,
+    glue_role_name,
+    glue_script_key,
+    queue_specs,
+    table_specs,
+)
 
-PYTHONSHELL_PYTHON = "3.9"  # the newest Python a Glue Python shell job offers
 OLDEST_PENDING_ALARM_SECONDS = 3600
 
 
@@ -36,21 +44,6 @@ def skip_checks(resource: cdk.CfnResource | Construct, *checks: tuple[str, str])
     cfn = resource if isinstance(resource, cdk.CfnResource) else resource.node.default_child
     assert isinstance(cfn, cdk.CfnResource)
     cfn.add_metadata("checkov", {"skip": [{"id": cid, "comment": why} for cid, why in checks]})
-
-
-def lambda_environment(settings: Settings) -> dict[str, str]:
-    """The seed's environment variable names with this environment's values (the Lambda reads them as overrides)."""
-    data = settings.model_dump(by_alias=False)
-    env = {constants.ENV_NAME: settings.env, constants.TARGET: "aws", "POWERTOOLS_SERVICE_NAME": "paybatch",
-           "POWERTOOLS_METRICS_NAMESPACE": "paybatch"}
-    for var, dotted in constants.SETTING_OVERRIDES.items():
-        if var == "PAYBATCH_LOCAL_PORT":
-            continue
-        node: Any = data
-        for part in dotted.split("."):
-            node = node[part]
-        env[var] = str(node)
-    return env
 
 
 class PaybatchStack(cdk.Stack):
@@ -126,7 +119,8 @@ class PaybatchStack(cdk.Stack):
         ingest, bucket = self.queues["ingest"], self.buckets["input"]
         ingest.add_to_resource_policy(iam.PolicyStatement(
             principals=[iam.ServicePrincipal("s3.amazonaws.com")], actions=["sqs:SendMessage"], resources=[ingest.queue_arn],
-            conditions={"ArnLike": {"aws:SourceArn": f"arn:{cdk.Aws.PARTITION}:s3:::{self.settings.buckets.input}"},  # a name, not a Ref: no cycle
+            # The bucket's name, not a Ref to it: a Ref would make the policy and the bucket depend on each other.
+            conditions={"ArnLike": {"aws:SourceArn": f"arn:{cdk.Aws.PARTITION}:s3:::{self.settings.buckets.input}"},
                         "StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}},
         ))
         cfn_bucket = bucket.node.default_child
@@ -148,7 +142,7 @@ class PaybatchStack(cdk.Stack):
         self.queues["completion"].grant_send_messages(grantee)
 
     def _glue_role(self) -> iam.Role:
-        role = iam.Role(self, "glue-role", role_name=f"paybatch-{self.settings.env}-glue",
+        role = iam.Role(self, "glue-role", role_name=glue_role_name(self.settings),
                         assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
                         description="Glue jobs of paybatch: conversion and generation")
         role.add_managed_policy(iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSGlueServiceRole"))
@@ -189,6 +183,14 @@ class PaybatchStack(cdk.Stack):
         lam = self.settings.lambda_
         code = lambda_.Code.from_asset(str(code_dir))
         environment = lambda_environment(self.settings)
+        role = iam.Role(self, "lambda-role", role_name=lambda_role_name(self.settings),
+                        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                        managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaBasicExecutionRole")])
+        self._data_access(role)
+        role.add_to_policy(iam.PolicyStatement(
+            actions=["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns"],
+            resources=[f"arn:{cdk.Aws.PARTITION}:glue:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}:job/{job.name}"
+                       for job in self.glue_jobs.values()]))
         functions = []
         for role, name, handler in (("builder", lam.builder_function, constants.BUILDER_HANDLER),
                                     ("scheduler", lam.scheduler_function, constants.SCHEDULER_HANDLER)):
@@ -196,14 +198,9 @@ class PaybatchStack(cdk.Stack):
                 self, f"{role}-function", function_name=name, runtime=lambda_.Runtime.PYTHON_3_11, handler=handler, code=code,
                 memory_size=lam.memory_mb, timeout=cdk.Duration.seconds(lam.timeout_seconds),
                 reserved_concurrent_executions=lam.reserved_concurrency if role == "builder" else 1,
-                environment=environment, tracing=lambda_.Tracing.ACTIVE,
+                environment=environment, tracing=lambda_.Tracing.ACTIVE, role=role,
                 description=f"paybatch {role} ({self.settings.env})",
             )
-            self._data_access(function)
-            function.add_to_role_policy(iam.PolicyStatement(
-                actions=["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns"],
-                resources=[f"arn:{cdk.Aws.PARTITION}:glue:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}:job/{job.name}"
-                           for job in self.glue_jobs.values()]))
             skip_checks(function, ("CKV_AWS_116", "failed SQS records go to the queue's own DLQ (redrive policy)"),
                         ("CKV_AWS_117", "talks only to S3, DynamoDB, SQS and Glue public endpoints; no VPC resources"),
                         ("CKV_AWS_173", "environment holds names and caps only, no secrets"))

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 
 from lambda_manifest_builder.app import BuilderApp, app_for
 from lambda_manifest_builder.errors import FileBusy
@@ -28,6 +29,7 @@ from paybatch.jobs.launcher import FAILED_STATES
 from paybatch.tracking_store import MetricDelta
 
 logger = Logger(service="manifest-scheduler")
+metrics = Metrics(namespace="paybatch", service="scheduler")
 
 SWEEP_GRACE_SECONDS = 30  # leave fresh objects to their own notification
 CREATED_GRACE_SECONDS = 30  # a builder normally dispatches within this
@@ -176,7 +178,12 @@ class Scheduler:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    report = Scheduler(app_for()).run_once()
+    app = app_for()
+    report = Scheduler(app).run_once()
     logger.info("scheduler pass", **report.__dict__)
+    oldest = app.store.oldest_with_status(FileStatus.PENDING)
+    age = (utcnow() - parse_iso(str(oldest["upload_time"]))).total_seconds() if oldest else 0.0
+    metrics.add_metric(name="oldest_pending_file_age_seconds", unit=MetricUnit.Seconds, value=age)  # the stack alarms on it
     return report.__dict__

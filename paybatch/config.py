@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -286,6 +287,20 @@ def _describe(errors: ValidationError, sources: Mapping[str, str], raw: Mapping[
     return "\n".join(lines)
 
 
+def _read_config(path: Path) -> str | None:
+    """The file's text; also from inside a zip (Glue imports paybatch from paybatch.zip, configs included)."""
+    if path.is_file():
+        return path.read_text()
+    archive, sep, member = str(path).partition(".zip/")
+    if sep and Path(archive + ".zip").is_file():
+        with zipfile.ZipFile(archive + ".zip") as bundle:
+            try:
+                return bundle.read(member).decode()
+            except KeyError:
+                return None
+    return None
+
+
 def load_settings(
     env: str | None = None,
     *,
@@ -300,11 +315,12 @@ def load_settings(
     env = env or environ.get(constants.ENV_NAME) or "dev"
     base = directory or config_dir(environ)
     path = base / env / "config.yaml"
-    if not path.is_file():
+    text = _read_config(path)
+    if text is None:
         known = sorted(p.parent.name for p in base.glob("*/config.yaml"))
         raise ConfigError(f"unknown environment {env!r}: no {path} (known environments: {', '.join(known) or 'none'})")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
     if not isinstance(data, dict):

@@ -7,7 +7,7 @@ the partition column are part of the declaration, not of any one engine.
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
+from importlib import resources
 from typing import Any, Literal
 
 import yaml
@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from paybatch.errors import ConfigError
 
-SCHEMA_DIR = Path(__file__).parent / "schemas"
+SCHEMA_DIR = resources.files("paybatch") / "schemas"  # a folder, or a folder inside paybatch.zip on Glue
 FieldType = Literal["string", "int64", "double", "bool", "timestamp", "date"]
 LINEAGE_COLUMNS = ("_rescued", "_source_file", "_batch_id", "_ingested_at")
 
@@ -75,7 +75,7 @@ def load_schema(name: str) -> DatasetSchema:
     """The dataset schema named ``name``; ConfigError naming the known ones if there is none."""
     path = SCHEMA_DIR / f"{name}.yaml"
     if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in SCHEMA_DIR.glob("*.yaml")))
+        known = ", ".join(sorted(p.name.removesuffix(".yaml") for p in SCHEMA_DIR.iterdir() if p.name.endswith(".yaml")))
         raise ConfigError(f"unknown dataset {name!r} (known: {known})")
     try:
         schema = DatasetSchema.model_validate(yaml.safe_load(path.read_text()))

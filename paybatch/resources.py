@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from paybatch.config import Settings
 from paybatch.paths import GLUE_JOBS_DIR
@@ -124,7 +125,7 @@ def glue_default_arguments(settings: Settings) -> dict[str, str]:
         "--enable-glue-datacatalog": "true",
         "--job-language": "python",
         "--TempDir": f"s3://{art}/glue/tmp/",
-        "--extra-py-files": f"s3://{art}/glue/lib/paybatch.zip",
+        "--extra-py-files": f"s3://{art}/{LIBRARY_KEY}",
     }
     if settings.glue.auto_scaling:
         arguments["--enable-auto-scaling"] = "true"
@@ -143,6 +144,35 @@ def glue_job_specs(settings: Settings) -> list[GlueJobSpec]:
         GlueJobSpec("convert_light", jobs.convert_light, "convert_manifest_light.py", "pythonshell", runs, light_arguments),
         GlueJobSpec("generate", jobs.generate, "generate_payments.py", "glueetl", runs, arguments),
     ]
+
+
+PYTHONSHELL_PYTHON = "3.9"  # the newest Python a Glue Python shell job offers
+LIBRARY_KEY = "glue/lib/paybatch.zip"  # the --extra-py-files library (paybatch + environment configs)
+
+
+def glue_role_name(settings: Settings) -> str:
+    """The IAM role Glue jobs run as (created by the CDK stack)."""
+    return f"paybatch-{settings.env}-glue"
+
+
+def job_definition(settings: Settings, spec: GlueJobSpec, role_arn: str) -> dict[str, Any]:
+    """The CreateJob request for one job: local provisioning, deploy-glue.sh and the stack agree on it."""
+    glue = settings.glue
+    definition: dict[str, Any] = {
+        "Name": spec.name,
+        "Role": role_arn,
+        "Command": {"Name": spec.command, "ScriptLocation": f"s3://{settings.buckets.artifacts}/{glue_script_key(spec)}",
+                    "PythonVersion": PYTHONSHELL_PYTHON if spec.command == "pythonshell" else "3"},
+        "DefaultArguments": dict(spec.default_arguments),
+        "ExecutionProperty": {"MaxConcurrentRuns": spec.max_concurrent_runs},
+        "MaxRetries": glue.max_retries,
+        "Timeout": glue.timeout_minutes,
+    }
+    if spec.command == "glueetl":
+        definition.update(GlueVersion=glue.version, WorkerType=glue.worker_type, NumberOfWorkers=glue.number_of_workers)
+    else:
+        definition["MaxCapacity"] = 1.0
+    return definition
 
 
 def glue_script_key(spec: GlueJobSpec) -> str:

@@ -248,6 +248,13 @@ class TrackingStore:
         filters = {TRACKING_PK: date_prefix} if date_prefix else None
         return list(self._query_index(STATUS_INDEX, "status", str(status), filters))
 
+    def oldest_with_status(self, status: FileStatus) -> dict[str, Any] | None:
+        """The file waiting longest in one status: one item read from the status-index, whatever the table's size."""
+        response = self.ddb.query(TableName=self.table, IndexName=STATUS_INDEX, KeyConditionExpression="#k = :v",
+                                  ExpressionAttributeNames={"#k": "status"}, ExpressionAttributeValues=to_ddb({":v": str(status)}),
+                                  ScanIndexForward=True, Limit=1)
+        return from_ddb(response["Items"][0]) if response["Items"] else None
+
     def all_files(self) -> list[dict[str, Any]]:
         """Every file item (a scan: for the CLI and tests, not the hot path)."""
         items = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from paybatch.cli import config_cmd, convert_cmd, generate_cmd, local_cmd, pipeline_cmd
+from paybatch.cli import config_cmd, convert_cmd, generate_cmd, local_cmd, ops_cmd, pipeline_cmd
 
 app = typer.Typer(
     name="paybatch",
@@ -18,6 +18,7 @@ app.add_typer(local_cmd.app, name="local")
 pipeline_cmd.register(app)
 app.command("convert")(convert_cmd.convert)
 app.command("generate")(generate_cmd.generate)
+ops_cmd.register(app)
 
 
 def main() -> None:

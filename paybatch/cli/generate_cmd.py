@@ -36,6 +36,7 @@ def generate(
     quality: Annotated[bool, typer.Option("--quality/--no-quality", help="Run the quality suite; write Data Docs and the profile.")] = True,
     reports_dir: Annotated[str | None, typer.Option(help=REPORTS_HELP)] = None,
     ndjson_file_mb: Annotated[float | None, typer.Option(help="Feed file size (default: the environment's expected file size).")] = None,
+    records_per_file: Annotated[int | None, typer.Option(help="Exactly this many records per feed file (instead of a size).")] = None,
     slices: Annotated[int | None, typer.Option(help="Spark partitions to spread the tasks over (output does not depend on it).")] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -47,6 +48,7 @@ def generate(
         rows=rows, dates=tuple(parse_dates(dates)), seed=seed, format=format,
         tables=_split(tables) or (*TABLES, PAN_DIMENSION), only_dates=_split(only_dates), job_index=job_index,
         output=output, spec_path=spec, quality=quality, reports_dir=reports_dir, ndjson_file_mb=ndjson_file_mb,
+        ndjson_rows_per_file=records_per_file,
     )
     with Progress(TextColumn("generating"), BarColumn(), MofNCompleteColumn(), TextColumn("tasks"), TimeElapsedColumn(),
                   console=console, transient=True, disable=as_json) as progress:

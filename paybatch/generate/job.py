@@ -109,7 +109,9 @@ def generate(
     allocations = [ledger.allocate(d, request.job_index, per_date[d]) for d in request.selected_dates()]
     context = TaskContext(spec, request.seed, key, sink)
     feed_rows: dict[str, int] = {}
-    if request.ndjson:
+    if request.ndjson and request.ndjson_rows_per_file:
+        feed_rows = {a.date: request.ndjson_rows_per_file for a in allocations}
+    elif request.ndjson:
         target = (request.ndjson_file_mb or settings.ndjson_file_mb) * 1024 * 1024
         feed_rows = {a.date: feed_rows_per_file(context, a, target) for a in allocations}
     plan = build_plan(request, allocations, spec.volumes.rows_per_file, feed_rows)

@@ -55,6 +55,7 @@ class GenerationRequest:
     quality: bool = True
     reports_dir: str | None = None
     ndjson_file_mb: float | None = None
+    ndjson_rows_per_file: int | None = None  # overrides ndjson_file_mb: exactly this many records per feed file
 
     def __post_init__(self) -> None:
         if self.rows < 1:
@@ -73,6 +74,8 @@ class GenerationRequest:
             raise GenerationRequestError(f"--job-index must be 0..99999 (got {self.job_index})")
         if not 0 <= self.seed < 2**63:
             raise GenerationRequestError(f"--seed must be 0..2**63-1 (got {self.seed})")
+        if self.ndjson_rows_per_file is not None and self.ndjson_rows_per_file < 1:
+            raise GenerationRequestError(f"--records-per-file must be at least 1 (got {self.ndjson_rows_per_file})")
         if self.rows // len(self.dates) >= 2**31:
             raise GenerationRequestError("more than 2**31 rows per date in one job: split the run with --job-index")
 

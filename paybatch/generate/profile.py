@@ -10,36 +10,14 @@ import html
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
+
+from paybatch.charts import bars, histogram
 
 _CSS = """body{font-family:system-ui,sans-serif;margin:2rem;color:#222}h1{font-size:1.4rem}
 .col{display:inline-block;vertical-align:top;width:430px;margin:0 1rem 1.5rem 0;padding:.8rem;border:1px solid #ddd;border-radius:6px}
 .col h2{font-size:1rem;margin:0 0 .4rem}table{border-collapse:collapse;font-size:.8rem}td{padding:1px 8px 1px 0}
 .kind{color:#777;font-weight:normal}svg text{font-size:10px;fill:#333}"""
-
-
-def _bars(labels: list[str], values: list[float], width: int = 400) -> str:
-    """Horizontal bars, one per label (values are shares)."""
-    top = max(values, default=0) or 1
-    rows = []
-    for i, (label, value) in enumerate(zip(labels, values, strict=True)):
-        length = 240 * value / top
-        rows.append(f'<text x="0" y="{i * 16 + 11}">{html.escape(label[:24])}</text>'
-                    f'<rect x="150" y="{i * 16 + 2}" width="{length:.1f}" height="12" fill="#4c78a8"/>'
-                    f'<text x="{155 + length:.1f}" y="{i * 16 + 11}">{value:.2%}</text>')
-    return f'<svg width="{width}" height="{len(labels) * 16 + 4}" role="img">{"".join(rows)}</svg>'
-
-
-def _histogram(values: npt.NDArray[np.float64], bins: int = 30, width: int = 400, height: int = 120) -> str:
-    counts, edges = np.histogram(values, bins=bins)
-    top = counts.max() or 1
-    bar = width / bins
-    rects = "".join(f'<rect x="{i * bar:.1f}" y="{height - 20 - (height - 20) * c / top:.1f}" width="{bar - 1:.1f}" '
-                    f'height="{(height - 20) * c / top:.1f}" fill="#f58518"/>' for i, c in enumerate(counts))
-    axis = (f'<text x="0" y="{height - 5}">{edges[0]:.4g}</text>'
-            f'<text x="{width - 60}" y="{height - 5}">{edges[-1]:.4g}</text>')
-    return f'<svg width="{width}" height="{height}" role="img">{rects}{axis}</svg>'
 
 
 def column_section(name: str, column: pd.Series) -> str:
@@ -50,19 +28,19 @@ def column_section(name: str, column: pd.Series) -> str:
     kind = str(column.dtype)
     if pd.api.types.is_bool_dtype(column) or (column.dtype == object and present.map(type).eq(bool).all() and len(present)):
         shares = present.astype(bool).value_counts(normalize=True)
-        chart = _bars([str(k) for k in shares.index], list(shares.values))
+        chart = bars([str(k) for k in shares.index], list(shares.values))
     elif pd.api.types.is_numeric_dtype(column) and len(present):
         values = present.to_numpy(dtype=float)
         stats.update(min=f"{values.min():.6g}", median=f"{np.median(values):.6g}", mean=f"{values.mean():.6g}",
                      max=f"{values.max():.6g}")
-        chart = _histogram(np.clip(values, None, np.quantile(values, 0.99)) if values.size > 100 else values)
+        chart = histogram(np.clip(values, None, np.quantile(values, 0.99)) if values.size > 100 else values)
     elif pd.api.types.is_datetime64_any_dtype(column) and len(present):
         stats.update(min=str(present.min()), max=str(present.max()))
         hours = present.dt.hour.value_counts(normalize=True).sort_index()
-        chart = "<div>by hour of day</div>" + _histogram(present.dt.hour.to_numpy(dtype=float), bins=24) if len(hours) else ""
+        chart = "<div>by hour of day</div>" + histogram(present.dt.hour.to_numpy(dtype=float), bins=24) if len(hours) else ""
     elif len(present):
         shares = present.astype(str).value_counts(normalize=True).head(12)
-        chart = _bars(list(shares.index), list(shares.values))
+        chart = bars(list(shares.index), list(shares.values))
     table = "".join(f"<tr><td>{k}</td><td>{html.escape(v)}</td></tr>" for k, v in stats.items())
     return f'<div class="col"><h2>{html.escape(name)} <span class="kind">{kind}</span></h2><table>{table}</table>{chart}</div>'
 

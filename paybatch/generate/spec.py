@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -16,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from paybatch.errors import ConfigError
 
-DEFAULT_SPEC = Path(__file__).parent / "payments.yaml"
+DEFAULT_SPEC: Path | Traversable = resources.files("paybatch.generate") / "payments.yaml"  # works from paybatch.zip too
 
 TABLES = ("authorization", "authorization_hash", "clearing", "clearing_hash", "chargeback", "chargeback_hash")
 PAN_DIMENSION = "pan_dimension"
@@ -209,7 +211,7 @@ class PaymentsSpec(_Spec):
 
 
 @lru_cache(maxsize=8)
-def load_spec(path: Path | None = None) -> PaymentsSpec:
+def load_spec(path: Path | Traversable | None = None) -> PaymentsSpec:
     """Read and validate a spec file (default: the payments spec shipped with paybatch)."""
     path = path or DEFAULT_SPEC
     if not path.is_file():

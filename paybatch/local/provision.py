@@ -16,7 +16,9 @@ from paybatch.resources import (
     TableSpec,
     bucket_names,
     glue_job_specs,
+    glue_role_name,
     glue_script_key,
+    job_definition,
     queue_specs,
     table_specs,
 )
@@ -114,29 +116,9 @@ def configure_notifications(clients: AwsClients) -> None:
 
 
 def glue_job_definition(clients: AwsClients, spec: GlueJobSpec) -> dict[str, Any]:
-    """The CreateJob request for one job (the deploy code builds the same job from the same spec)."""
+    """The CreateJob request for one job on the local endpoint (its fixed account id)."""
     settings = clients.settings
-    glue = settings.glue
-    definition: dict[str, Any] = {
-        "Name": spec.name,
-        "Role": f"arn:aws:iam::{settings.account_id or '000000000000'}:role/{settings.env}-paybatch-glue",
-        "Command": {
-            "Name": spec.command,
-            "ScriptLocation": f"s3://{settings.buckets.artifacts}/{glue_script_key(spec)}",
-            "PythonVersion": "3",
-        },
-        "DefaultArguments": dict(spec.default_arguments),
-        "ExecutionProperty": {"MaxConcurrentRuns": spec.max_concurrent_runs},
-        "MaxRetries": glue.max_retries,
-        "Timeout": glue.timeout_minutes,
-        "GlueVersion": glue.version,
-    }
-    if spec.command == "glueetl":
-        definition["WorkerType"] = glue.worker_type
-        definition["NumberOfWorkers"] = glue.number_of_workers
-    else:
-        definition["MaxCapacity"] = 1.0
-    return definition
+    return job_definition(settings, spec, f"arn:aws:iam::{settings.account_id or '000000000000'}:role/{glue_role_name(settings)}")
 
 
 def create_glue_jobs(clients: AwsClients) -> None:

@@ -76,7 +76,8 @@ def test_lambdas_glue_jobs_and_alarms(template_data: dict[str, dict[str, Any]], 
         "Name": settings.glue.jobs.convert_light, "Command": Match.object_like({"Name": "pythonshell"})})
     template.has_resource_properties("AWS::Glue::Job", {"Name": settings.glue.jobs.generate})
     auto = template_data[env]["Resources"]
-    convert = next(r["Properties"] for r in auto.values() if r["Type"] == "AWS::Glue::Job" and r["Properties"]["Name"] == settings.glue.jobs.convert)
+    convert = next(r["Properties"] for r in auto.values()
+                   if r["Type"] == "AWS::Glue::Job" and r["Properties"]["Name"] == settings.glue.jobs.convert)
     assert ("--enable-auto-scaling" in convert["DefaultArguments"]) == settings.glue.auto_scaling
     names = {p["AlarmName"] for p in resources(template_data[env], "AWS::CloudWatch::Alarm")}
     assert names == {f"paybatch-{env}-dlq-not-empty", f"paybatch-{env}-failed-glue-runs", f"paybatch-{env}-oldest-pending-file"}

@@ -14,9 +14,11 @@ import sys
 import zipfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from paybatch.paths import PROJECT_ROOT as ROOT
+
 LAMBDA_DEPENDENCIES = ("pydantic", "pydantic-core", "annotated-types", "typing-extensions", "typing-inspection",
                        "aws-lambda-powertools", "jmespath", "pyyaml")
+DEPENDENCIES_MARKER = ".with-dependencies"
 SOURCES = ("paybatch", "lambda_manifest_builder", "environments")
 IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "scripts")
 
@@ -46,6 +48,7 @@ def build_lambda_bundle(target: Path, *, with_dependencies: bool = True) -> Path
     target.mkdir(parents=True)
     copy_sources(target)
     if with_dependencies:
+        (target / DEPENDENCIES_MARKER).write_text("dependencies installed by deploy/package.py\n")
         subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--target", str(target),
                         "--platform", "manylinux2014_x86_64", "--implementation", "cp", "--python-version", "3.11",
                         "--only-binary=:all:", "--no-deps", *pinned(LAMBDA_DEPENDENCIES)], check=True)

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# deploy-lambda.sh — build the Lambda bundle, then create or update the builder and scheduler functions.
+USAGE="deploy-lambda.sh — build the Lambda bundle, then create or update the builder and scheduler functions.
+
+usage: deploy-lambda.sh [--env dev|prod] [--bundle DIR] [--json]
+
+Builds deploy/build/lambda with its dependencies (make package) unless --bundle is given."
+DEFAULT_ENV=prod
+source "$(dirname "$0")/../../common.sh"
+parse_common "$@"
+if [[ ! " ${ARGS[*]} " == *" --bundle "* ]]; then make -C "$REPO_ROOT" --no-print-directory package >/dev/null; fi
+exec pb deploy lambda --env "$ENV" "${ARGS[@]}"

@@ -1,0 +1,1 @@
+"""Operating the pipeline: deploy, monitor, diagnose, report, cost and scale tests (behind `paybatch` and the scripts)."""

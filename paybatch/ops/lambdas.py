@@ -1,0 +1,113 @@
+"""Lambda operations: deploy the builder and scheduler code and configuration, read their environment.
+
+The bundle is the folder deploy/package.py builds (code, configs and dependencies); it is zipped,
+uploaded to the artifacts bucket, and each function is created or updated with the environment
+variables the CDK stack sets (deploy/stack.py ``lambda_environment``), so both paths agree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from paybatch import constants
+from paybatch.aws import AwsClients
+from paybatch.config import Settings
+from paybatch.errors import PaybatchError
+
+
+def lambda_role_name(settings: Settings) -> str:
+    return f"paybatch-{settings.env}-lambda"
+
+
+def lambda_environment(settings: Settings) -> dict[str, str]:
+    """The seed's environment variable names with this environment's values (read back as overrides)."""
+    data = settings.model_dump(by_alias=False)
+    env = {constants.ENV_NAME: settings.env, constants.TARGET: "aws", "POWERTOOLS_SERVICE_NAME": "paybatch",
+           "POWERTOOLS_METRICS_NAMESPACE": "paybatch"}
+    for var, dotted in constants.SETTING_OVERRIDES.items():
+        if var == "PAYBATCH_LOCAL_PORT":
+            continue
+        node: Any = data
+        for part in dotted.split("."):
+            node = node[part]
+        env[var] = str(node)
+    return env
+
+
+def functions(settings: Settings) -> list[tuple[str, str, str]]:
+    """(role, function name, handler) of each function."""
+    lam = settings.lambda_
+    return [("builder", lam.builder_function, constants.BUILDER_HANDLER),
+            ("scheduler", lam.scheduler_function, constants.SCHEDULER_HANDLER)]
+
+
+def zip_bundle(folder: Path) -> bytes:
+    """A deterministic zip of the bundle folder (sorted entries, fixed timestamps)."""
+    if not (folder / "lambda_manifest_builder").is_dir():
+        raise PaybatchError(f"no Lambda bundle in {folder}: run `make package` first")
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            info = zipfile.ZipInfo(str(path.relative_to(folder)), date_time=(2020, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, path.read_bytes(), zipfile.ZIP_DEFLATED)
+    return out.getvalue()
+
+
+@dataclass
+class DeployedFunction:
+    name: str
+    action: str
+    code_key: str
+
+
+def deploy_lambdas(clients: AwsClients, bundle: Path) -> list[DeployedFunction]:
+    settings = clients.settings
+    bucket = settings.buckets.artifacts
+    try:
+        clients.s3.head_bucket(Bucket=bucket)
+    except ClientError:
+        raise PaybatchError(f"artifacts bucket {bucket} does not exist in {settings.env!r}: deploy the stack first "
+                            "(or `paybatch local up` locally)") from None
+    body = zip_bundle(bundle)
+    key = f"lambda/paybatch-{hashlib.sha256(body).hexdigest()[:16]}.zip"
+    clients.s3.put_object(Bucket=bucket, Key=key, Body=body)
+    lam, client = settings.lambda_, clients.client("lambda")
+    account = settings.account_id or clients.client("sts").get_caller_identity()["Account"]
+    deployed = []
+    for role, name, handler in functions(settings):
+        config = {"Runtime": "python3.11", "Handler": handler, "MemorySize": lam.memory_mb, "Timeout": lam.timeout_seconds,
+                  "Environment": {"Variables": lambda_environment(settings)}}
+        try:
+            client.get_function(FunctionName=name)
+            client.update_function_code(FunctionName=name, S3Bucket=bucket, S3Key=key)
+            client.update_function_configuration(FunctionName=name, **config)
+            action = "updated"
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+                raise
+            client.create_function(FunctionName=name, Role=f"arn:aws:iam::{account}:role/{lambda_role_name(settings)}",
+                                   Code={"S3Bucket": bucket, "S3Key": key}, Description=f"paybatch {role} ({settings.env})", **config)
+            action = "created"
+        client.put_function_concurrency(FunctionName=name,
+                                        ReservedConcurrentExecutions=lam.reserved_concurrency if role == "builder" else 1)
+        deployed.append(DeployedFunction(name, action, key))
+    return deployed
+
+
+def live_environment(clients: AwsClients) -> dict[str, str] | None:
+    """The builder function's environment variables as deployed, or None where it is not deployed."""
+    try:
+        config = clients.client("lambda").get_function_configuration(FunctionName=clients.settings.lambda_.builder_function)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ResourceNotFoundException":
+            return None
+        raise
+    return dict(config.get("Environment", {}).get("Variables", {}))

@@ -1,0 +1,109 @@
+"""`paybatch report`: one self-contained HTML page about an environment's pipeline, with charts.
+
+Files per status over time, manifest sizes, run durations, throughput, quarantine and reject
+reasons, and cost (so far, from the runs' durations, and projected per day). Works offline.
+"""
+
+from __future__ import annotations
+
+import html
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+from paybatch.aws import AwsClients
+from paybatch.charts import bars, histogram, stacked_columns
+from paybatch.contracts.tracking import FileStatus, ManifestStatus, parse_iso, utcnow
+from paybatch.ops.cost import DESIGN_MIB_PER_CPU_SECOND, MEASURED_MIB_PER_CPU_SECOND, estimate, glue_run_cost
+from paybatch.ops.diagnose import require_resources
+from paybatch.tracking_store import TrackingStore
+
+_CSS = """body{font-family:system-ui,sans-serif;margin:2rem;color:#222;max-width:1400px}h1{font-size:1.4rem}
+h2{font-size:1.05rem;margin:0 0 .4rem}.card{display:inline-block;vertical-align:top;margin:0 1rem 1.5rem 0;padding:.8rem;
+border:1px solid #ddd;border-radius:6px}table{border-collapse:collapse;font-size:.85rem}td,th{padding:2px 10px 2px 0;text-align:left}
+svg text{font-size:10px;fill:#333}"""
+
+CHARTS = ("files-over-time", "manifest-sizes", "run-durations", "throughput", "quarantine-reasons", "reject-reasons", "cost")
+
+
+def reject_reasons(clients: AwsClients) -> Counter[str]:
+    """Rejected lines per reason (the text before the first colon), read from the output bucket's rejects dataset."""
+    import pyarrow.dataset as ds
+
+    from paybatch.convert.files import filesystem_for
+
+    uri = f"s3://{clients.settings.buckets.output}/rejects"
+    filesystem, path = filesystem_for(uri, clients.settings.endpoint_url)
+    try:
+        table = ds.dataset(path, filesystem=filesystem, format="parquet", partitioning="hive").to_table(columns=["reason"])
+    except (FileNotFoundError, OSError):
+        return Counter()
+    return Counter(str(r).split(":", 1)[0] for r in table.column("reason").to_pylist())
+
+
+def collect(clients: AwsClients) -> dict[str, Any]:
+    require_resources(clients)
+    store = TrackingStore(clients)
+    return {"files": store.all_files(), "manifests": store.all_manifests(), "rejects": reject_reasons(clients)}
+
+
+def _card(title: str, body: str, chart_id: str) -> str:
+    return f'<div class="card" id="{chart_id}"><h2>{html.escape(title)}</h2>{body}</div>'
+
+
+def render(clients: AwsClients, data: dict[str, Any]) -> str:
+    settings = clients.settings
+    files, manifests, rejects = data["files"], data["manifests"], data["rejects"]
+    hours: dict[str, Counter[str]] = defaultdict(Counter)
+    for f in files:
+        hours[parse_iso(f["upload_time"]).strftime("%m-%d %H:00")][str(f["status"])] += 1
+    columns = sorted(hours)
+    statuses = [str(s) for s in FileStatus if any(hours[c][str(s)] for c in columns)]
+    over_time = stacked_columns(columns, {s: [hours[c][s] for c in columns] for s in statuses})
+
+    finished = [m for m in manifests if m["manifest_status"] in (ManifestStatus.COMPLETED, ManifestStatus.PARTIAL, ManifestStatus.FAILED)]
+    sizes_files = [int(m.get("file_count", 0)) for m in manifests]
+    sizes_mb = [int(m.get("total_bytes", 0)) / 2**20 for m in manifests]
+    durations = [float(m["duration_seconds"]) for m in finished if m.get("duration_seconds")]
+    throughput = [(int(m.get("total_bytes", 0)) / 2**20) / float(m["duration_seconds"])
+                  for m in finished if m.get("duration_seconds")]
+    quarantine = Counter(str(f.get("quarantine_reason")) for f in files if f["status"] == FileStatus.QUARANTINED)
+
+    dpus = settings.glue.number_of_workers
+    so_far = sum(glue_run_cost(d, dpus) for d in durations)
+    daily = estimate(settings, files_per_day=max(1, len(files)), file_size_gb=settings.file_validation.expected_file_size_mb / 1024,
+                     mib_per_cpu_second=MEASURED_MIB_PER_CPU_SECOND)
+    design = estimate(settings, files_per_day=max(1, len(files)), file_size_gb=settings.file_validation.expected_file_size_mb / 1024,
+                      mib_per_cpu_second=DESIGN_MIB_PER_CPU_SECOND)
+    cost_rows = [("Glue so far (runs recorded here, per-second billing, 1-minute minimum)", f"${so_far:,.2f}"),
+                 (f"projected per day at {len(files):,} files/day (paybatch, {MEASURED_MIB_PER_CPU_SECOND} MiB/CPU-s)",
+                  f"${daily.total_per_day:,.2f}"),
+                 (f"design documents' estimate (Spark's reader, {DESIGN_MIB_PER_CPU_SECOND} MiB/CPU-s)", f"${design.total_per_day:,.2f}")]
+    cost = "<table>" + "".join(f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in cost_rows) + "</table>"
+    cost += bars(["Glue", "Lambda", "DynamoDB", "S3", "SQS"],
+                 [daily.glue_per_day, daily.lambda_per_day, daily.dynamodb_per_day, daily.s3_per_day, daily.sqs_per_day], percent=False)
+
+    summary = (f"{len(files):,} files ({', '.join(f'{k} {v}' for k, v in sorted(Counter(str(f['status']) for f in files).items()))}); "
+               f"{len(manifests):,} manifests; {sum(int(m.get('rows_written', 0)) for m in manifests):,} rows written, "
+               f"{sum(int(m.get('rows_rejected', 0)) for m in manifests):,} rejected")
+    cards = [
+        _card("Files per status, by upload hour", over_time, CHARTS[0]),
+        _card("Manifest sizes (files; MiB)", histogram(sizes_files) + histogram(sizes_mb, unit=" MiB"), CHARTS[1]),
+        _card("Run durations", histogram(durations, unit=" s"), CHARTS[2]),
+        _card("Throughput per run", histogram(throughput, unit=" MiB/s"), CHARTS[3]),
+        _card("Quarantine reasons", bars(list(quarantine), [c / max(1, sum(quarantine.values())) for c in quarantine.values()])
+              if quarantine else "<p>none</p>", CHARTS[4]),
+        _card("Reject reasons", bars(list(rejects), [c / max(1, sum(rejects.values())) for c in rejects.values()])
+              if rejects else "<p>none</p>", CHARTS[5]),
+        _card("Cost", cost, CHARTS[6]),
+    ]
+    title = f"paybatch {settings.env} — pipeline report, {utcnow():%Y-%m-%d %H:%M} UTC"
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{_CSS}</style></head>"
+            f"<body><h1>{html.escape(title)}</h1><p>{html.escape(summary)}</p>{''.join(cards)}</body></html>")
+
+
+def write_report(clients: AwsClients, path: Path) -> Path:
+    page = render(clients, collect(clients))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page)
+    return path
