@@ -6,6 +6,7 @@ import html
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 PALETTE = ("#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#eeca3b", "#b279a2", "#9d755d")
 
@@ -23,7 +24,8 @@ def bars(labels: Sequence[str], values: Sequence[float], *, percent: bool = True
     return f'<svg class="chart" width="{width}" height="{len(labels) * 16 + 4}" role="img">{"".join(rows)}</svg>'
 
 
-def histogram(values: Sequence[float] | np.ndarray, *, bins: int = 30, width: int = 420, height: int = 130, unit: str = "") -> str:
+def histogram(values: Sequence[float] | npt.NDArray[np.float64], *, bins: int = 30, width: int = 420, height: int = 130,
+              unit: str = "") -> str:
     """A histogram with the range printed under it."""
     data = np.asarray(values, dtype=float)
     if data.size == 0:
@@ -49,7 +51,7 @@ def stacked_columns(columns: Sequence[str], series: dict[str, Sequence[float]], 
     bar = width / len(columns)
     parts = []
     for i in range(len(columns)):
-        y = plot
+        y = float(plot)
         for color, values in zip(PALETTE, series.values(), strict=False):
             h = plot * values[i] / top
             y -= h

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 import typer
+from botocore.exceptions import EndpointConnectionError, NoCredentialsError
 from rich.console import Console
+from rich.markup import escape
 
 from paybatch.config import Settings, load_settings
 from paybatch.errors import PaybatchError
 
-console = Console()
+# Piped output (scripts, CI logs) gets wide tables instead of rich's 80-column default.
+console = Console(width=None if sys.stdout.isatty() else 200)
 err_console = Console(stderr=True, soft_wrap=True)
 
 EnvOption = Annotated[str, typer.Option("--env", "-e", help="Environment: a folder under environments/ (dev, prod).")]
@@ -38,7 +42,11 @@ def clean_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except PaybatchError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True)
+            raise typer.Exit(2) from None
+        except (EndpointConnectionError, NoCredentialsError) as exc:
+            hint = "is the local environment up? (paybatch local up)" if "127.0.0.1" in str(exc) else "check the AWS credentials and region"
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}; {hint}", highlight=False, markup=True)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]

@@ -177,6 +177,7 @@ def batch_config(
 ) -> None:
     """Validate a batch configuration change, show the diff, and (with --apply) push it to the Lambdas and the Glue job."""
     from paybatch.ops import batch_config as bc
+    from paybatch.ops.diagnose import require_resources
 
     clients = _clients(env)
     if preset is None and all(v is None for v in (max_files, max_size_gb, max_wait_seconds, workers, max_concurrent_runs)):
@@ -184,6 +185,7 @@ def batch_config(
     new, changes = bc.plan(clients.settings, preset, {
         "max_files_per_manifest": max_files, "max_batch_size_gb": max_size_gb, "max_wait_seconds": max_wait_seconds,
         "number_of_workers": workers, "max_concurrent_runs": max_concurrent_runs})
+    require_resources(clients)
     live = bc.live_values(clients)
     applied = bc.apply(clients, new) if apply and changes else []
     if as_json:
@@ -311,7 +313,7 @@ def queues(env: EnvOption = "dev", as_json: JsonOption = False) -> None:
     for column in ("queue", "role", "visible", "in flight"):
         table.add_column(column)
     for r in rows:
-        table.add_row(r["queue"], r["role"], str(r["visible"]), str(r["in_flight"]))
+        table.add_row(str(r["queue"]), str(r["role"]), str(r["visible"]), str(r["in_flight"]))
     console.print(table)
     for body in sample:
         console.print(f"DLQ: {body}")

@@ -19,6 +19,7 @@ from paybatch.aws import AwsClients
 from paybatch.contracts.tracking import utcnow
 from paybatch.errors import PaybatchError
 from paybatch.jobs.launcher import launcher_for
+from paybatch.ops.diagnose import require_resources
 from paybatch.resources import LIBRARY_KEY, glue_job_specs, glue_role_name, glue_script_key, job_definition
 from paybatch.tracking_store import TrackingStore
 
@@ -84,6 +85,7 @@ class FailedRun:
 
 def failed_runs(clients: AwsClients, since_hours: float = 24) -> list[dict[str, Any]]:
     """Failed, errored or timed-out runs of every job in the window, newest first, with their manifest and files."""
+    require_resources(clients)
     settings = clients.settings
     launcher = launcher_for(settings, clients)
     store = TrackingStore(clients)

@@ -6,4 +6,4 @@ usage: check-dynamodb-files.sh [--env dev|prod] [--status pending|quarantined|co
 DEFAULT_ENV=dev
 source "$(dirname "$0")/../../common.sh"
 parse_common "$@"
-exec pb files --env "$ENV" "${ARGS[@]}"
+pb files --env "$ENV" "${ARGS[@]}"

@@ -8,4 +8,4 @@ CloudWatch Logs on AWS; the local services log on this machine."
 DEFAULT_ENV=dev
 source "$(dirname "$0")/../../common.sh"
 parse_common "$@"
-exec pb logs --env "$ENV" "${ARGS[@]}"
+pb logs --env "$ENV" "${ARGS[@]}"

@@ -8,4 +8,4 @@ Shows a sample of dead-letter messages when there are any."
 DEFAULT_ENV=dev
 source "$(dirname "$0")/../../common.sh"
 parse_common "$@"
-exec pb queues --env "$ENV" "${ARGS[@]}"
+pb queues --env "$ENV" "${ARGS[@]}"

@@ -9,4 +9,4 @@ Exit status 1 when something needs attention."
 DEFAULT_ENV=dev
 source "$(dirname "$0")/../../common.sh"
 parse_common "$@"
-exec pb diagnose --env "$ENV" "${ARGS[@]}"
+pb diagnose --env "$ENV" "${ARGS[@]}"

@@ -13,5 +13,5 @@ if [[ ${#ARGS[@]} -lt 2 || ! ${ARGS[0]} =~ ^[0-9]+$ || ! ${ARGS[1]} =~ ^[0-9]+$ 
   echo "error: give N (files) and RECORDS (records per file) as whole numbers; see --help" >&2; exit 2
 fi
 files=${ARGS[0]}; records=${ARGS[1]}
-exec pb generate --env "$ENV" --rows $((files * records)) --records-per-file "$records" --format ndjson \
+pb generate --env "$ENV" --rows $((files * records)) --records-per-file "$records" --format ndjson \
   --tables authorization --no-quality "${ARGS[@]:2}"

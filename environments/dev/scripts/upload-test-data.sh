@@ -6,5 +6,5 @@ usage: upload-test-data.sh [--env dev|prod] PATH...   (default: sample files, so
 DEFAULT_ENV=dev
 source "$(dirname "$0")/../../common.sh"
 parse_common "$@"
-if [[ ${#ARGS[@]} -eq 0 ]]; then exec pb upload-samples --env "$ENV"; fi
-exec pb upload --env "$ENV" "${ARGS[@]}"
+if [[ ${#ARGS[@]} -eq 0 ]]; then pb upload-samples --env "$ENV"; exit; fi
+pb upload --env "$ENV" "${ARGS[@]}"

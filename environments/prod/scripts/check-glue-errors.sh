@@ -8,4 +8,4 @@ Exit status 1 when there are failed runs in the window."
 DEFAULT_ENV=prod
 source "$(dirname "$0")/../../common.sh"
 parse_common "$@"
-exec pb glue-errors --env "$ENV" "${ARGS[@]}"
+pb glue-errors --env "$ENV" "${ARGS[@]}"

@@ -9,4 +9,4 @@ bucket must exist (deploy the stack first; locally: paybatch local up)."
 DEFAULT_ENV=prod
 source "$(dirname "$0")/../../common.sh"
 parse_common "$@"
-exec pb deploy glue --env "$ENV" "${ARGS[@]}"
+pb deploy glue --env "$ENV" "${ARGS[@]}"

@@ -9,4 +9,4 @@ DEFAULT_ENV=prod
 source "$(dirname "$0")/../../common.sh"
 parse_common "$@"
 if [[ ! " ${ARGS[*]} " == *" --bundle "* ]]; then make -C "$REPO_ROOT" --no-print-directory package >/dev/null; fi
-exec pb deploy lambda --env "$ENV" "${ARGS[@]}"
+pb deploy lambda --env "$ENV" "${ARGS[@]}"

@@ -9,4 +9,4 @@ finished, throughput, latest errors and Glue cost so far. Ctrl-C to leave."
 DEFAULT_ENV=prod
 source "$(dirname "$0")/../../common.sh"
 parse_common "$@"
-exec pb monitor --env "$ENV" "${ARGS[@]}"
+pb monitor --env "$ENV" "${ARGS[@]}"

@@ -9,4 +9,4 @@ reconcile, and reports throughput and projected cost. Stops at the first failed 
 DEFAULT_ENV=prod
 source "$(dirname "$0")/../../common.sh"
 parse_common "$@"
-exec pb scale-test --env "$ENV" "${ARGS[@]}"
+pb scale-test --env "$ENV" "${ARGS[@]}"

@@ -10,4 +10,4 @@ what is deployed, and with --apply pushes them to both Lambdas and the conversio
 DEFAULT_ENV=prod
 source "$(dirname "$0")/../../common.sh"
 parse_common "$@"
-exec pb batch-config --env "$ENV" "${ARGS[@]}"
+pb batch-config --env "$ENV" "${ARGS[@]}"
