@@ -28,6 +28,10 @@ paybatch manifests --env "$env"
 paybatch status --env "$env"
 paybatch peek --env "$env"
 
+step "6. The operator's view: what needs a look, and a report with charts"
+paybatch diagnose --env "$env" || true   # the three quarantined sample files show up as a warning, as they should
+paybatch report --env "$env"
+
 cat <<TXT
 
 The output is Hive-partitioned Parquet in s3://paybatch-$env-output/parquet/dt=YYYY-MM-DD/batch_id=…/
@@ -39,5 +43,6 @@ the PAN dimension alone is in s3://paybatch-$env-restricted/. Their quality repo
 and profile are in the folder printed after step 2. Generate into a folder instead: paybatch generate --output DIR
 
 Look around:   paybatch local status --env $env      paybatch files --env $env --status quarantined
+               paybatch monitor --env $env           environments/dev/scripts/*.sh --help
 Stop:          make local-down
 TXT
