@@ -149,7 +149,17 @@ class PaybatchStack(cdk.Stack):
         role = iam.Role(self, "glue-role", role_name=glue_role_name(self.settings),
                         assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
                         description="Glue jobs of paybatch: conversion and generation")
-        role.add_managed_policy(iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSGlueServiceRole"))
+        # What a Glue job needs to run, named action by action (AWSGlueServiceRole would grant glue:* and more).
+        logs = f"arn:{cdk.Aws.PARTITION}:logs:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}:log-group:/aws-glue/*"
+        role.add_to_policy(iam.PolicyStatement(actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
+                                                        "logs:AssociateKmsKey"], resources=[logs, f"{logs}:*"]))
+        role.add_to_policy(iam.PolicyStatement(actions=["cloudwatch:PutMetricData"], resources=["*"],
+                                               conditions={"StringEquals": {"cloudwatch:namespace": "Glue"}}))
+        catalog = f"arn:{cdk.Aws.PARTITION}:glue:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}"
+        role.add_to_policy(iam.PolicyStatement(  # --enable-glue-datacatalog: read-only lookups
+            actions=["glue:GetDatabase", "glue:GetDatabases", "glue:GetTable", "glue:GetTables", "glue:GetPartition",
+                     "glue:GetPartitions"],
+            resources=[f"{catalog}:catalog", f"{catalog}:database/*", f"{catalog}:table/*"]))
         self._data_access(role)
         for family in ("lake", "lake_authorization", "lake_clearing", "lake_chargeback", "restricted"):
             self.buckets[family].grant_read_write(role)

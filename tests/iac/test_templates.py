@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -86,6 +87,9 @@ def test_lambdas_glue_jobs_and_alarms(template_data: dict[str, dict[str, Any]], 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
 def test_iam_is_least_privilege(template_data: dict[str, dict[str, Any]], env: str) -> None:
+    for role in resources(template_data[env], "AWS::IAM::Role"):
+        managed = json.dumps(role.get("ManagedPolicyArns", []))
+        assert "AWSGlueServiceRole" not in managed and "FullAccess" not in managed, managed
     for policy in resources(template_data[env], "AWS::IAM::Policy"):
         for statement in policy["PolicyDocument"]["Statement"]:
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]

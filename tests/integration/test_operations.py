@@ -92,8 +92,9 @@ def test_deploy_glue_creates_jobs_locally_and_updates_them_on_aws_shape(clients:
     library = build_glue_library(tmp_path / "paybatch.zip")
     for spec in glue_job_specs(clients.settings):
         clients.glue.delete_job(JobName=spec.name)
-    created = deploy_glue(clients, library)
-    assert {d.action for d in created} == {"created"}
+    created = script("deploy-glue.sh", "--env", "dev", "--library", str(library), "--json")  # the operator's script
+    assert created.returncode == 0, created.stderr[-2000:]
+    assert {d["action"] for d in json.loads(created.stdout)} == {"created"}
     job = clients.glue.get_job(JobName=clients.settings.glue.jobs.convert)["Job"]
     assert job["NumberOfWorkers"] == clients.settings.glue.number_of_workers and job["GlueVersion"] == "5.1"
     assert clients.s3.head_object(Bucket=clients.settings.buckets.artifacts, Key="glue/lib/paybatch.zip")["ContentLength"] > 0
@@ -126,8 +127,9 @@ def test_deploy_lambda_then_batch_config_diff_and_apply(clients: AwsClients, tmp
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
                                                  "Action": "sts:AssumeRole"}]}))
     bundle = build_lambda_bundle(tmp_path / "lambda", with_dependencies=False)
-    first = deploy_lambdas(clients, bundle)
-    assert [d.action for d in first] == ["created", "created"]
+    first = script("deploy-lambda.sh", "--env", "dev", "--bundle", str(bundle), "--json")  # the operator's script
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert [d["action"] for d in json.loads(first.stdout)] == ["created", "created"]
     again = deploy_lambdas(clients, bundle)
     assert [d.action for d in again] == ["updated", "updated"]
     config = clients.client("lambda").get_function_configuration(FunctionName=settings.lambda_.builder_function)
@@ -198,11 +200,14 @@ def test_report_and_scale_test_through_the_running_pipeline(clients: AwsClients,
     try:
         result = script("test-production-scale.sh", "--env", "dev", "--phases", "10,100", timeout=900, env=overrides)
         logs = script("check-lambda-logs.sh", "--lines", "5")
+        monitor = script("monitor-pipeline.sh", "--env", "dev", "--once", "--json")
     finally:
         stack.services.stop()
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert result.stdout.count("PASS") >= 2 and "projected $/day" in result.stdout
     assert logs.returncode == 0 and logs.stdout.strip()
+    snap = json.loads(monitor.stdout)
+    assert snap["files"]["completed"] == 110 and snap["runs_finished"] >= 2 and snap["throughput"]["files"] == 110
     page = write_report(clients, tmp_path / "report.html").read_text()
     for chart in CHARTS:
         assert f'id="{chart}"' in page
