@@ -19,6 +19,7 @@ from paybatch.aws import AwsClients
 from paybatch.contracts.tracking import utcnow
 from paybatch.errors import PaybatchError
 from paybatch.jobs.launcher import launcher_for
+from paybatch.ops.artifacts import account_id, require_artifacts_bucket
 from paybatch.ops.diagnose import require_resources
 from paybatch.resources import LIBRARY_KEY, glue_job_specs, glue_role_name, glue_script_key, job_definition
 from paybatch.tracking_store import TrackingStore
@@ -36,20 +37,13 @@ class DeployedJob:
 
 
 def role_arn(clients: AwsClients) -> str:
-    settings = clients.settings
-    account = settings.account_id or clients.client("sts").get_caller_identity()["Account"]
-    return f"arn:aws:iam::{account}:role/{glue_role_name(settings)}"
+    return f"arn:aws:iam::{account_id(clients)}:role/{glue_role_name(clients.settings)}"
 
 
 def deploy_glue(clients: AwsClients, library: Path) -> list[DeployedJob]:
     """Upload scripts and library, then create or update every job; fails clearly when the artifacts bucket is missing."""
     settings = clients.settings
-    bucket = settings.buckets.artifacts
-    try:
-        clients.s3.head_bucket(Bucket=bucket)
-    except ClientError:
-        raise PaybatchError(f"artifacts bucket {bucket} does not exist in {settings.env!r}: deploy the stack first "
-                            "(or `paybatch local up` locally)") from None
+    bucket = require_artifacts_bucket(clients)
     clients.s3.upload_file(str(library), bucket, LIBRARY_KEY)
     arn = role_arn(clients)
     deployed = []

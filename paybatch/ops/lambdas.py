@@ -20,6 +20,7 @@ from paybatch import constants
 from paybatch.aws import AwsClients
 from paybatch.config import Settings
 from paybatch.errors import PaybatchError
+from paybatch.ops.artifacts import account_id, require_artifacts_bucket
 
 
 def lambda_role_name(settings: Settings) -> str:
@@ -70,17 +71,12 @@ class DeployedFunction:
 
 def deploy_lambdas(clients: AwsClients, bundle: Path) -> list[DeployedFunction]:
     settings = clients.settings
-    bucket = settings.buckets.artifacts
-    try:
-        clients.s3.head_bucket(Bucket=bucket)
-    except ClientError:
-        raise PaybatchError(f"artifacts bucket {bucket} does not exist in {settings.env!r}: deploy the stack first "
-                            "(or `paybatch local up` locally)") from None
+    bucket = require_artifacts_bucket(clients)
     body = zip_bundle(bundle)
     key = f"lambda/paybatch-{hashlib.sha256(body).hexdigest()[:16]}.zip"
     clients.s3.put_object(Bucket=bucket, Key=key, Body=body)
     lam, client = settings.lambda_, clients.client("lambda")
-    account = settings.account_id or clients.client("sts").get_caller_identity()["Account"]
+    account = account_id(clients)
     deployed = []
     for role, name, handler in functions(settings):
         config = {"Runtime": "python3.11", "Handler": handler, "MemorySize": lam.memory_mb, "Timeout": lam.timeout_seconds,

@@ -1,0 +1,25 @@
+"""Where deployed code goes (the artifacts bucket) and the account it runs in, shared by the deploy commands."""
+
+from __future__ import annotations
+
+from botocore.exceptions import ClientError
+
+from paybatch.aws import AwsClients
+from paybatch.errors import PaybatchError
+
+
+def require_artifacts_bucket(clients: AwsClients) -> str:
+    """The artifacts bucket's name; a clear error when the environment has none (nothing deployed yet)."""
+    settings = clients.settings
+    bucket = settings.buckets.artifacts
+    try:
+        clients.s3.head_bucket(Bucket=bucket)
+    except ClientError:
+        raise PaybatchError(f"artifacts bucket {bucket} does not exist in {settings.env!r}: deploy the stack first "
+                            "(or `paybatch local up` locally)") from None
+    return bucket
+
+
+def account_id(clients: AwsClients) -> str:
+    """The local endpoint's fixed account, or the caller's AWS account."""
+    return clients.settings.account_id or str(clients.client("sts").get_caller_identity()["Account"])
