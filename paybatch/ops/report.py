@@ -76,7 +76,7 @@ def render(clients: AwsClients, data: dict[str, Any]) -> str:
     design = estimate(settings, files_per_day=max(1, len(files)), file_size_gb=settings.file_validation.expected_file_size_mb / 1024,
                       mib_per_cpu_second=DESIGN_MIB_PER_CPU_SECOND)
     cost_rows = [("Glue so far (runs recorded here, per-second billing, 1-minute minimum)", f"${so_far:,.2f}"),
-                 (f"projected per day at {len(files):,} files/day (paybatch, {MEASURED_MIB_PER_CPU_SECOND} MiB/CPU-s)",
+                 (f"projected per day if {len(files):,} such files arrived daily (paybatch, {MEASURED_MIB_PER_CPU_SECOND} MiB/CPU-s)",
                   f"${daily.total_per_day:,.2f}"),
                  (f"design documents' estimate (Spark's reader, {DESIGN_MIB_PER_CPU_SECOND} MiB/CPU-s)", f"${design.total_per_day:,.2f}")]
     cost = "<table>" + "".join(f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in cost_rows) + "</table>"
