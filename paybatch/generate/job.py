@@ -6,6 +6,7 @@ The Glue entry script (glue_jobs/generate_payments.py) and `paybatch generate` b
 
 from __future__ import annotations
 
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -81,11 +82,26 @@ def feed_rows_per_file(context: TaskContext, allocation: Allocation, target_byte
 
 
 def reports_dir_for(settings: Settings, sink: Sink, request: GenerationRequest, run_id: str) -> Path:
+    """Where Data Docs and the profile are written: as asked, beside a local output, or the env's state folder.
+
+    On AWS (a Glue job has no lasting local disk) they go to a temporary folder that ``publish_reports`` uploads.
+    """
     if request.reports_dir:
         return Path(request.reports_dir)
     if isinstance(sink, LocalSink):
         return sink.root / "reports"
+    if settings.target == "aws":
+        return Path(tempfile.mkdtemp(prefix=f"paybatch-reports-{run_id}-"))
     return state_dir(settings.env) / "reports" / f"generate-{run_id}"
+
+
+def publish_reports(clients: AwsClients, folder: Path, run_id: str) -> str:
+    """Copy a run's reports to s3://<artifacts>/reports/generate-<run>/ and return that prefix."""
+    bucket, prefix = clients.settings.buckets.artifacts, f"reports/generate-{run_id}"
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        content_type = "text/html" if path.suffix == ".html" else "application/octet-stream"
+        clients.s3.upload_file(str(path), bucket, f"{prefix}/{path.relative_to(folder)}", ExtraArgs={"ContentType": content_type})
+    return f"s3://{bucket}/{prefix}/"
 
 
 def generate(
@@ -131,8 +147,10 @@ def generate(
     if request.quality and request.parquet:
         from paybatch.generate.quality import run_quality
 
-        result.quality = run_quality(spec, sink, result, reports_dir_for(settings, sink, request, run_id),
-                                     max_rows=settings.generator.quality_max_rows, key=key)
+        reports = reports_dir_for(settings, sink, request, run_id)
+        result.quality = run_quality(spec, sink, result, reports, max_rows=settings.generator.quality_max_rows, key=key)
+        if settings.target == "aws" and clients is not None and not request.reports_dir:
+            result.quality["report"] = publish_reports(clients, reports, run_id) + "data_docs/index.html"
         if not result.quality["success"]:
             failed = "; ".join(result.quality["failures"][:10])
             raise QualityCheckFailed(f"generated data failed its quality suite: {failed} (report: {result.quality['report']})")

@@ -242,3 +242,15 @@ def test_cli_errors_are_clear(tmp_path: Path) -> None:
                                 capture_output=True, text=True, timeout=120)
         assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, (args, result.stderr)
     assert not any(tmp_path.iterdir())  # nothing written on a bad request
+
+
+def test_reports_of_a_run_on_aws_are_published_to_the_artifacts_bucket(clients: AwsClients, tmp_path: Path) -> None:
+    from paybatch.generate.job import publish_reports
+
+    (tmp_path / "data_docs").mkdir()
+    (tmp_path / "data_docs" / "index.html").write_text("<html></html>")
+    (tmp_path / "profile.html").write_text("<html></html>")
+    prefix = publish_reports(clients, tmp_path, "run-1")
+    assert prefix == f"s3://{clients.settings.buckets.artifacts}/reports/generate-run-1/"
+    head = clients.s3.head_object(Bucket=clients.settings.buckets.artifacts, Key="reports/generate-run-1/data_docs/index.html")
+    assert head["ContentType"] == "text/html"
