@@ -130,9 +130,6 @@ Task = TableTask | FeedTask | PanTask
 class Plan:
     tasks: list[Task] = field(default_factory=list)
 
-    def count(self, kind: str) -> int:
-        return sum(1 for t in self.tasks if t.kind == kind)
-
 
 def chunks(allocation: Allocation, rows_per_chunk: int) -> list[Chunk]:
     """The allocation cut into chunks of at most ``rows_per_chunk`` rows."""

@@ -50,13 +50,6 @@ class LocalSink:
     def get_bytes(self, role: str, key: str) -> bytes:
         return self.path(role, key).read_bytes()
 
-    def list_keys(self, role: str, prefix: str = "") -> list[str]:
-        base = self.root / role
-        if not base.is_dir():
-            return []
-        keys = (str(p.relative_to(base)) for p in base.rglob("*") if p.is_file() and not p.name.startswith("."))
-        return sorted(k for k in keys if k.startswith(prefix))
-
 
 @dataclass
 class S3Sink:
@@ -105,14 +98,6 @@ class S3Sink:
     def get_bytes(self, role: str, key: str) -> bytes:
         body: bytes = self.s3.get_object(Bucket=self.buckets[role], Key=self._key(role, key))["Body"].read()
         return body
-
-    def list_keys(self, role: str, prefix: str = "") -> list[str]:
-        base = self._key(role, "")
-        base = f"{base}/" if base else ""
-        keys: list[str] = []
-        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.buckets[role], Prefix=base + prefix):
-            keys += [obj["Key"][len(base):] for obj in page.get("Contents", [])]
-        return sorted(keys)
 
 
 Sink = LocalSink | S3Sink

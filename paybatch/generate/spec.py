@@ -205,10 +205,6 @@ class PaymentsSpec(_Spec):
                 raise ValueError(f"{what}: the range [{lo}, {hi}] is empty")
         return self
 
-    @property
-    def type_names(self) -> list[str]:
-        return list(self.transaction_types)
-
 
 @lru_cache(maxsize=8)
 def load_spec(path: Path | Traversable | None = None) -> PaymentsSpec:
