@@ -260,9 +260,9 @@ def _exact(inferred: pa.DataType, declared: pa.DataType) -> bool:
     if inferred == declared or pa.types.is_null(inferred):
         return True
     if pa.types.is_floating(declared):
-        return pa.types.is_integer(inferred) or pa.types.is_floating(inferred)
+        return bool(pa.types.is_integer(inferred) or pa.types.is_floating(inferred))
     if pa.types.is_timestamp(declared):
-        return pa.types.is_timestamp(inferred)
+        return bool(pa.types.is_timestamp(inferred))
     return False
 
 
