@@ -159,7 +159,7 @@ def convert_file(source: str, output: str, schema: DatasetSchema, batch_id: str,
         else:
             parser = NdjsonParser(schema)
             stream = _open(in_fs, in_path)
-            blocks = (parser.parse_block(data, first, last) for data, first, last in iter_line_blocks(stream, block_bytes))
+            blocks = (parser.parse_block(data, first, last, count) for data, first, last, count in iter_line_blocks(stream, block_bytes))
         for block in blocks:
             result.lines_read += block.lines
             result.rows_written += block.table.num_rows

@@ -39,8 +39,8 @@ class ParsedBlock:
     lines: int = 0
 
 
-def iter_line_blocks(stream: IO[bytes], block_bytes: int = 16 << 20) -> Iterator[tuple[bytes, int, bool]]:
-    """Stream (block of whole lines without its last newline, first line number, last line unterminated).
+def iter_line_blocks(stream: IO[bytes], block_bytes: int = 16 << 20) -> Iterator[tuple[bytes, int, bool, int]]:
+    """Stream (block of whole lines without its last newline, first line number, last line unterminated, lines).
 
     Never holds more than one block (plus one partial line) of the file in memory.
     """
@@ -56,10 +56,11 @@ def iter_line_blocks(stream: IO[bytes], block_bytes: int = 16 << 20) -> Iterator
             carry = data
             continue
         block, carry = data[:cut], data[cut + 1 :]
-        yield block, line_number, False
-        line_number += block.count(b"\n") + 1
+        lines = block.count(b"\n") + 1
+        yield block, line_number, False, lines
+        line_number += lines
     if carry:
-        yield carry, line_number, True
+        yield carry, line_number, True, carry.count(b"\n") + 1
 
 
 class _LazyLines(Sequence[bytes]):
@@ -149,9 +150,9 @@ class NdjsonParser:
             table = table.set_column(index, pa.field(name, pa.date32()), dates)
         return table
 
-    def parse_block(self, block: bytes, first_line: int, unterminated_last: bool = False) -> ParsedBlock:
-        """A block of whole lines (no trailing newline): the fast path reads it in one go."""
-        lines = block.count(b"\n") + 1
+    def parse_block(self, block: bytes, first_line: int, unterminated_last: bool = False, lines: int | None = None) -> ParsedBlock:
+        """A block of whole lines (no trailing newline): the fast path reads it in one go (``lines``: if already counted)."""
+        lines = block.count(b"\n") + 1 if lines is None else lines
         if not unterminated_last:
             data = block + b"\n"
             try:
