@@ -24,7 +24,7 @@ S3_PUT = 0.005 / 1_000
 S3_GET = 0.0004 / 1_000
 SQS_REQUEST = 0.40 / 1_000_000
 
-MEASURED_MIB_PER_CPU_SECOND = 51.1  # paybatch through Spark, whole run, `make bench` 2026-11-22 (docs/benchmarks.md)
+MEASURED_MIB_PER_CPU_SECOND = 49.9  # paybatch through Spark, whole run, `make bench` 2026-11-22 (docs/benchmarks.md)
 DESIGN_MIB_PER_CPU_SECOND = 20.0  # Spark's native JSON reader, the design documents' assumption
 BUILDER_WRITES_PER_FILE, BUILDER_READS_PER_FILE, S3_REQUESTS_PER_FILE = 1.13, 0.16, 1.02  # builder bench, 8 builders
 LAMBDA_SECONDS_PER_FILE = 0.05
