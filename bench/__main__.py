@@ -10,7 +10,7 @@ from pathlib import Path
 def main() -> int:
     modules = sorted(p.stem for p in Path(__file__).parent.glob("bench_*.py"))
     if not modules:
-        print("no benchmarks in bench/ yet (the converter, generator and builder benchmarks are open work)")
+        print("no bench_*.py modules found in bench/")
         return 0
     for name in modules:
         print(f"== {name}")
