@@ -26,6 +26,7 @@ class FieldSpec(BaseModel):
     name: str = Field(pattern=r"^[a-z_][a-z0-9_]*$")
     type: FieldType
     required: bool = False
+    categorical: bool = False  # few distinct values: written with Parquet dictionary pages (others are not tried)
 
 
 class PartitionSpec(BaseModel):
@@ -48,6 +49,11 @@ class DatasetSchema(BaseModel):
     @property
     def field_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields)
+
+    @property
+    def dictionary_columns(self) -> list[str]:
+        """Output columns worth dictionary pages: the categorical fields and the per-file lineage strings."""
+        return [f.name for f in self.fields if f.categorical] + ["_source_file", "_batch_id"]
 
     @property
     def required(self) -> tuple[str, ...]:
