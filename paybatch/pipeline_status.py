@@ -16,10 +16,14 @@ from paybatch.contracts.tracking import (
 from paybatch.tracking_store import TrackingStore
 
 
-def pipeline_status(store: TrackingStore) -> dict[str, Any]:
-    """Counts per status, the oldest pending file's age, manifests per status and the runs in flight."""
-    files = store.all_files()
-    manifests = store.all_manifests()
+def pipeline_status(store: TrackingStore, files: list[dict[str, Any]] | None = None,
+                    manifests: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Counts per status, the oldest pending file's age, manifests per status and the runs in flight.
+
+    ``files`` and ``manifests`` are the items when the caller has already read them (one scan, not two).
+    """
+    files = store.all_files() if files is None else files
+    manifests = store.all_manifests() if manifests is None else manifests
     file_counts = Counter(str(f["status"]) for f in files)
     manifest_counts = Counter(str(m["manifest_status"]) for m in manifests)
     pending = [f for f in files if f["status"] == FileStatus.PENDING]

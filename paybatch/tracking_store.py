@@ -265,7 +265,23 @@ class TrackingStore:
                     items.append(item)
         return items
 
+    def _partition(self, pk: str) -> list[dict[str, Any]]:
+        items = []
+        for page in self.ddb.get_paginator("query").paginate(
+                TableName=self.table, KeyConditionExpression="#pk = :pk", ExpressionAttributeNames={"#pk": TRACKING_PK},
+                ExpressionAttributeValues=to_ddb({":pk": pk})):
+            items += [from_ddb(i) for i in page["Items"]]
+        return items
+
+    def files_for_date(self, date_prefix: str) -> list[dict[str, Any]]:
+        """Every file of one date (a query on the table's partition key, not a scan)."""
+        return [item for item in self._partition(date_prefix) if "status" in item]
+
     # --- manifests -----------------------------------------------------------------------------
+    def manifests_for_date(self, date_prefix: str) -> list[dict[str, Any]]:
+        """Every manifest of one date (a query on its partition)."""
+        return self._partition(manifest_pk(date_prefix))
+
     def get_manifest(self, date_prefix: str, batch_id: str) -> dict[str, Any] | None:
         return self.get_file(manifest_pk(date_prefix), batch_id)
 

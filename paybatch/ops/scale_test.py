@@ -74,7 +74,7 @@ def run_phase(clients: AwsClients, files: int, date: str, *, timeout: float, spa
     store = TrackingStore(clients)
     deadline = time.monotonic() + timeout
     while True:
-        items = [f for f in store.all_files() if f["date_prefix"] == date]
+        items = store.files_for_date(date)
         done = [f for f in items if f["status"] in TERMINAL_FILE_STATUSES]
         if len(items) >= files and len(done) == len(items):
             break
@@ -84,7 +84,7 @@ def run_phase(clients: AwsClients, files: int, date: str, *, timeout: float, spa
         wait(2)
     result.seconds = round(time.monotonic() - started, 1)
     result.completed = sum(1 for f in items if f["status"] == FileStatus.COMPLETED)
-    manifests = [m for m in store.all_manifests() if m.get("manifest_date") == date]
+    manifests = store.manifests_for_date(date)
     result.lines_read = sum(int(m.get("lines_read", 0)) for m in manifests)
     result.rows_written = sum(int(m.get("rows_written", 0)) for m in manifests)
     result.rows_rejected = sum(int(m.get("rows_rejected", 0)) for m in manifests)
