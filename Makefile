@@ -16,7 +16,8 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-setup: $(STAMP) $(JARS) ## venv + pinned dependencies + s3a jars (idempotent)
+setup: $(STAMP) $(JARS) ## venv + pinned dependencies + s3a jars + Spark's class archive (idempotent)
+	@$(BIN)/python -m paybatch.spark
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

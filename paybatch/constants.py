@@ -14,6 +14,8 @@ CONFIG_DIR = "PAYBATCH_CONFIG_DIR"
 STATE_DIR = "PAYBATCH_STATE_DIR"
 # Folder with the two s3a jars for local Spark.
 JARS_DIR = "PAYBATCH_JARS_DIR"
+# The AppCDS archive local Spark starts from: a path, or "off" (default: .cache/spark/, built by `make setup`).
+SPARK_CDS = "PAYBATCH_SPARK_CDS"
 
 # Seed names that override the configuration file, mapped to the setting they override.
 SETTING_OVERRIDES: dict[str, str] = {

@@ -30,4 +30,29 @@ def jars_dir(environ: Mapping[str, str] | None = None) -> Path:
     return Path(environ.get(constants.JARS_DIR) or PROJECT_ROOT / ".cache" / "jars")
 
 
+def cds_archive(environ: Mapping[str, str] | None = None) -> Path | None:
+    """The AppCDS archive local Spark starts from (PAYBATCH_SPARK_CDS: a path, or "off" for none).
+
+    The default name carries the pyspark version and the java binary, so an upgrade builds a new one.
+    """
+    environ = os.environ if environ is None else environ
+    chosen = environ.get(constants.SPARK_CDS)
+    if chosen == "off":
+        return None
+    if chosen:
+        return Path(chosen)
+    import hashlib
+    import shutil
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        spark = version("pyspark")
+    except PackageNotFoundError:
+        return None
+    java_home = environ.get("JAVA_HOME")
+    java = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java") or "java"
+    runtime = hashlib.sha256(os.path.realpath(java).encode()).hexdigest()[:12]
+    return PROJECT_ROOT / ".cache" / "spark" / f"cds-spark{spark}-{runtime}.jsa"
+
+
 GLUE_JOBS_DIR = PROJECT_ROOT / "glue_jobs"

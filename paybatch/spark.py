@@ -3,12 +3,20 @@
 Locally, ``s3://`` and ``s3a://`` both map to Hadoop's S3AFileSystem pointed at the local
 endpoint (path-style, no TLS), so job code uses the same ``s3://bucket/key`` paths it uses
 on Glue. Timestamps are written as TIMESTAMP_MICROS and the session runs in UTC.
+
+A local session is tuned for what paybatch asks of it: the JVM only schedules tasks whose work
+runs in Python workers, so it starts with the client compiler only, from an AppCDS archive of
+Spark's classes when ``make setup`` has built one, and the workers fork from a daemon that has
+already imported paybatch (:mod:`paybatch.spark_worker`). Together they take a session's start
+from about 13 to about 5 CPU-seconds (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Sequence
@@ -17,7 +25,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from paybatch import constants
 from paybatch.errors import PaybatchError
-from paybatch.paths import jars_dir
+from paybatch.paths import cds_archive, jars_dir
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -40,9 +48,27 @@ def running_on_glue() -> bool:
     return "GLUE_VERSION" in os.environ or "GLUE_PYTHON_VERSION" in os.environ
 
 
+# C2 compilation pays off for long-running JVM work; a paybatch session's JVM only schedules Python tasks.
+LOCAL_JVM_OPTIONS = ("-Duser.timezone=UTC", "-XX:TieredStopAtLevel=1")
+
+
+def local_jvm_options() -> str:
+    """The driver JVM's options: UTC, client compiler only, and Spark's classes from the CDS archive if built."""
+    options = list(LOCAL_JVM_OPTIONS)
+    dump_to = os.environ.get(_CDS_DUMP)
+    archive = cds_archive()
+    if dump_to:
+        options.append(f"-XX:ArchiveClassesAtExit={dump_to}")
+    elif archive is not None and archive.is_file():
+        # A stale archive (another JDK or Spark) is skipped by the JVM; the logging switch keeps that quiet.
+        options += [f"-XX:SharedArchiveFile={archive}", "-Xlog:cds=off", "-Xlog:cds+dynamic=off"]
+    return " ".join(options)
+
+
 def local_conf(endpoint_url: str | None, cores: int | None = None) -> dict[str, str]:
     """Spark settings for local mode, with s3a aimed at ``endpoint_url`` when one is given."""
     cores = cores or os.cpu_count() or 2
+    jvm_options = local_jvm_options()
     conf = {
         **COMMON_CONF,
         "spark.master": f"local[{cores}]",
@@ -53,8 +79,9 @@ def local_conf(endpoint_url: str | None, cores: int | None = None) -> dict[str, 
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.adaptive.enabled": "true",
-        "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
-        "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+        "spark.driver.extraJavaOptions": jvm_options,
+        "spark.executor.extraJavaOptions": jvm_options,
+        "spark.python.daemon.module": "paybatch.spark_worker",
     }
     if endpoint_url:
         folder = jars_dir()
@@ -108,6 +135,44 @@ def get_spark(app_name: str = "paybatch", *, endpoint_url: str | None = None, co
     return local_session
 
 
+_CDS_DUMP = "PAYBATCH_SPARK_CDS_DUMP"  # set only for the warm-up run that writes the archive
+_CDS_WARMUP = """
+import sys
+from paybatch.spark import get_spark
+spark = get_spark("paybatch-cds", cores=2)
+gateway = spark.sparkContext._gateway
+spark.sparkContext.parallelize(range(4), 2).map(lambda x: x + 1).collect()
+frame = spark.createDataFrame([(1, "a")], "id long, name string")
+frame.write.mode("overwrite").parquet(sys.argv[1])
+spark.read.parquet(sys.argv[1]).count()
+spark.stop()
+gateway.proc.stdin.close()  # the JVM exits on end of input, and writes the archive as it exits
+gateway.proc.wait()
+"""
+
+
+def build_cds_archive(force: bool = False) -> Path | None:
+    """Write the AppCDS archive of the classes a local session loads (once per JDK and Spark version).
+
+    A fresh JVM runs a representative session with ``-XX:ArchiveClassesAtExit``; the archive is
+    moved into place only when that JVM has exited cleanly, so a half-written one is never used.
+    """
+    archive = cds_archive()
+    if archive is None or (archive.is_file() and not force):
+        return archive
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    partial = archive.with_suffix(f".{os.getpid()}.partial")
+    with tempfile.TemporaryDirectory(prefix="paybatch-cds-") as scratch:
+        env = {**os.environ, _CDS_DUMP: str(partial), "SPARK_LOCAL_IP": "127.0.0.1"}
+        done = subprocess.run([sys.executable, "-c", _CDS_WARMUP, f"{scratch}/warmup.parquet"], env=env,
+                              capture_output=True, text=True, check=False)
+    if done.returncode != 0 or not partial.is_file():
+        partial.unlink(missing_ok=True)
+        raise PaybatchError(f"could not build the Spark CDS archive: {done.stderr.strip()[-500:]}")
+    partial.replace(archive)
+    return archive
+
+
 def run_tasks(
     spark: SparkSession,
     tasks: Sequence[T],
@@ -154,3 +219,12 @@ def run_tasks(
     if on_progress:
         on_progress(partitions, partitions)
     return results
+
+
+if __name__ == "__main__":  # `python -m paybatch.spark`: build the CDS archive (make setup runs this)
+    try:
+        existing = cds_archive()
+        if existing is None or not existing.is_file() or "--force" in sys.argv:
+            print(f"Spark CDS archive: {build_cds_archive(force=True) or 'off'}")
+    except PaybatchError as exc:  # an optimisation: say why, and let setup go on
+        print(f"warning: {exc}", file=sys.stderr)

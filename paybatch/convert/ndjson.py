@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -144,9 +145,10 @@ class NdjsonParser:
         return self._parse_dates(pa.Table.from_arrays(columns, schema=pa.schema(fields)))
 
     def _parse_dates(self, table: pa.Table) -> pa.Table:
+        """YYYY-MM-DD strings to dates; Arrow's cast refuses impossible dates (strptime rolls 02-30 into March)."""
         for name in self.date_fields:
             index = table.schema.get_field_index(name)
-            dates = pc.cast(pc.strptime(table.column(name), format="%Y-%m-%d", unit="s"), pa.date32())
+            dates = pc.cast(table.column(name), pa.date32())
             table = table.set_column(index, pa.field(name, pa.date32()), dates)
         return table
 
@@ -267,9 +269,14 @@ def _exact(inferred: pa.DataType, declared: pa.DataType) -> bool:
     return False
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def _parses(value: str, kind: str) -> bool:
     try:
         if kind == "date":
+            if not _ISO_DATE.fullmatch(value):
+                return False
             date.fromisoformat(value)
         else:
             datetime.fromisoformat(value.replace("Z", "+00:00"))
