@@ -17,7 +17,7 @@ BASE = {"sequence_number": 1, "transaction_id": "T1", "transaction_timestamp": "
 
 def parse(*values: str) -> tuple[list[object], list[tuple[int, str]]]:
     parser = NdjsonParser(load_schema("authorization"))
-    data = b"\n".join(json.dumps({**BASE, "settlement_date": v}).encode() for v in values)
+    data = b"".join(json.dumps({**BASE, "settlement_date": v}).encode() + b"\n" for v in values)
     parsed = parser.parse_block(data, 1)
     return parsed.table.column("settlement_date").to_pylist(), [(r.line_number, r.reason) for r in parsed.rejects]
 
