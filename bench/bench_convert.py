@@ -1,7 +1,8 @@
 """NDJSON → Parquet: paybatch's converter beside Spark's JSON reader, DuckDB and pyarrow.
 
-Generates the input once, deterministically (BENCH_CONVERT_FILES × BENCH_CONVERT_FILE_MB of the
-authorization feed, default 8 × 128 MiB = 1 GiB, cached in .cache/bench), then runs every engine
+Generates the input once, deterministically, with paybatch's own generator: BENCH_CONVERT_FILES
+feed files of about BENCH_CONVERT_FILE_MB each of the 26-field authorization feed (default
+8 × 128 MiB = 1 GiB, seed 0, cached in .cache/bench). Then runs every engine
 in its own process, alternating, BENCH_CONVERT_ROUNDS times (default 3). CPU, wall and peak memory
 are measured as bench/measure.py describes. A run over the same number of 1 MiB files measures each
 engine's start-up cost; the marginal rate subtracts it.
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from statistics import median
@@ -25,24 +28,42 @@ ROUNDS = int(os.environ.get("BENCH_CONVERT_ROUNDS", "3"))
 GLUE_DPU_HOUR = 0.44
 VCPU_PER_DPU = 4
 PROD_FILES_PER_DAY, PROD_FILE_GB = 338_000, 3.5
+DATE = "2025-12-23"
+
+
+BYTES_PER_RECORD = 698  # the authorization feed's mean NDJSON line, newline included
 
 
 def input_folder(files: int = FILES, file_mb: int = FILE_MB) -> Path:
-    from paybatch.sample_files import records
-
-    folder = ROOT / ".cache" / "bench" / f"authorization-{files}x{file_mb}MiB"
+    """``files`` feed files of about ``file_mb`` MiB, written by `paybatch generate` (the same bytes every time)."""
+    root = ROOT / ".cache" / "bench" / f"feed-{files}x{file_mb}MiB"
+    folder = root / "input" / DATE
     if len(list(folder.glob("*.ndjson"))) == files:
         return folder
-    folder.mkdir(parents=True, exist_ok=True)
-    for i in range(files):
-        target, written = file_mb << 20, 0
-        with open(folder / f"feed-{i:03}.ndjson", "wb") as handle:
-            for line in records(seed=i, date_prefix="2025-12-23"):
-                if written + len(line) > target:
-                    break
-                handle.write(line)
-                written += len(line)
+    shutil.rmtree(root, ignore_errors=True)
+    per_file = max(1, (file_mb << 20) // BYTES_PER_RECORD)
+    env = {**os.environ, "PAYBATCH_TARGET": "local", "PAN_HASH_KEY": "local:bench-convert", "SPARK_LOCAL_IP": "127.0.0.1"}
+    subprocess.run([sys.executable, "-m", "paybatch", "generate", "--rows", str(files * per_file), "--dates", DATE,
+                    "--format", "ndjson", "--tables", "authorization", "--records-per-file", str(per_file),
+                    "--seed", "0", "--no-quality", "--output", str(root)], env=env, check=True, cwd=ROOT,
+                   stdout=subprocess.DEVNULL)
     return folder
+
+
+def single_file_folders(source: Path) -> tuple[Path, Path]:
+    """One input file alone, and all of them concatenated into one file: the same task over 1× and N× the bytes."""
+    files = sorted(source.glob("*.ndjson"))
+    one, whole = source.parent / "one-file", source.parent / "one-big-file"
+    for folder, parts in ((one, files[:1]), (whole, files)):
+        target = folder / "feed.ndjson"
+        if not target.is_file():
+            folder.mkdir(exist_ok=True)
+            with open(target.with_suffix(".partial"), "wb") as out:
+                for part in parts:
+                    with open(part, "rb") as handle:
+                        shutil.copyfileobj(handle, out, 16 << 20)
+            target.with_suffix(".partial").replace(target)
+    return one, whole
 
 
 def run_engine(engine: str, source: Path) -> dict[str, float]:
@@ -51,6 +72,10 @@ def run_engine(engine: str, source: Path) -> dict[str, float]:
         return run_measured("bench.convert_engines", engine, str(source), out)
     finally:
         shutil.rmtree(out, ignore_errors=True)
+
+
+def _mib(folder: Path) -> float:
+    return sum(p.stat().st_size for p in folder.glob("*.ndjson")) / 2**20
 
 
 def main() -> None:
@@ -82,6 +107,11 @@ def main() -> None:
           f"paybatch / duckdb: {ours / duck:.2f}× (floor 0.6×: {'PASS' if ours >= 0.6 * duck else 'FAIL'})")
     m_ours, m_spark, m_duck = (marginal[e] for e in ("paybatch (spark, task per file)", "spark native, explicit schema", "duckdb"))
     print(f"at the margin (start-up subtracted): paybatch / spark native {m_ours / m_spark:.2f}×, paybatch / duckdb {m_ours / m_duck:.2f}×")
+    one, whole = single_file_folders(source)
+    small, big = run_engine("paybatch (light path)", one), run_engine("paybatch (light path)", whole)
+    print(f"memory does not grow with the file: one {_mib(one):.0f} MiB file peaks at {small['peak_mib']:.0f} MiB, "
+          f"one {_mib(whole):.0f} MiB file at {big['peak_mib']:.0f} MiB (the whole converting process; a task holds "
+          f"one 16 MiB block and its Arrow table)")
     for engine in ("paybatch (spark, task per file)", "spark native, explicit schema"):
         cpu_hours_per_tb = (1024 * 1024 / summary[engine]) / 3600
         per_tb = cpu_hours_per_tb / VCPU_PER_DPU * GLUE_DPU_HOUR
