@@ -1,0 +1,64 @@
+"""The local Spark session's start-up tuning: the class archive's location and build, the worker daemon's path."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from paybatch import spark_worker
+from paybatch.errors import PaybatchError
+from paybatch.paths import cds_archive
+from paybatch.spark import build_cds_archive, local_jvm_options
+
+
+def test_archive_location_follows_the_environment(tmp_path: Path) -> None:
+    assert cds_archive({"PAYBATCH_SPARK_CDS": "off"}) is None
+    assert cds_archive({"PAYBATCH_SPARK_CDS": str(tmp_path / "x.jsa")}) == tmp_path / "x.jsa"
+    default = cds_archive({"JAVA_HOME": "/opt/jdk-a"})
+    assert default is not None and default.name.startswith("cds-spark3.5") and default.suffix == ".jsa"
+    assert cds_archive({"JAVA_HOME": "/opt/jdk-b"}) != default  # another JDK, another archive
+
+
+def test_jvm_options_use_the_archive_only_when_it_exists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    archive = tmp_path / "spark.jsa"
+    monkeypatch.setenv("PAYBATCH_SPARK_CDS", str(archive))
+    assert "SharedArchiveFile" not in local_jvm_options()
+    archive.write_bytes(b"archive")
+    options = local_jvm_options()
+    assert f"-XX:SharedArchiveFile={archive}" in options
+    assert "-XX:TieredStopAtLevel=1" in options and "-Duser.timezone=UTC" in options
+    monkeypatch.setenv("PAYBATCH_SPARK_CDS", "off")
+    assert "SharedArchiveFile" not in local_jvm_options()
+
+
+def test_a_failed_archive_build_says_why_and_leaves_nothing_behind(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAYBATCH_SPARK_CDS", str(tmp_path / "spark.jsa"))
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "no-such-jdk"))
+    with pytest.raises(PaybatchError, match="could not build the Spark CDS archive"):
+        build_cds_archive(force=True)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_existing_archive_is_not_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    archive = tmp_path / "spark.jsa"
+    archive.write_bytes(b"archive")
+    monkeypatch.setenv("PAYBATCH_SPARK_CDS", str(archive))
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "no-such-jdk"))  # a build would fail
+    assert build_cds_archive() == archive
+
+
+def test_worker_path_drops_sparks_archives_when_the_installed_packages_serve(monkeypatch: pytest.MonkeyPatch) -> None:
+    archives = ["/spark/python/lib/pyspark.zip", "/spark/python/lib/py4j-0.10.9.7-src.zip", "/spark/jars/spark-core.jar"]
+    monkeypatch.setattr(sys, "path", [*archives, *sys.path])
+    spark_worker._unzip_path()
+    assert not set(archives) & set(sys.path)
+
+
+def test_worker_path_keeps_the_archives_when_they_are_the_only_pyspark(monkeypatch: pytest.MonkeyPatch) -> None:
+    path = ["/spark/python/lib/pyspark.zip", "/spark/jars/spark-core.jar", "/nowhere"]
+    monkeypatch.setattr(sys, "path", list(path))
+    spark_worker._unzip_path()
+    assert sys.path == path
