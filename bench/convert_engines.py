@@ -11,26 +11,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-
-def _spark():  # type: ignore[no-untyped-def]
-    from paybatch.spark import get_spark
-
-    return get_spark("bench-convert", cores=2)
-
-
-def _spark_for_jvm_work():  # type: ignore[no-untyped-def]
-    """Spark's own readers work in the JVM: keep its optimising compiler (paybatch's sessions drop it) and
-    give it the same class archive, so it starts as cheaply as it can."""
-    from pyspark.sql import SparkSession
-
-    from paybatch.spark import local_conf
-
-    builder = SparkSession.builder.appName("bench-convert-native")
-    for key, value in local_conf(None, 2).items():
-        if key.endswith("extraJavaOptions"):
-            value = value.replace("-XX:TieredStopAtLevel=1", "").strip()
-        builder = builder.config(key, value)
-    return builder.getOrCreate()
+from bench.sessions import jvm_work_session, paybatch_session
 
 
 def paybatch_spark(files: list[str], out: str) -> int:
@@ -39,7 +20,7 @@ def paybatch_spark(files: list[str], out: str) -> int:
     from paybatch.datasets import load_schema
 
     schema, now = load_schema("authorization"), datetime.now(UTC)
-    results = spark_runner(_spark())(
+    results = spark_runner(paybatch_session("bench-convert"))(
         list(enumerate(files)),
         lambda t: convert_file(t[1], out, schema, "bench", t[0], now, "2025-12-23").to_dict(),
     )
@@ -57,7 +38,7 @@ def paybatch_light(files: list[str], out: str) -> int:
 def _spark_native(files: list[str], out: str, explicit: bool) -> int:
     from paybatch.datasets import load_schema
 
-    spark = _spark_for_jvm_work()
+    spark = jvm_work_session("bench-convert-native")
     reader = spark.read
     if explicit:
         ddl = {"string": "STRING", "int64": "BIGINT", "double": "DOUBLE", "bool": "BOOLEAN", "timestamp": "TIMESTAMP",

@@ -11,16 +11,11 @@ import os
 import resource
 import sys
 from pathlib import Path
-from typing import Any
+
+from bench.sessions import jvm_work_session, paybatch_session
 
 DATE = "2024-01-15"
 TYPES = ["PURCHASE", "CASH_ADVANCE", "BALANCE_TRANSFER", "REFUND", "ACCOUNT_VERIFICATION", "QUASI_CASH", "FEE"]
-
-
-def _spark() -> Any:
-    from paybatch.spark import get_spark
-
-    return get_spark("bench-generate", cores=2)
 
 
 def _paybatch(rows: int, out: str, tables: tuple[str, ...], days: int = 1) -> int:
@@ -31,7 +26,7 @@ def _paybatch(rows: int, out: str, tables: tuple[str, ...], days: int = 1) -> in
     dates = tuple(parse_dates(f"{DATE}..2024-01-{14 + days:02d}"))
     settings = load_settings("dev", environ={**os.environ, "PAN_HASH_KEY": "local:paybatch-bench-key"})  # no endpoint needed
     result = generate(settings, GenerationRequest(rows=rows, dates=dates, tables=tables, output=out, quality=False),
-                      spark=_spark())
+                      spark=paybatch_session("bench-generate"))
     return int(result.table_totals()["authorization"]["rows"])
 
 
@@ -49,7 +44,7 @@ def dbldatagen_authorization(rows: int, out: str) -> int:
     """dbldatagen's spec for the same 26 columns and distributions, written by Spark's Parquet writer."""
     import dbldatagen as dg
 
-    spark = _spark()
+    spark = jvm_work_session("bench-generate-dbldatagen")
     spec = (
         dg.DataGenerator(spark, name="authorization", rows=rows, partitions=4, randomSeed=42)
         .withColumn("sequence_number", "long", minValue=1000000000000001, maxValue=1000000000000000 + rows)
@@ -87,7 +82,7 @@ def dbldatagen_authorization(rows: int, out: str) -> int:
     )
     frame = spec.build()
     frame.write.mode("overwrite").parquet(out)
-    return int(_spark().read.parquet(out).count())
+    return int(spark.read.parquet(out).count())
 
 
 ENGINES = {
