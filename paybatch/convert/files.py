@@ -70,13 +70,22 @@ class FileResult:
         return asdict(self)
 
 
+ROW_GROUP_ROWS = 128 * 1024  # about 20 MiB of Parquet for the authorization feed
+
+
 class PartitionedWriter:
-    """Writes row tables into dt partitions of one batch, rolling files at a target size."""
+    """Writes row tables into dt partitions of one batch, rolling files at a target size.
+
+    Rows wait in memory (at most ``row_group_rows`` over all partitions) so that a row group spans
+    several input blocks: one row group per 16 MiB block would be about 3 MiB, small for readers.
+    """
 
     def __init__(self, fs: pafs.FileSystem, base: str, schema: DatasetSchema, batch_id: str, file_index: int,
-                 target_bytes: int) -> None:
+                 target_bytes: int, row_group_rows: int = ROW_GROUP_ROWS) -> None:
         self.fs, self.base, self.schema, self.batch_id = fs, base, schema, batch_id
-        self.file_index, self.target_bytes = file_index, target_bytes
+        self.file_index, self.target_bytes, self.row_group_rows = file_index, target_bytes, row_group_rows
+        self.pending: dict[str, list[pa.Table]] = {}  # dt → rows not yet written
+        self.pending_rows = 0
         self.output_schema = schema.output_arrow_schema()
         self.open: dict[str, pq.ParquetWriter] = {}  # dt → its current file
         self.sizes: dict[str, int] = {}  # dt → bytes written to its current file (in memory terms)
@@ -111,11 +120,23 @@ class PartitionedWriter:
         for value in values:
             dt = value.as_py().isoformat()
             part = rows.filter(pc.equal(dates, value)) if len(values) > 1 else rows
-            self._writer(dt, part.nbytes).write_table(part, row_group_size=256 * 1024)
+            self.pending.setdefault(dt, []).append(part)
             names.append(dt)
+        self.pending_rows += rows.num_rows
+        if self.pending_rows >= self.row_group_rows:
+            self.flush()
         return names
 
+    def flush(self) -> None:
+        """Write every partition's waiting rows, one row group each."""
+        for dt, parts in self.pending.items():
+            table = pa.concat_tables(parts)
+            self._writer(dt, table.nbytes).write_table(table, row_group_size=max(1, table.num_rows))
+        self.pending.clear()
+        self.pending_rows = 0
+
     def close(self) -> list[str]:
+        self.flush()
         for writer in self.open.values():
             writer.close()
         self.open.clear()
