@@ -38,7 +38,10 @@ PRELOAD = ("numpy", "pandas", "pyarrow.compute", "pyarrow.json", "pyarrow.parque
 def main() -> None:
     _unzip_path()
     for name in PRELOAD:
-        importlib.import_module(name)
+        try:
+            importlib.import_module(name)
+        except ImportError:  # a worker that lacks it fails in the task that needs it, with the task's own error
+            continue
     from pyspark.daemon import manager
 
     manager()  # type: ignore[no-untyped-call]
