@@ -115,7 +115,7 @@ def main() -> None:
     small, big = run_engine("paybatch (light path)", one), run_engine("paybatch (light path)", whole)
     print(f"memory does not grow with the file: one {_mib(one):.0f} MiB file peaks at {small['peak_mib']:.0f} MiB, "
           f"one {_mib(whole):.0f} MiB file at {big['peak_mib']:.0f} MiB (the whole converting process; a task holds "
-          f"one 16 MiB block and its Arrow table)")
+          f"one 16 MiB block and at most one row group of rows)")
     for engine in ("paybatch (spark, task per file)", "spark native, explicit schema"):
         cpu_hours_per_tb = (1024 * 1024 / summary[engine]) / 3600
         per_tb = cpu_hours_per_tb / VCPU_PER_DPU * GLUE_DPU_HOUR
