@@ -80,9 +80,9 @@ def _mib(folder: Path) -> float:
 
 def main() -> None:
     source = input_folder()
-    mib = sum(p.stat().st_size for p in source.glob("*.ndjson")) / 2**20
+    mib = _mib(source)
     tiny = input_folder(FILES, 1)  # the same number of files, 1 MiB each: what every run costs before the data does
-    tiny_mib = sum(p.stat().st_size for p in tiny.glob("*.ndjson")) / 2**20
+    tiny_mib = _mib(tiny)
     startup_runs: dict[str, list[float]] = {name: [] for name in ENGINES}
     for _ in range(ROUNDS):
         for engine in ENGINES:

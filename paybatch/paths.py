@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 from collections.abc import Mapping
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from paybatch import constants
@@ -41,10 +44,6 @@ def cds_archive(environ: Mapping[str, str] | None = None) -> Path | None:
         return None
     if chosen:
         return Path(chosen)
-    import hashlib
-    import shutil
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         spark = version("pyspark")
     except PackageNotFoundError:
