@@ -19,11 +19,11 @@ def paybatch_session(app: str) -> Any:
 def jvm_work_session(app: str) -> Any:
     from pyspark.sql import SparkSession
 
-    from paybatch.spark import local_conf
+    from paybatch.spark import CLIENT_COMPILER_ONLY, local_conf
 
     builder = SparkSession.builder.appName(app)
     for key, value in local_conf(None, 2).items():
         if key.endswith("extraJavaOptions"):
-            value = value.replace("-XX:TieredStopAtLevel=1", "").strip()
+            value = " ".join(option for option in value.split() if option != CLIENT_COMPILER_ONLY)
         builder = builder.config(key, value)
     return builder.getOrCreate()

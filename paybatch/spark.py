@@ -49,7 +49,8 @@ def running_on_glue() -> bool:
 
 
 # C2 compilation pays off for long-running JVM work; a paybatch session's JVM only schedules Python tasks.
-LOCAL_JVM_OPTIONS = ("-Duser.timezone=UTC", "-XX:TieredStopAtLevel=1")
+CLIENT_COMPILER_ONLY = "-XX:TieredStopAtLevel=1"
+LOCAL_JVM_OPTIONS = ("-Duser.timezone=UTC", CLIENT_COMPILER_ONLY)
 
 
 def local_jvm_options() -> str:
