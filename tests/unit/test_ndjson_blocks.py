@@ -8,7 +8,8 @@ import io
 import pyarrow as pa
 import pytest
 
-from paybatch.convert.ndjson import iter_line_blocks
+from paybatch.convert import ndjson
+from paybatch.convert.ndjson import count_newlines, iter_line_blocks
 
 LINES = [b'{"n":%d,"pad":"%s"}' % (i, b"x" * (i % 37)) for i in range(500)]
 
@@ -49,3 +50,10 @@ def test_a_compressed_stream_that_returns_short_reads() -> None:
     blocks = [(bytes(v), f, u, n) for v, f, u, n in iter_line_blocks(stream, 4096)]
     assert b"".join(b for b, *_ in blocks) == data
     assert sum(n for *_, n in blocks) == len(LINES)
+
+
+@pytest.mark.parametrize("end", [0, 1, 4095, 4096, 4097, 10_000])
+def test_newlines_are_counted_only_up_to_the_end_across_chunks(monkeypatch: pytest.MonkeyPatch, end: int) -> None:
+    monkeypatch.setattr(ndjson, "_COUNT_CHUNK", 4096)  # several chunks, and a short last one
+    data = bytearray(b"ab\ncd\n\n" * 2000)
+    assert count_newlines(data, end) == bytes(data[:end]).count(b"\n")
