@@ -30,6 +30,8 @@ from paybatch.resources import glue_job_specs
 from paybatch.tracking_store import ConditionFailed, MetricDelta, TrackingStore, from_ddb, to_ddb
 
 CLAIM_CHUNK = 99  # + the manifest record = TransactWriteItems' limit of 100
+# What planning (key, size, age, format) and claiming (bucket, key, size, etag) read of a pending file.
+PACKING_ATTRIBUTES = ("date_prefix", "file_key", "bucket", "size_bytes", "etag", "upload_time", "input_format")
 START_LEASE_SECONDS = 120
 
 
@@ -72,16 +74,20 @@ class ManifestBuilder:
             plans += [[by_key[f.key] for f in batch] for batch in plan_manifests(group, self.policy, self.clock(), flush=flush)]
         return plans
 
+    def pending_files(self, date_prefix: str) -> list[dict[str, Any]]:
+        """The pending files of one date, with only what planning and claiming read."""
+        return self.store.files_with_status(FileStatus.PENDING, date_prefix, attributes=PACKING_ATTRIBUTES)
+
     def pack_date(self, date_prefix: str, *, flush: bool = False) -> list[str]:
         """Emit every manifest that is due for one date; returns the batch ids created."""
-        if not self._plan(self.store.files_with_status(FileStatus.PENDING, date_prefix), flush):
+        if not self._plan(self.pending_files(date_prefix), flush):
             return []  # nothing due: no lock taken, no write made
         lease = self.lock.acquire(date_prefix)
         if lease is None:
             return []  # another builder is packing this date; our files are safe as pending
         created = []
         try:
-            for batch in self._plan(self.store.files_with_status(FileStatus.PENDING, date_prefix), flush):
+            for batch in self._plan(self.pending_files(date_prefix), flush):
                 record = self.create_manifest(date_prefix, batch, fence=lease.fence)
                 if record:
                     created.append(record)

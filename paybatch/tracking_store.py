@@ -223,8 +223,8 @@ class TrackingStore:
             return False
         return True
 
-    def _query_index(self, index: str, key_attr: str, value: str, filters: Mapping[str, str] | None = None
-                     ) -> Iterator[dict[str, Any]]:
+    def _query_index(self, index: str, key_attr: str, value: str, filters: Mapping[str, str] | None = None,
+                     attributes: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
         kwargs: dict[str, Any] = {
             "TableName": self.table,
             "IndexName": index,
@@ -232,6 +232,9 @@ class TrackingStore:
             "ExpressionAttributeNames": {"#k": key_attr},
             "ExpressionAttributeValues": to_ddb({":v": value}),
         }
+        if attributes:
+            kwargs["ExpressionAttributeNames"].update({f"#p{i}": name for i, name in enumerate(attributes)})
+            kwargs["ProjectionExpression"] = ", ".join(f"#p{i}" for i in range(len(attributes)))
         if filters:
             clauses = []
             for i, (attr, val) in enumerate(filters.items()):
@@ -243,10 +246,14 @@ class TrackingStore:
             for item in page["Items"]:
                 yield from_ddb(item)
 
-    def files_with_status(self, status: FileStatus, date_prefix: str | None = None) -> list[dict[str, Any]]:
-        """Files in one status, oldest upload first (status-index), optionally for one date."""
+    def files_with_status(self, status: FileStatus, date_prefix: str | None = None,
+                          attributes: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """Files in one status, oldest upload first (status-index), optionally for one date.
+
+        ``attributes`` names the only ones to return (the builder's hot path reads fewer bytes).
+        """
         filters = {TRACKING_PK: date_prefix} if date_prefix else None
-        return list(self._query_index(STATUS_INDEX, "status", str(status), filters))
+        return list(self._query_index(STATUS_INDEX, "status", str(status), filters, attributes))
 
     def oldest_with_status(self, status: FileStatus) -> dict[str, Any] | None:
         """The file waiting longest in one status: one item read from the status-index, whatever the table's size."""

@@ -8,9 +8,10 @@ import pytest
 
 from lambda_manifest_builder.app import BuilderApp
 from lambda_manifest_builder.locking import DateLock
+from lambda_manifest_builder.manifests import PACKING_ATTRIBUTES
 from lambda_manifest_builder.scheduler import Scheduler
 from paybatch.aws import AwsClients
-from paybatch.contracts.tracking import FileStatus, ManifestStatus
+from paybatch.contracts.tracking import ManifestStatus
 from paybatch.jobs.launcher import TERMINAL_STATES
 from tests.integration.builder_support import body, deliver_all, metric_counts, small_settings
 from tests.integration.test_local_stack import _define_job
@@ -48,8 +49,8 @@ def test_stalled_lock_holder_cannot_manifest_a_file_twice(clients: AwsClients) -
     for i in range(4):
         app.clients.s3.put_object(Bucket=app.settings.buckets.input, Key=f"2025-12-23-s{i}.ndjson", Body=body())
     deliver_all(app)
-    pending = app.store.files_with_status(FileStatus.PENDING, "2025-12-23")
-    assert len(pending) == 4
+    pending = app.builder.pending_files("2025-12-23")  # what the builder reads: only the attributes it packs with
+    assert len(pending) == 4 and all(set(item) == set(PACKING_ATTRIBUTES) for item in pending)
     stalled = app.builder.create_manifest("2025-12-23", pending[:3], fence=1)  # old lease
     racer = app.builder.create_manifest("2025-12-23", pending, fence=2)  # took over the expired lock
     assert stalled is not None and racer is not None
