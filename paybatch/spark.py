@@ -8,7 +8,7 @@ A local session is tuned for what paybatch asks of it: the JVM only schedules ta
 runs in Python workers, so it starts with the client compiler only, from an AppCDS archive of
 Spark's classes when ``make setup`` has built one, and the workers fork from a daemon that has
 already imported paybatch (:mod:`paybatch.spark_worker`). Together they take a session's start
-from about 13 to about 7 CPU-seconds (docs/benchmarks.md).
+from about 13 to about 6 CPU-seconds (docs/benchmarks.md).
 """
 
 from __future__ import annotations
