@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -62,3 +63,31 @@ def test_worker_path_keeps_the_archives_when_they_are_the_only_pyspark(monkeypat
     monkeypatch.setattr(sys, "path", list(path))
     spark_worker._unzip_path()
     assert sys.path == path
+
+
+@pytest.mark.parametrize("user_setting", [None, "250"])
+def test_workers_fork_with_imports_frozen_out_of_the_gc_and_the_allocator_told_to_keep_memory(
+        monkeypatch: pytest.MonkeyPatch, user_setting: str | None) -> None:
+    import gc
+
+    import pyspark.daemon
+
+    seen: dict[str, object] = {}
+
+    def manager() -> None:  # what the forked workers would inherit
+        seen.update(frozen=gc.get_freeze_count(), gc_on=gc.isenabled(), purge=os.environ.get("MIMALLOC_PURGE_DELAY"),
+                    preloaded="json" in sys.modules)
+
+    monkeypatch.setattr(pyspark.daemon, "manager", manager)
+    monkeypatch.setattr(spark_worker, "PRELOAD", ("json", "paybatch.no_such_module"))  # a missing one is skipped
+    monkeypatch.setenv("MIMALLOC_PURGE_DELAY", user_setting or "")  # restored after the test either way
+    if user_setting is None:
+        monkeypatch.delenv("MIMALLOC_PURGE_DELAY")
+    try:
+        spark_worker.main()
+    finally:
+        gc.unfreeze()
+        gc.enable()
+    frozen = seen.pop("frozen")
+    assert isinstance(frozen, int) and frozen > 0
+    assert seen == {"gc_on": True, "purge": user_setting or "-1", "preloaded": True}
