@@ -19,7 +19,6 @@ from botocore.exceptions import ClientError
 
 from paybatch.aws import AwsClients
 from paybatch.contracts.tracking import (
-    MANIFEST_PK_PREFIX,
     FileStatus,
     ManifestStatus,
     iso,
@@ -299,14 +298,9 @@ class TrackingStore:
         return list(self._query_index(MANIFEST_STATUS_INDEX, "manifest_status", str(status)))
 
     def all_manifests(self) -> list[dict[str, Any]]:
-        items = []
-        for page in self.ddb.get_paginator("scan").paginate(
-            TableName=self.table,
-            FilterExpression="begins_with(#pk, :p)",
-            ExpressionAttributeNames={"#pk": TRACKING_PK},
-            ExpressionAttributeValues=to_ddb({":p": MANIFEST_PK_PREFIX}),
-        ):
-            items += [from_ddb(i) for i in page["Items"]]
+        """Every manifest, oldest first. Only manifests carry ``manifest_status``, so its index holds
+        nothing else: one query per status reads the manifests alone, where a scan read every file."""
+        items = [item for status in ManifestStatus for item in self.manifests_with_status(status)]
         return sorted(items, key=lambda m: m.get("created_at", ""))
 
     def manifest_update_item(self, date_prefix: str, batch_id: str,

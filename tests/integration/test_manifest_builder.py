@@ -7,6 +7,7 @@ import os
 import threading
 import time
 from collections import Counter
+from typing import Any
 
 import pytest
 
@@ -15,6 +16,8 @@ from lambda_manifest_builder.handler import handle_batch
 from lambda_manifest_builder.scheduler import Scheduler
 from paybatch.contracts.manifest import Manifest
 from paybatch.contracts.tracking import FileStatus, ManifestStatus
+from paybatch.resources import MANIFEST_STATUS_INDEX
+from paybatch.tracking_store import from_ddb
 from tests.conftest import drain
 from tests.integration.builder_support import (
     body,
@@ -70,6 +73,22 @@ def assert_invariants(app: BuilderApp, expected_files: int) -> None:
         assert m["file_count"] == len(m["files"]) <= app.settings.batching.max_files_per_manifest
 
 
+def listed_manifests_reading_no_file(app: BuilderApp) -> list[dict[str, Any]]:
+    """``all_manifests`` with the DynamoDB calls it made: queries of the manifest index only, no scan."""
+    calls: list[tuple[str, str | None]] = []
+    record = lambda params, model, **_: calls.append((model.name, params.get("IndexName")))  # noqa: E731
+    app.store.ddb.meta.events.register("before-parameter-build.dynamodb", record)
+    try:
+        manifests = app.store.all_manifests()
+    finally:
+        app.store.ddb.meta.events.unregister("before-parameter-build.dynamodb", record)
+    assert calls and set(calls) == {("Query", MANIFEST_STATUS_INDEX)}
+    scanned = [from_ddb(i) for i in app.store.ddb.scan(TableName=app.store.table)["Items"] if "manifest_status" in i]
+    assert sorted(m["batch_id"] for m in manifests) == sorted(m["batch_id"] for m in scanned)
+    assert [m["created_at"] for m in manifests] == sorted(m["created_at"] for m in manifests)
+    return manifests
+
+
 def test_files_tracked_quarantined_and_manifested(app: BuilderApp) -> None:
     for i in range(7):
         put(app, f"2025-12-23-file-{i:03}.ndjson", seed=str(i))
@@ -88,7 +107,7 @@ def test_files_tracked_quarantined_and_manifested(app: BuilderApp) -> None:
     left = {o["Key"] for o in app.clients.s3.list_objects_v2(Bucket=app.settings.buckets.input)["Contents"]}
     assert not any(k in left for k in reasons), "originals are removed once the copy is verified"
     # Manifest JSON: the documented contract, pinned to each file's etag.
-    manifests = app.store.all_manifests()
+    manifests = listed_manifests_reading_no_file(app)
     assert len(manifests) == 2
     for record in manifests:
         key = record["manifest_path"].removeprefix(f"s3://{app.settings.buckets.manifest}/")
