@@ -16,6 +16,8 @@ STATE_DIR = "PAYBATCH_STATE_DIR"
 JARS_DIR = "PAYBATCH_JARS_DIR"
 # The AppCDS archive local Spark starts from: a path, or "off" (default: .cache/spark/, built by `make setup`).
 SPARK_CDS = "PAYBATCH_SPARK_CDS"
+# NDJSON blocks: "auto" (the compiled strict parser where built, else Arrow's reader) or "arrow"
+JSON_PARSER = "PAYBATCH_JSON_PARSER"
 
 # Seed names that override the configuration file, mapped to the setting they override.
 SETTING_OVERRIDES: dict[str, str] = {

@@ -1,8 +1,12 @@
 """NDJSON → Arrow with per-line accounting: every line is a row or a reject with a reason.
 
-Blocks of lines go through Arrow's JSON reader with the dataset's schema (the fast path). A block
-that fails is split in halves until the failing lines stand alone, so good lines around a bad
-one still take the fast path; a lone failing line gets a reason a person can act on (not UTF-8,
+A block of lines is first offered to the compiled strict parser (``_strict_ndjson.c``), which
+takes only lines whose every key is a schema field and every value exactly of its field's type,
+and declines the block at the first line that is anything else. A declined block goes through
+Arrow's JSON reader with the dataset's schema, which is the reference for every line: both give
+the same values for the lines the strict parser takes (tests/unit/test_strict_ndjson.py). A block
+that Arrow fails on is split in halves until the failing lines stand alone, so good lines around a
+bad one still take a fast path; a lone failing line gets a reason a person can act on (not UTF-8,
 malformed or truncated JSON, not an object, a field of the wrong type). Rows missing a required
 field are rejects too. Fields the schema does not name are kept as JSON in ``_rescued``.
 """
@@ -10,6 +14,7 @@ field are rejects too. Fields the schema does not name are kept as JSON in ``_re
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +26,24 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
+from paybatch import constants
 from paybatch.datasets import DatasetSchema
+from paybatch.errors import PaybatchError
+
+try:
+    from paybatch.convert import _strict_ndjson
+except ImportError:  # not compiled here (no C compiler at install, or imported from a zip): Arrow reads every block
+    _strict_ndjson = None
+
+_NATIVE_KINDS = {"string": "s", "int64": "i", "double": "d", "bool": "b", "timestamp": "t", "date": "D"}
+
+
+def strict_parser_available() -> bool:
+    """Whether blocks are offered to the compiled strict parser (``PAYBATCH_JSON_PARSER=arrow`` turns it off)."""
+    choice = os.environ.get(constants.JSON_PARSER, "auto")
+    if choice not in {"auto", "arrow"}:
+        raise PaybatchError(f"{constants.JSON_PARSER} must be auto or arrow, not {choice!r}")
+    return choice == "auto" and _strict_ndjson is not None
 
 
 @dataclass(frozen=True)
@@ -129,6 +151,8 @@ class NdjsonParser:
         self.read_schema = pa.schema([pa.field(f.name, pa.string()) if f.name in self.date_fields else f
                                       for f in self.arrow_schema])
         self.output_schema = self.arrow_schema.append(pa.field("_rescued", pa.string()))
+        self.strict = strict_parser_available()
+        self._strict_kinds = "".join(_NATIVE_KINDS[f.type] for f in schema.fields)
 
     def _read(self, data: bytes | memoryview) -> pa.Table:
         table = pj.read_json(
@@ -136,7 +160,24 @@ class NdjsonParser:
             read_options=pj.ReadOptions(block_size=max(1 << 20, len(data) + 1), use_threads=False),
             parse_options=pj.ParseOptions(explicit_schema=self.read_schema, unexpected_field_behavior="infer"),
         )
+        # Arrow's reader lets some invalid UTF-8 through (overlong forms, encoded surrogates): refuse it here.
+        for column in table.columns:
+            if pa.types.is_string(column.type):
+                column.validate(full=True)
         return self._parse_dates(table)
+
+    def _read_strict(self, data: bytes | memoryview, lines: int) -> pa.Table | None:
+        """The block through the compiled strict parser, or None where it declines (Arrow then reads it)."""
+        assert _strict_ndjson is not None
+        parsed = _strict_ndjson.parse(data, lines, self.schema.field_names, self._strict_kinds)
+        if isinstance(parsed, tuple):  # (first line it does not take, why)
+            return None
+        arrays = []
+        for spec, (validity, values, offsets, nulls) in zip(self.arrow_schema, parsed, strict=True):
+            mask = pa.py_buffer(validity) if nulls else None
+            buffers = [mask, pa.py_buffer(offsets), pa.py_buffer(values)] if offsets is not None else [mask, pa.py_buffer(values)]
+            arrays.append(pa.Array.from_buffers(spec.type, lines, buffers, null_count=nulls))
+        return pa.Table.from_arrays(arrays, schema=self.arrow_schema)
 
     def _parse_dates(self, table: pa.Table) -> pa.Table:
         """YYYY-MM-DD strings to dates; Arrow's cast refuses impossible dates (strptime rolls 02-30 into March)."""
@@ -154,10 +195,12 @@ class NdjsonParser:
         """
         lines = bytes(block).count(b"\n") + unterminated_last if lines is None else lines
         if not unterminated_last:
-            try:
-                table = self._read(block)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-                table = None
+            table = self._read_strict(block, lines) if self.strict else None
+            if table is None:
+                try:
+                    table = self._read(block)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+                    table = None
             if table is not None and table.num_rows == lines:  # no blank line was skipped
                 rejects: list[Reject] = []
                 numbers = range(first_line, first_line + lines)
