@@ -312,6 +312,9 @@ static int parse_double(const char **pp, const char *end, double *out, Why *why)
         if (p >= end || *p < '0' || *p > '9') DECLINE_WITH(why, "not a number");
         for (; p < end && *p >= '0' && *p <= '9'; p++)
             if (e < 100000) e = e * 10 + (*p - '0');
+        /* Arrow's tokenizer (RapidJSON) refuses a positive exponent over 308 plus the fraction digits it
+           counted, even for 0e309; over 308 is refused here whatever the digits, so never taken wrongly. */
+        if (!exp_negative && e > 308) DECLINE_WITH(why, "exponent over 308");
         exponent += exp_negative ? -e : e;
     }
     if (p >= end || !ends_value(*p)) DECLINE_WITH(why, "not a number");

@@ -10,8 +10,8 @@ The batch id is a partition of its own, so re-running a batch replaces exactly i
 
 from __future__ import annotations
 
-import json
 import os
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import IO, Any
@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from paybatch.convert.ndjson import NdjsonParser, Reject, iter_line_blocks
+from paybatch.convert.ndjson import NdjsonParser, ParsedBlock, Reject, iter_line_blocks
 from paybatch.datasets import DatasetSchema
 
 REJECT_SCHEMA = pa.schema([
@@ -202,31 +202,17 @@ def convert_file(source: str, output: str, schema: DatasetSchema, batch_id: str,
     return result
 
 
-def _parquet_blocks(fs: pafs.FileSystem, path: str, schema: DatasetSchema) -> Any:
-    """Parquet input: rows missing a required field are rejects (row number as line number)."""
-    from paybatch.convert.ndjson import ParsedBlock
-
-    target = schema.arrow_schema()
+def _parquet_blocks(fs: pafs.FileSystem, path: str, schema: DatasetSchema) -> Iterator[ParsedBlock]:
+    """Parquet input, through the same row checks as NDJSON (row number as line number, no raw text)."""
+    parser = NdjsonParser(schema)
     row = 1
     with fs.open_input_file(path) as handle:
         for batch in pq.ParquetFile(handle).iter_batches(batch_size=64 * 1024):
-            table = pa.Table.from_batches([batch])
-            extras = [n for n in table.column_names if n not in target.names]
-            columns = [table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
-                       for f in target]
-            rescued = pa.array(
-                [json.dumps(r, default=str) if extras else None for r in
-                 (table.select(extras).to_pylist() if extras else [{}] * table.num_rows)], pa.string())
-            good = pa.Table.from_arrays([*columns, rescued], schema=target.append(pa.field("_rescued", pa.string())))
-            missing = None
-            for name in schema.required:
-                null = pc.is_null(good.column(name))
-                missing = null if missing is None else pc.or_(missing, null)
-            rejects = []
-            if missing is not None and pc.any(missing).as_py():
-                for i, bad in enumerate(missing.to_pylist()):
-                    if bad:
-                        rejects.append(Reject(row + i, b"", "missing required field(s)"))
-                good = good.filter(pc.invert(missing))
-            row += table.num_rows
-            yield ParsedBlock(good, rejects, table.num_rows)
+            count = batch.num_rows
+            columns = {f.name: batch.column(f.name).cast(f.type) if f.name in batch.schema.names else pa.nulls(count, f.type)
+                       for f in parser.arrow_schema}
+            unknown = {name: batch.column(name) for name in batch.schema.names if name not in columns}
+            rejects: list[Reject] = []
+            good = parser.finish(pa.table({**columns, **unknown}), [b""] * count, range(row, row + count), rejects)
+            row += count
+            yield ParsedBlock(good, rejects, count)

@@ -18,7 +18,7 @@ import os
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import IO, Any
 
 import numpy as np
@@ -31,7 +31,7 @@ from paybatch.datasets import DatasetSchema
 from paybatch.errors import PaybatchError
 
 try:
-    from paybatch.convert import _strict_ndjson
+    from paybatch.convert import _strict_ndjson  # type: ignore[attr-defined]
 except ImportError:  # not compiled here (no C compiler at install, or imported from a zip): Arrow reads every block
     _strict_ndjson = None
 
@@ -152,6 +152,10 @@ class NdjsonParser:
                                       for f in self.arrow_schema])
         self.output_schema = self.arrow_schema.append(pa.field("_rescued", pa.string()))
         self.strict = strict_parser_available()
+        first, last = datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+        self.date_ranges = [(f.name, *((pa.scalar(first, t), pa.scalar(last, t)) if f.type == "timestamp" else
+                                       (pa.scalar(first.date(), t), pa.scalar(last.date(), t))))
+                            for f, t in zip(schema.fields, self.arrow_schema.types, strict=True) if f.type in {"timestamp", "date"}]
         self._strict_kinds = "".join(_NATIVE_KINDS[f.type] for f in schema.fields)
 
     def _read(self, data: bytes | memoryview) -> pa.Table:
@@ -204,7 +208,7 @@ class NdjsonParser:
             if table is not None and table.num_rows == lines:  # no blank line was skipped
                 rejects: list[Reject] = []
                 numbers = range(first_line, first_line + lines)
-                finished = self._finish(table, _LazyLines(block), numbers, rejects)
+                finished = self.finish(table, _LazyLines(block), numbers, rejects)
                 return ParsedBlock(finished, rejects, lines)
         text = bytes(block)
         return self.parse((text[:-1] if text.endswith(b"\n") else text).split(b"\n"), first_line, unterminated_last)
@@ -242,10 +246,24 @@ class NdjsonParser:
             self._parse_segment(lines[:middle], numbers[:middle], tables, rejects, last_number)
             self._parse_segment(lines[middle:], numbers[middle:], tables, rejects, last_number)
             return
-        tables.append(self._finish(table, lines, numbers, rejects))
+        tables.append(self.finish(table, lines, numbers, rejects))
 
-    def _finish(self, table: pa.Table, lines: Sequence[bytes], numbers: Sequence[int], rejects: list[Reject]) -> pa.Table:
-        """Reject rows missing a required field; fold unknown fields into ``_rescued``."""
+    def finish(self, table: pa.Table, lines: Sequence[bytes], numbers: Sequence[int], rejects: list[Reject]) -> pa.Table:
+        """Reject rows with a date outside years 1-9999 or missing a required field; fold unknown fields into ``_rescued``.
+
+        ``table`` has the schema's fields and any unknown ones; ``lines[i]`` and ``numbers[i]`` are row i's raw
+        text and line number, for its reject. Parquet inputs go through here too.
+        """
+        found: list[Reject] = []
+        kept = np.arange(table.num_rows)  # the block row of each row still in the table
+        for name, low, high in self.date_ranges:
+            column = table.column(name)
+            outside = pc.fill_null(pc.or_(pc.less(column, low), pc.greater(column, high)), False)
+            if pc.any(outside).as_py():  # Arrow reads year 0000, which Spark, Athena and Python cannot
+                for i in np.flatnonzero(outside.to_numpy(zero_copy_only=False)):
+                    found.append(Reject(numbers[kept[i]], lines[kept[i]], f"field {name!r}: a date outside years 0001-9999"))
+                keep = pc.invert(outside)
+                table, kept = table.filter(keep), kept[keep.to_numpy(zero_copy_only=False)]
         missing = None
         for name in self.schema.required:
             null = pc.is_null(table.column(name))
@@ -254,9 +272,10 @@ class NdjsonParser:
             flags = missing.to_pylist()
             for i, bad in enumerate(flags):
                 if bad:
-                    absent = [n for n in self.schema.required if table.column(n)[i].as_py() is None]
-                    rejects.append(Reject(numbers[i], lines[i], f"missing required field(s): {', '.join(absent)}"))
+                    absent = [n for n in self.schema.required if not table.column(n)[i].is_valid]
+                    found.append(Reject(numbers[kept[i]], lines[kept[i]], f"missing required field(s): {', '.join(absent)}"))
             table = table.filter(pc.invert(missing))
+        rejects += sorted(found, key=lambda r: r.line_number)
         extras = [n for n in table.column_names if n not in self.names]
         if extras:
             rows = table.select(extras).to_pylist()

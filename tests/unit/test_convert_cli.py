@@ -57,6 +57,7 @@ def test_errors_are_clear(args: tuple[str, ...], message: str) -> None:
 def test_parquet_input_keeps_unknown_columns_and_rejects_missing_required(tmp_path: Path) -> None:
     import io
 
+    import pyarrow as pa
     import pyarrow.json as pj
     import pyarrow.parquet as pq
 
@@ -65,15 +66,22 @@ def test_parquet_input_keeps_unknown_columns_and_rejects_missing_required(tmp_pa
     ids = table.column("transaction_id").to_pylist()
     ids[0] = None  # a required field missing in one row
     table = table.set_column(table.schema.get_field_index("transaction_id"), "transaction_id", pa_array(ids))
+    stamps = table.column("transaction_timestamp").cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_pylist()
+    stamps[1] = -62_167_219_200_000_000  # 0000-01-01: Parquet holds it, Spark and Python cannot read it
+    index = table.schema.get_field_index("transaction_timestamp")
+    table = table.set_column(index, "transaction_timestamp", pa.array(stamps, pa.timestamp("us", tz="UTC")))
     source = tmp_path / "in.parquet"
     pq.write_table(table, source)
     result = run(str(source), "--output", str(tmp_path / "out"), "--engine", "arrow", "--json")
     assert result.returncode == 0, result.stderr
     [summary] = json.loads(result.stdout)
-    assert (summary["lines_read"], summary["rows_rejected"]) == (table.num_rows, 1)
+    assert (summary["lines_read"], summary["rows_rejected"]) == (table.num_rows, 2)
     rows = ds.dataset(tmp_path / "out" / "parquet", format="parquet", partitioning="hive").to_table().to_pylist()
-    assert len(rows) == table.num_rows - 1
+    assert len(rows) == table.num_rows - 2
     assert json.loads(rows[0]["_rescued"]) == {"loyalty_tier": "gold"}
+    rejects = ds.dataset(tmp_path / "out" / "rejects", format="parquet", partitioning="hive").to_table().to_pylist()
+    assert [(r["line_number"], r["reason"]) for r in rejects] == [
+        (1, "missing required field(s): transaction_id"), (2, "field 'transaction_timestamp': a date outside years 0001-9999")]
 
 
 def pa_array(values: list) -> object:  # type: ignore[type-arg]
