@@ -19,7 +19,7 @@ help: ## list the targets
 setup: $(STAMP) $(JARS) ## venv + pinned dependencies + s3a jars + Spark's class archive (idempotent)
 	@$(BIN)/python -m paybatch.spark
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock pyproject.toml setup.py paybatch/convert/_strict_ndjson.c
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
 	$(BIN)/python -m pip install --quiet -r requirements.lock 2>&1 | grep -v '^WARNING: Location' || true

@@ -61,6 +61,8 @@ def build_glue_library(target: Path) -> Path:
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
         for name in ("paybatch", "environments"):
             for path in sorted((ROOT / name).rglob("*")):
-                if path.is_file() and "__pycache__" not in path.parts and "scripts" not in path.parts:
+                # Compiled parts are this machine's build, and Python cannot load them from a zip anyway.
+                if (path.is_file() and "__pycache__" not in path.parts and "scripts" not in path.parts
+                        and path.suffix not in {".so", ".c"}):
                     archive.write(path, path.relative_to(ROOT))
     return target
