@@ -27,6 +27,16 @@ def paybatch_spark(files: list[str], out: str) -> int:
     return sum(int(r["rows_written"]) for r in results)
 
 
+def paybatch_spark_arrow_reader(files: list[str], out: str) -> int:
+    """The same, with every block read by Arrow's JSON reader (the compiled strict parser off): its A/B."""
+    import os
+
+    from paybatch import constants
+
+    os.environ[constants.JSON_PARSER] = "arrow"  # before the JVM starts, so its Python workers inherit it
+    return paybatch_spark(files, out)
+
+
 def paybatch_light(files: list[str], out: str) -> int:
     from paybatch.convert.files import convert_file
     from paybatch.datasets import load_schema
@@ -84,6 +94,7 @@ def pyarrow(files: list[str], out: str) -> int:
 
 ENGINES = {
     "paybatch (spark, task per file)": paybatch_spark,
+    "paybatch (spark, Arrow reader only)": paybatch_spark_arrow_reader,
     "paybatch (light path)": paybatch_light,
     "spark native, explicit schema": spark_native_explicit,
     "spark native, inferred schema": spark_native_inferred,
