@@ -13,13 +13,20 @@ field are rejects too. Fields the schema does not name are kept as JSON in ``_re
 
 from __future__ import annotations
 
+import hashlib
+import importlib.machinery
+import importlib.util
 import json
 import os
 import re
+import tempfile
+import zipimport
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import IO, Any
+from pathlib import Path
+from types import ModuleType
+from typing import IO, Any, cast
 
 import numpy as np
 import pyarrow as pa
@@ -30,10 +37,48 @@ from paybatch import constants
 from paybatch.datasets import DatasetSchema
 from paybatch.errors import PaybatchError
 
-try:
-    from paybatch.convert import _strict_ndjson  # type: ignore[attr-defined]
-except ImportError:  # not compiled here (no C compiler at install, or imported from a zip): Arrow reads every block
-    _strict_ndjson = None
+
+def _load_strict_parser() -> ModuleType | None:
+    """The compiled parser, or None where it was not built (Arrow's reader then reads every block).
+
+    Glue ships paybatch as a zip (``--extra-py-files``), and Python cannot load a compiled module
+    from a zip: there it is copied out once, to a folder named by its content, and loaded from there.
+    """
+    try:
+        from paybatch.convert import _strict_ndjson  # type: ignore[attr-defined]
+    except ImportError:
+        pass
+    else:
+        return cast(ModuleType, _strict_ndjson)
+    loader = globals().get("__loader__")
+    if not isinstance(loader, zipimport.zipimporter):
+        return None
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        name = f"_strict_ndjson{suffix}"
+        try:
+            data = loader.get_data(f"{loader.prefix}{name}")
+        except OSError:
+            continue
+        folder = Path(tempfile.gettempdir()) / f"paybatch-native-{hashlib.sha256(data).hexdigest()[:16]}"
+        path = folder / name
+        if not path.is_file():
+            folder.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(f".{os.getpid()}.partial")
+            partial.write_bytes(data)
+            partial.replace(path)  # whole or not at all, whichever process writes it first
+        spec = importlib.util.spec_from_file_location(f"{__package__}._strict_ndjson", path)
+        if spec is None or spec.loader is None:
+            return None
+        module = importlib.util.module_from_spec(spec)
+        try:
+            spec.loader.exec_module(module)
+        except ImportError:  # built for another platform: Arrow's reader it is
+            return None
+        return module
+    return None
+
+
+_strict_ndjson = _load_strict_parser()
 
 _NATIVE_KINDS = {"string": "s", "int64": "i", "double": "d", "bool": "b", "timestamp": "t", "date": "D"}
 

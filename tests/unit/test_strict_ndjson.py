@@ -7,6 +7,9 @@ Arrow's; the whole conversion (rows, rejects, reasons, Parquet bytes) must not c
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -21,6 +24,7 @@ from paybatch.convert.files import convert_file
 from paybatch.convert.ndjson import NdjsonParser, strict_parser_available
 from paybatch.datasets import load_schema
 from paybatch.errors import PaybatchError
+from paybatch.ops.package import build_glue_library
 
 SCHEMA = load_schema("authorization")
 native = ndjson._strict_ndjson
@@ -53,22 +57,12 @@ BAD_UTF8 = [b"\xff", b"\xc0\x80", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xe2\x
 
 @st.composite
 def json_strings(draw: st.DrawFn) -> bytes:
-    text = draw(st.text(max_size=12))
+    text = draw(st.text(max_size=40))
     encoded = json.dumps(text, ensure_ascii=draw(st.booleans())).encode()
-    twist = draw(st.sampled_from(["none"] * 6 + ["slash", "raw_control", "bad_utf8", "lone_surrogate", "upper_hex", "bad_escape"]))
-    if twist == "slash":
-        encoded = encoded[:-1] + b'\\/"'
-    elif twist == "raw_control":
-        encoded = encoded[:-1] + b'\x01"'
-    elif twist == "bad_utf8":
-        encoded = encoded[:-1] + draw(st.sampled_from(BAD_UTF8)) + b'"'
-    elif twist == "lone_surrogate":
-        encoded = encoded[:-1] + draw(st.sampled_from([b"\\ud800", b"\\udfff", b"\\ud83d\\u0041"])) + b'"'
-    elif twist == "upper_hex":
-        encoded = encoded[:-1] + b'\\u00E9\\uD83D\\uDE00"'
-    elif twist == "bad_escape":
-        encoded = encoded[:-1] + b'\\x"'
-    return encoded
+    twist = draw(st.sampled_from([b""] * 6 + [b"\\/", b"\x01", b"\x7f", b'\\"', b"\\ud800", b"\\udfff", b"\\ud83d\\u0041",
+                                                b"\\u00E9\\uD83D\\uDE00", b"\\x", b"\\", b'"', *BAD_UTF8]))
+    at = draw(st.integers(1, len(encoded) - 1))  # anywhere in the text: the parser reads 8 bytes at a time
+    return encoded[:at] + twist + encoded[at:]
 
 
 def int_texts() -> st.SearchStrategy[bytes]:
@@ -215,6 +209,21 @@ def test_what_arrow_refuses_is_declined(line: bytes) -> None:
     assert p._read_strict(line + b"\n", 1) is None
 
 
+@pytest.mark.parametrize("at", range(17))
+def test_every_byte_offset_of_a_long_string_is_checked(at: int) -> None:
+    """The parser scans strings 8 bytes at a time: a special byte at any offset must still be seen."""
+    p = parser(strict=True)
+    for special, taken in [(b"\x01", False), (b"\x1f", False), (b"\xff", False), (b"\xc0\x80", False), (b"\xed\xa0\x80", False),
+                           (b'\\"', True), (b"\\\\", True), (b"\\n", True), (b"\xc3\xa9", True), (b"\x7f", True), (b"~", True)]:
+        text = b"abcdefghijklmnopqrstuvwx"
+        block = b'{"merchant_name":"%s%s%s"}\n' % (text[:at], special, text[at:])
+        strict, reference = p._read_strict(block, 1), arrow_table(p, block)
+        if taken:
+            assert strict is not None and reference is not None and strict.equals(reference), (special, at)
+        else:
+            assert strict is None, (special, at)
+
+
 @pytest.mark.parametrize(("field", "text", "value"), [
     ("transaction_timestamp", '"2025-12-23T13:33:29.1Z"', datetime(2025, 12, 23, 13, 33, 29, 100000, tzinfo=UTC)),
     ("transaction_timestamp", '"2024-02-29T23:59:59.000042Z"', datetime(2024, 2, 29, 23, 59, 59, 42, tzinfo=UTC)),
@@ -346,3 +355,21 @@ def test_a_file_converts_to_the_same_parquet_bytes_either_way(tmp_path: Path, mo
         outputs[choice] = {Path(p).relative_to(tmp_path / choice): Path(p).read_bytes() for p in result.outputs}
     assert len(outputs["auto"]) >= 2
     assert outputs["auto"] == outputs["arrow"]
+
+
+def test_from_the_glue_zip_the_parser_is_copied_out_and_loaded(tmp_path: Path) -> None:
+    """Glue imports paybatch from paybatch.zip (--extra-py-files), where a compiled module cannot load in place."""
+    library = build_glue_library(tmp_path / "paybatch.zip")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from paybatch.convert import ndjson; "
+            "from paybatch.datasets import load_schema; "
+            "print(ndjson.__file__); print(ndjson._strict_ndjson.__file__); "
+            "print(ndjson.NdjsonParser(load_schema('authorization')).strict)")
+    for _ in range(2):  # the second process finds the copy the first one made
+        done = subprocess.run([sys.executable, "-c", code, str(library)], capture_output=True, text=True, check=False,
+                              env={**os.environ, "TMPDIR": str(scratch)}, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr[-2000:]
+        module_file, parser_file, strict = done.stdout.split()
+        assert module_file.startswith(str(library)) and parser_file.startswith(str(scratch)) and strict == "True"
+    assert len(list(scratch.glob("paybatch-native-*/_strict_ndjson*.so"))) == 1
