@@ -213,6 +213,6 @@ def _parquet_blocks(fs: pafs.FileSystem, path: str, schema: DatasetSchema) -> It
                        for f in parser.arrow_schema}
             unknown = {name: batch.column(name) for name in batch.schema.names if name not in columns}
             rejects: list[Reject] = []
-            good = parser.finish(pa.table({**columns, **unknown}), [b""] * count, range(row, row + count), rejects)
+            good = parser.finish(pa.table({**columns, **unknown}), [b""] * count, range(row, row + count), rejects, raw_json=False)
             row += count
             yield ParsedBlock(good, rejects, count)

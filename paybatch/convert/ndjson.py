@@ -13,6 +13,7 @@ field are rejects too. Fields the schema does not name are kept as JSON in ``_re
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.machinery
 import importlib.util
@@ -21,7 +22,7 @@ import os
 import re
 import tempfile
 import zipimport
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -203,11 +204,12 @@ class NdjsonParser:
                             for f, t in zip(schema.fields, self.arrow_schema.types, strict=True) if f.type in {"timestamp", "date"}]
         self._strict_kinds = "".join(_NATIVE_KINDS[f.type] for f in schema.fields)
 
-    def _read(self, data: bytes | memoryview) -> pa.Table:
+    def _read(self, data: bytes | memoryview, unknown: str = "infer") -> pa.Table:
+        """Arrow's reader with the schema; unknown fields are inferred (to find them) or, with "ignore", skipped."""
         table = pj.read_json(
             pa.BufferReader(pa.py_buffer(data)),
             read_options=pj.ReadOptions(block_size=max(1 << 20, len(data) + 1), use_threads=False),
-            parse_options=pj.ParseOptions(explicit_schema=self.read_schema, unexpected_field_behavior="infer"),
+            parse_options=pj.ParseOptions(explicit_schema=self.read_schema, unexpected_field_behavior=unknown),
         )
         # Arrow's reader lets some invalid UTF-8 through (overlong forms, encoded surrogates): refuse it here.
         for column in table.columns:
@@ -285,6 +287,13 @@ class NdjsonParser:
                 raise pa.ArrowInvalid(f"{table.num_rows} rows from {len(lines)} lines")
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
             if len(lines) == 1:
+                try:  # Arrow cannot guess one type for an unknown field (an array of mixed values): skip them
+                    alone = self._read(lines[0] + b"\n", unknown="ignore")
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+                    alone = None
+                if alone is not None and alone.num_rows == 1:
+                    tables.append(self.finish(alone, lines, numbers, rejects, rescue_all=True))
+                    return
                 rejects.append(Reject(numbers[0], lines[0], self._reason(lines[0], numbers[0] == last_number, exc)))
                 return
             middle = len(lines) // 2
@@ -293,48 +302,68 @@ class NdjsonParser:
             return
         tables.append(self.finish(table, lines, numbers, rejects))
 
-    def finish(self, table: pa.Table, lines: Sequence[bytes], numbers: Sequence[int], rejects: list[Reject]) -> pa.Table:
-        """Reject rows with a date outside years 1-9999 or missing a required field; fold unknown fields into ``_rescued``.
+    def finish(self, table: pa.Table, lines: Sequence[bytes], numbers: Sequence[int], rejects: list[Reject], *,
+               raw_json: bool = True, rescue_all: bool = False) -> pa.Table:
+        """Reject rows with a date outside years 1-9999 or missing a required field; keep unknown fields in ``_rescued``.
 
         ``table`` has the schema's fields and any unknown ones; ``lines[i]`` and ``numbers[i]`` are row i's raw
-        text and line number, for its reject. Parquet inputs go through here too.
+        text and line number, for its reject. ``_rescued`` is taken from the raw JSON line (``raw_json``), so
+        its values are the ones written, not Arrow's guesses at their types; ``rescue_all`` looks in every
+        line (a table read with unknown fields ignored). Parquet inputs (no raw text) use the column values.
         """
         found: list[Reject] = []
-        kept = np.arange(table.num_rows)  # the block row of each row still in the table
+        kept = np.arange(table.num_rows)  # the index into lines/numbers of each row still in the table
+
+        def drop(flags: pa.Array, reason: Callable[[int], str]) -> None:
+            nonlocal table, kept
+            bad = flags.to_numpy(zero_copy_only=False)
+            for i in np.flatnonzero(bad):
+                found.append(Reject(numbers[kept[i]], lines[kept[i]], reason(int(i))))
+            table, kept = table.filter(pc.invert(flags)), kept[~bad]
+
         for name, low, high in self.date_ranges:
             column = table.column(name)
             outside = pc.fill_null(pc.or_(pc.less(column, low), pc.greater(column, high)), False)
             if pc.any(outside).as_py():  # Arrow reads year 0000, which Spark, Athena and Python cannot
-                for i in np.flatnonzero(outside.to_numpy(zero_copy_only=False)):
-                    found.append(Reject(numbers[kept[i]], lines[kept[i]], f"field {name!r}: a date outside years 0001-9999"))
-                keep = pc.invert(outside)
-                table, kept = table.filter(keep), kept[keep.to_numpy(zero_copy_only=False)]
+                message = f"field {name!r}: a date outside years 0001-9999"
+                drop(outside, lambda _, message=message: message)  # type: ignore[misc]
         missing = None
         for name in self.schema.required:
             null = pc.is_null(table.column(name))
             missing = null if missing is None else pc.or_(missing, null)
         if missing is not None and pc.any(missing).as_py():
-            flags = missing.to_pylist()
-            for i, bad in enumerate(flags):
-                if bad:
-                    absent = [n for n in self.schema.required if not table.column(n)[i].is_valid]
-                    found.append(Reject(numbers[kept[i]], lines[kept[i]], f"missing required field(s): {', '.join(absent)}"))
-            table = table.filter(pc.invert(missing))
-        rejects += sorted(found, key=lambda r: r.line_number)
+            columns = [table.column(n) for n in self.schema.required]
+            drop(missing, lambda i: "missing required field(s): " + ", ".join(
+                n for n, c in zip(self.schema.required, columns, strict=True) if not c[i].is_valid))
         extras = [n for n in table.column_names if n not in self.names]
-        if extras:
-            rows = table.select(extras).to_pylist()
-            rescued = [
-                json.dumps({k: v for k, v in row.items() if v is not None}, default=str, separators=(",", ":"))
-                if any(v is not None for v in row.values()) else None
-                for row in rows
-            ]
+        rescued: list[str | None] = [None] * table.num_rows
+        if extras or rescue_all:
+            flagged = np.ones(table.num_rows, np.bool_)
+            if not rescue_all:
+                present = [pc.is_valid(table.column(n)) for n in extras]
+                flagged = functools.reduce(pc.or_, present).to_numpy(zero_copy_only=False)
+            failed: dict[int, str] = {}
+            if raw_json:
+                for i in np.flatnonzero(flagged):
+                    try:
+                        rescued[i] = self._rescue_line(lines[kept[i]])
+                    except (ValueError, RecursionError) as exc:  # text Arrow took and Python's json does not
+                        failed[int(i)] = f"fields not in the schema cannot be kept: {str(exc)[:200]}"
+            else:
+                rescued = _rescue_values(table.select(extras), flagged)
+            if failed:
+                drop(pa.array([i in failed for i in range(table.num_rows)]), failed.__getitem__)
+                rescued = [r for i, r in enumerate(rescued) if i not in failed]
             table = table.drop_columns(extras)
-            rescued_column = pa.array(rescued, pa.string())
-        else:
-            rescued_column = pa.nulls(table.num_rows, pa.string())
+        rejects += sorted(found, key=lambda r: r.line_number)
         table = table.select(list(self.arrow_schema.names)).cast(self.arrow_schema)
-        return table.append_column(pa.field("_rescued", pa.string()), rescued_column)
+        column = pa.array(rescued, pa.string()) if extras or rescue_all else pa.nulls(table.num_rows, pa.string())
+        return table.append_column(pa.field("_rescued", pa.string()), column)
+
+    def _rescue_line(self, line: bytes) -> str | None:
+        """The members of a JSON line the schema does not name, as compact JSON; None if there are none."""
+        unknown = {k: v for k, v in json.loads(line).items() if k not in self.names}
+        return json.dumps(unknown, ensure_ascii=False, allow_nan=False, separators=(",", ":")) if unknown else None
 
     def _reason(self, line: bytes, unterminated: bool, exc: Exception) -> str:
         """Why one line cannot be a row, in words."""
@@ -359,6 +388,14 @@ class NdjsonParser:
             if isinstance(got, str) and spec.type in {"timestamp", "date"} and not _parses(got, spec.type):
                 return f"field {spec.name!r}: {got[:40]!r} is not a valid {spec.type}"
         return f"rejected by the JSON reader: {str(exc).splitlines()[0][:200]}"
+
+
+def _rescue_values(extras: pa.Table, flagged: np.ndarray[Any, np.dtype[np.bool_]]) -> list[str | None]:
+    """Unknown Parquet columns as compact JSON per row (dates and times as their ISO text, which Python may not hold)."""
+    columns = [c.cast(pa.string()) if pa.types.is_temporal(c.type) else c for c in extras.columns]
+    rows = pa.Table.from_arrays(columns, names=extras.column_names).to_pylist()
+    return [json.dumps({k: v for k, v in row.items() if v is not None}, default=str, ensure_ascii=False, separators=(",", ":"))
+            if keep and any(v is not None for v in row.values()) else None for row, keep in zip(rows, flagged, strict=True)]
 
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")

@@ -10,7 +10,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -25,6 +25,7 @@ from paybatch.convert.ndjson import NdjsonParser, strict_parser_available
 from paybatch.datasets import load_schema
 from paybatch.errors import PaybatchError
 from paybatch.ops.package import build_glue_library
+from tests.records import START, full_row
 
 SCHEMA = load_schema("authorization")
 native = ndjson._strict_ndjson
@@ -318,18 +319,6 @@ def test_the_parser_can_be_turned_off_and_a_bad_setting_is_refused(monkeypatch: 
     monkeypatch.setenv(constants.JSON_PARSER, "fast")
     with pytest.raises(PaybatchError, match="PAYBATCH_JSON_PARSER must be auto or arrow, not 'fast'"):
         NdjsonParser(SCHEMA)
-
-
-START = datetime(2025, 12, 23, tzinfo=UTC)
-
-
-def full_row(i: int, **changes: object) -> dict[str, object]:
-    row = {"sequence_number": i, "transaction_id": f"T{i}", "transaction_timestamp":
-           (START + timedelta(seconds=997 * i)).strftime("%Y-%m-%dT%H:%M:%SZ"), "transaction_type": "PURCHASE",
-           "mti": "0100", "hash_pan": f"{i:064x}", "card_network": "VISA", "amount": i / 7, "currency": "EUR",
-           "merchant_name": "Caf\u00e9 \"Zoë\"", "response_code": "00", "approved": i % 3 > 0,
-           "settlement_date": "2025-12-26", "latitude": None}
-    return {**row, **changes}
 
 
 def test_arrow_path_rejects_the_invalid_utf8_its_reader_lets_through() -> None:
