@@ -359,8 +359,12 @@ static int parse_double(const char **pp, const char *end, double *out, Why *why)
     return OK;
 }
 
-static int literal(const char **pp, const char *end, const char *word, Py_ssize_t n) {
-    if (end - *pp < n + 1 || memcmp(*pp, word, (size_t)n) != 0 || !ends_value((*pp)[n])) return -1;
+/* true, false or null at *pp, followed by the end of the value. */
+static inline int literal(const char **pp, const char *end, const char *word, Py_ssize_t n) {
+    if (end - *pp < n + 1) return -1;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if ((*pp)[i] != word[i]) return -1;
+    if (!ends_value((*pp)[n])) return -1;
     *pp += n;
     return 0;
 }
