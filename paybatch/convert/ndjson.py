@@ -60,13 +60,7 @@ def _load_strict_parser() -> ModuleType | None:
             data = loader.get_data(f"{loader.prefix}{name}")
         except OSError:
             continue
-        folder = Path(tempfile.gettempdir()) / f"paybatch-native-{hashlib.sha256(data).hexdigest()[:16]}"
-        path = folder / name
-        if not path.is_file():
-            folder.mkdir(parents=True, exist_ok=True)
-            partial = path.with_suffix(f".{os.getpid()}.partial")
-            partial.write_bytes(data)
-            partial.replace(path)  # whole or not at all, whichever process writes it first
+        path = _private_copy(name, data)
         spec = importlib.util.spec_from_file_location(f"{__package__}._strict_ndjson", path)
         if spec is None or spec.loader is None:
             return None
@@ -77,6 +71,24 @@ def _load_strict_parser() -> ModuleType | None:
             return None
         return module
     return None
+
+
+def _private_copy(name: str, data: bytes) -> Path:
+    """``data`` as a file of this user's own, made once per machine and content, checked before each use.
+
+    The folder is this user's alone (mode 700, owner checked), so nobody else can plant a module there.
+    """
+    folder = Path(tempfile.gettempdir()) / f"paybatch-native-{os.getuid()}-{hashlib.sha256(data).hexdigest()[:16]}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    mine = folder.stat()
+    if mine.st_uid != os.getuid() or mine.st_mode & 0o077:
+        folder = Path(tempfile.mkdtemp(prefix="paybatch-native-"))
+    path = folder / name
+    if not path.is_file() or path.read_bytes() != data:
+        partial = path.with_suffix(f".{os.getpid()}.partial")
+        partial.write_bytes(data)
+        partial.replace(path)  # whole or not at all, whichever process writes it first
+    return path
 
 
 _strict_ndjson = _load_strict_parser()

@@ -362,3 +362,19 @@ def test_from_the_glue_zip_the_parser_is_copied_out_and_loaded(tmp_path: Path) -
         module_file, parser_file, strict = done.stdout.split()
         assert module_file.startswith(str(library)) and parser_file.startswith(str(scratch)) and strict == "True"
     assert len(list(scratch.glob("paybatch-native-*/_strict_ndjson*.so"))) == 1
+
+
+def test_the_copy_out_of_the_zip_cannot_be_planted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import hashlib
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    data = b"the module's bytes"
+    folder = tmp_path / f"paybatch-native-{os.getuid()}-{hashlib.sha256(data).hexdigest()[:16]}"
+    folder.mkdir(mode=0o700)
+    (folder / "m.so").write_bytes(b"something else")  # a stale or planted file under the expected name
+    assert ndjson._private_copy("m.so", data) == folder / "m.so"
+    assert (folder / "m.so").read_bytes() == data
+    folder.chmod(0o777)  # a folder others can write to is not used
+    elsewhere = ndjson._private_copy("m.so", data)
+    assert elsewhere.parent != folder and elsewhere.read_bytes() == data
