@@ -20,10 +20,12 @@ def pipeline_status(store: TrackingStore, files: list[dict[str, Any]] | None = N
                     manifests: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Counts per status, the oldest pending file's age, manifests per status and the runs in flight.
 
-    ``files`` and ``manifests`` are the items when the caller has already read them (one scan, not two).
+    ``files`` and ``manifests`` are the items when the caller has already read them. By default they are
+    what operators see (``TrackingStore.ops_files``): everything not completed, and what completed in the
+    last ``OPS_COMPLETED_DAYS`` days.
     """
-    files = store.all_files() if files is None else files
-    manifests = store.all_manifests() if manifests is None else manifests
+    files = store.ops_files() if files is None else files
+    manifests = store.ops_manifests() if manifests is None else manifests
     file_counts = Counter(str(f["status"]) for f in files)
     manifest_counts = Counter(str(m["manifest_status"]) for m in manifests)
     pending = [f for f in files if f["status"] == FileStatus.PENDING]

@@ -11,6 +11,7 @@ import random
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -26,6 +27,9 @@ from paybatch.contracts.tracking import (
     utcnow,
 )
 from paybatch.resources import MANIFEST_STATUS_INDEX, STATUS_INDEX, TRACKING_PK, TRACKING_SK
+
+# Completed files and manifests older than this (by upload or creation) are left out of operators' views.
+OPS_COMPLETED_DAYS = 2.0
 
 _SER = TypeSerializer()
 _DESER = TypeDeserializer()
@@ -223,7 +227,8 @@ class TrackingStore:
         return True
 
     def _query_index(self, index: str, key_attr: str, value: str, filters: Mapping[str, str] | None = None,
-                     attributes: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
+                     attributes: Sequence[str] | None = None, since: tuple[str, str] | None = None) -> Iterator[dict[str, Any]]:
+        """Items of one index partition; ``since`` = (the index's sort key, lowest value) reads only a recent range."""
         kwargs: dict[str, Any] = {
             "TableName": self.table,
             "IndexName": index,
@@ -231,6 +236,10 @@ class TrackingStore:
             "ExpressionAttributeNames": {"#k": key_attr},
             "ExpressionAttributeValues": to_ddb({":v": value}),
         }
+        if since:
+            kwargs["KeyConditionExpression"] += " AND #s >= :s"
+            kwargs["ExpressionAttributeNames"]["#s"] = since[0]
+            kwargs["ExpressionAttributeValues"][":s"] = _SER.serialize(since[1])
         if attributes:
             kwargs["ExpressionAttributeNames"].update({f"#p{i}": name for i, name in enumerate(attributes)})
             kwargs["ProjectionExpression"] = ", ".join(f"#p{i}" for i in range(len(attributes)))
@@ -260,6 +269,24 @@ class TrackingStore:
                                   ExpressionAttributeNames={"#k": "status"}, ExpressionAttributeValues=to_ddb({":v": str(status)}),
                                   ScanIndexForward=True, Limit=1)
         return from_ddb(response["Items"][0]) if response["Items"] else None
+
+    def ops_files(self, completed_days: float = OPS_COMPLETED_DAYS) -> list[dict[str, Any]]:
+        """What operators look at: every file not completed, and the completed ones uploaded in the last days.
+
+        Read from the status index only. Completed files are nearly all of the table (at prod volume,
+        338,000 a day for the tracking TTL), so a scan is never the right read for a monitor or a report.
+        """
+        cutoff = iso(utcnow() - timedelta(days=completed_days))
+        return [item for status in FileStatus for item in self._query_index(
+            STATUS_INDEX, "status", str(status), since=("upload_time", cutoff) if status == FileStatus.COMPLETED else None)]
+
+    def ops_manifests(self, completed_days: float = OPS_COMPLETED_DAYS) -> list[dict[str, Any]]:
+        """Every manifest not completed, and the completed ones created in the last days, oldest first."""
+        cutoff = iso(utcnow() - timedelta(days=completed_days))
+        items = [item for status in ManifestStatus for item in self._query_index(
+            MANIFEST_STATUS_INDEX, "manifest_status", str(status),
+            since=("created_at", cutoff) if status == ManifestStatus.COMPLETED else None)]
+        return sorted(items, key=lambda m: m.get("created_at", ""))
 
     def all_files(self) -> list[dict[str, Any]]:
         """Every file item (a scan: for the CLI and tests, not the hot path)."""

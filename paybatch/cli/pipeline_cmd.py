@@ -13,7 +13,7 @@ from paybatch.cli.common import EnvOption, JsonOption, clean_errors, console, pr
 from paybatch.contracts.tracking import TERMINAL_MANIFEST_STATUSES, FileStatus, ManifestStatus
 from paybatch.errors import PaybatchError
 from paybatch.pipeline_status import pipeline_status
-from paybatch.tracking_store import MetricDelta, TrackingStore
+from paybatch.tracking_store import OPS_COMPLETED_DAYS, MetricDelta, TrackingStore
 
 
 def _store(env: str) -> TrackingStore:
@@ -35,13 +35,18 @@ def register(app: typer.Typer) -> None:
 def files(
     env: EnvOption = "dev",
     status_filter: Annotated[str | None, typer.Option("--status", help="Only files in this status.")] = None,
+    days: Annotated[float, typer.Option("--days", min=0, help="Completed files: only those uploaded in the last N days.")]
+    = OPS_COMPLETED_DAYS,
     as_json: JsonOption = False,
 ) -> None:
-    """Tracked files with their status, size, manifest and error."""
+    """Tracked files with their status, size, manifest and error (every file not completed, and the recently completed)."""
     if status_filter and status_filter not in {s.value for s in FileStatus}:
         raise PaybatchError(f"unknown status {status_filter!r}; one of: {', '.join(s.value for s in FileStatus)}")
     store = _store(env)
-    items = store.files_with_status(FileStatus(status_filter)) if status_filter else store.all_files()
+    if status_filter == FileStatus.COMPLETED:
+        items = [f for f in store.ops_files(days) if f["status"] == FileStatus.COMPLETED]
+    else:
+        items = store.files_with_status(FileStatus(status_filter)) if status_filter else store.ops_files(days)
     items.sort(key=lambda i: (i["date_prefix"], i["upload_time"], i["file_key"]))
     if as_json:
         print_json(items)
@@ -57,9 +62,14 @@ def files(
 
 
 @clean_errors
-def manifests(env: EnvOption = "dev", as_json: JsonOption = False) -> None:
-    """Manifests with their status, size, run and last error."""
-    items = _store(env).all_manifests()
+def manifests(
+    env: EnvOption = "dev",
+    days: Annotated[float, typer.Option("--days", min=0, help="Completed manifests: only those created in the last N days.")]
+    = OPS_COMPLETED_DAYS,
+    as_json: JsonOption = False,
+) -> None:
+    """Manifests with their status, size, run and last error (every one not completed, and the recently completed)."""
+    items = _store(env).ops_manifests(days)
     if as_json:
         print_json(items)
         return

@@ -65,7 +65,7 @@ def diagnose(clients: AwsClients) -> Diagnosis:
     settings = clients.settings
     store = TrackingStore(clients)
     report = Diagnosis(settings.env)
-    files, manifests = store.all_files(), store.all_manifests()
+    files, manifests = store.ops_files(), store.ops_manifests()
     report.facts = {"files": dict(Counter(str(f["status"]) for f in files)),
                     "manifests": dict(Counter(str(m["manifest_status"]) for m in manifests))}
 

@@ -83,8 +83,7 @@ def failed_runs(clients: AwsClients, since_hours: float = 24) -> list[dict[str, 
     settings = clients.settings
     launcher = launcher_for(settings, clients)
     store = TrackingStore(clients)
-    manifests = {m.get("run_id"): m for m in store.all_manifests() if m.get("run_id")}
-    files = store.all_files()
+    manifests = {m.get("run_id"): m for m in store.ops_manifests(completed_days=max(1.0, since_hours / 24)) if m.get("run_id")}
     cutoff = utcnow() - dt.timedelta(hours=since_hours)
     found: list[FailedRun] = []
     for spec in glue_job_specs(settings):
@@ -102,7 +101,15 @@ def failed_runs(clients: AwsClients, since_hours: float = 24) -> list[dict[str, 
             manifest = manifests.get(run["Id"])
             batch = manifest["batch_id"] if manifest else (run.get("Arguments") or {}).get("--batch_id")
             involved = [{"file": f["file_key"], "status": f["status"], "error": f.get("error")}
-                        for f in files if batch and f.get("batch_id") == batch]
+                        for f in _manifest_files(store, manifest)]
             found.append(FailedRun(spec.name, run["Id"], run["JobRunState"], str(started or ""), str(run.get("ErrorMessage") or ""),
                                    batch, manifest["manifest_status"] if manifest else None, involved))
     return [asdict(r) for r in sorted(found, key=lambda r: r.started, reverse=True)]
+
+
+def _manifest_files(store: TrackingStore, manifest: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The tracking items of a manifest's files, read one by one (at most a manifest's worth, never a scan)."""
+    if not manifest:
+        return []
+    items = (store.get_file(manifest["manifest_date"], entry["key"]) for entry in manifest.get("files", []))
+    return [item for item in items if item is not None]

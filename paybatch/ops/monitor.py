@@ -19,8 +19,8 @@ def snapshot(clients: AwsClients) -> dict[str, Any]:
     """Files and manifests per status, backlog, runs in flight and finished, throughput, errors, cost so far."""
     require_resources(clients)
     store = TrackingStore(clients)
-    manifests = store.all_manifests()
-    files = store.all_files()
+    manifests = store.ops_manifests()
+    files = store.ops_files()
     status = pipeline_status(store, files, manifests)
     since = utcnow() - dt.timedelta(minutes=WINDOW_MINUTES)
     recent = [f for f in files if f["status"] == FileStatus.COMPLETED and f.get("completed_at")

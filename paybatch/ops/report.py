@@ -44,7 +44,7 @@ def reject_reasons(clients: AwsClients) -> Counter[str]:
 def collect(clients: AwsClients) -> dict[str, Any]:
     require_resources(clients)
     store = TrackingStore(clients)
-    return {"files": store.all_files(), "manifests": store.all_manifests(), "rejects": reject_reasons(clients)}
+    return {"files": store.ops_files(), "manifests": store.ops_manifests(), "rejects": reject_reasons(clients)}
 
 
 def _card(title: str, body: str, chart_id: str) -> str:
