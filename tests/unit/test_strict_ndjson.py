@@ -51,6 +51,18 @@ def arrow_table(p: NdjsonParser, block: bytes) -> pa.Table | None:
         return None
 
 
+def taken_as_arrow_reads_it(block: bytes, lines: int) -> bool:
+    """Whether the strict parser took the block; where it did, its table must be the one Arrow's reader gives."""
+    p = parser(strict=True)
+    strict = p._read_strict(block, lines)
+    if strict is None:
+        return False
+    reference = arrow_table(p, block)
+    assert reference is not None, "the strict parser took a block Arrow's reader refuses"
+    assert strict.equals(reference), (strict.to_pylist(), reference.to_pylist())
+    return True
+
+
 # ---- values of every kind, well and badly formed ------------------------------------------------------
 
 BAD_UTF8 = [b"\xff", b"\xc0\x80", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xe2\x82", b"\x80"]
@@ -166,15 +178,7 @@ SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[Heal
 @SETTINGS
 @given(st.lists(lines(), min_size=1, max_size=6))
 def test_an_accepted_block_reads_exactly_as_arrow_reads_it(block_lines: list[bytes]) -> None:
-    block = b"\n".join(block_lines) + b"\n"
-    p = parser(strict=True)
-    strict = p._read_strict(block, len(block_lines))
-    if strict is None:
-        return
-    reference = arrow_table(p, block)
-    assert reference is not None, "the strict parser took a block Arrow's reader refuses"
-    assert reference.num_rows == len(block_lines)
-    assert strict.equals(reference), (strict.to_pylist(), reference.to_pylist())
+    taken_as_arrow_reads_it(b"\n".join(block_lines) + b"\n", len(block_lines))
 
 
 @st.composite
@@ -187,13 +191,7 @@ def single_values(draw: st.DrawFn) -> bytes:
 @given(single_values())
 def test_each_value_alone_reads_as_arrow_reads_it(line: bytes) -> None:
     """One field a line, so that every edge case of every kind is taken or declined on its own."""
-    block = line + b"\n"
-    p = parser(strict=True)
-    strict = p._read_strict(block, 1)
-    if strict is not None:
-        reference = arrow_table(p, block)
-        assert reference is not None, "the strict parser took a value Arrow's reader refuses"
-        assert strict.equals(reference), (strict.to_pylist(), reference.to_pylist())
+    taken_as_arrow_reads_it(line + b"\n", 1)
 
 
 @pytest.mark.parametrize("line", [
@@ -245,11 +243,8 @@ def test_values_taken_are_exact(field: str, text: str, value: object) -> None:
 @given(st.lists(clean_lines(), min_size=1, max_size=6))
 def test_plain_lines_are_taken_and_equal_arrow(block_lines: list[bytes]) -> None:
     block = b"\n".join(block_lines) + b"\n"
-    p = parser(strict=True)
-    strict = p._read_strict(block, len(block_lines))
-    assert strict is not None, native.parse(block, len(block_lines), SCHEMA.field_names, p._strict_kinds)
-    reference = arrow_table(p, block)
-    assert reference is not None and strict.equals(reference), (strict.to_pylist(), reference and reference.to_pylist())
+    assert taken_as_arrow_reads_it(block, len(block_lines)), native.parse(block, len(block_lines), SCHEMA.field_names,
+                                                                          parser(True)._strict_kinds)
 
 
 @SETTINGS
