@@ -11,7 +11,7 @@ ENV ?= dev
 export SPARK_LOCAL_IP := 127.0.0.1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup demo test lint lint-iac bench synth package local-up local-down local-status clean lock
+.PHONY: help setup demo test lint lint-iac sanitize bench synth package local-up local-down local-status clean lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ test: setup ## run the test suite (real local endpoint, real local Spark)
 lint: setup ## ruff + mypy on the core
 	$(BIN)/ruff check paybatch lambda_manifest_builder glue_jobs deploy tests bench
 	$(BIN)/mypy
+
+sanitize: setup ## the strict NDJSON parser's tests under AddressSanitizer and UBSan (after changing its C)
+	scripts/sanitize-parser.sh
 
 lint-iac: synth .cache/checkov/bin/checkov ## checkov on the synthesised templates (its own venv: it pins an old boto3)
 	BC_SKIP_MAPPING=TRUE .cache/checkov/bin/checkov --quiet --compact --framework cloudformation \
