@@ -27,7 +27,6 @@ from paybatch import constants
 from paybatch.config import Settings
 from paybatch.ops.lambdas import lambda_environment, lambda_role_name
 from paybatch.resources import (
-    PYTHONSHELL_PYTHON,
     bucket_names,
     glue_job_specs,
     glue_role_name,
@@ -179,16 +178,14 @@ class PaybatchStack(cdk.Stack):
         for spec in glue_job_specs(self.settings):
             command = glue.CfnJob.JobCommandProperty(
                 name=spec.command, script_location=f"s3://{artifacts}/{glue_script_key(spec)}",
-                python_version=PYTHONSHELL_PYTHON if spec.command == "pythonshell" else "3")
+                python_version="3")
             common: dict[str, Any] = dict(
                 name=spec.name, role=self.glue_role.role_arn, command=command, default_arguments=spec.default_arguments,
                 execution_property=glue.CfnJob.ExecutionPropertyProperty(max_concurrent_runs=spec.max_concurrent_runs),
                 max_retries=g.max_retries, timeout=g.timeout_minutes, description=f"paybatch {spec.role} ({self.settings.env})")
-            if spec.command == "pythonshell":
-                job = glue.CfnJob(self, f"{spec.role}-job", max_capacity=1.0, **common)
-            else:
-                job = glue.CfnJob(self, f"{spec.role}-job", glue_version=g.version, worker_type=g.worker_type,
-                                  number_of_workers=g.number_of_workers, **common)
+            worker_type, workers = spec.workers or (g.worker_type, g.number_of_workers)
+            job = glue.CfnJob(self, f"{spec.role}-job", glue_version=g.version, worker_type=worker_type,
+                              number_of_workers=workers, **common)
             skip_checks(job, ("CKV_AWS_195", "data at rest is SSE-S3 on every bucket; a KMS security configuration is optional"))
             jobs[spec.role] = job
         return jobs

@@ -1,4 +1,7 @@
-"""Glue (pythonshell) entry: the light path for small manifests — same contract, no Spark.
+"""Glue entry for the light path: small manifests converted in the driver, no Spark tasks — same contract.
+
+It runs as the smallest Glue 5.1 Spark job (2 × G.1X) because paybatch needs Python 3.11, and a Glue
+Python shell job offers 3.9 at most.
 
 Arguments: --manifest_path s3://… (required); --env, --target_file_mb (optional).
 """

@@ -61,9 +61,10 @@ class GlueJobSpec:
     role: str
     name: str
     script: str  # file name under glue_jobs/
-    command: str  # glueetl or pythonshell
+    command: str  # glueetl (Glue 5.1: Python 3.11, which paybatch needs)
     max_concurrent_runs: int
     default_arguments: dict[str, str] = field(default_factory=dict)
+    workers: tuple[str, int] | None = None  # (worker type, count); None: the environment's glue settings
 
     @property
     def script_path(self) -> Path:
@@ -141,12 +142,15 @@ def glue_job_specs(settings: Settings) -> list[GlueJobSpec]:
                                                                    "--job-language", "--enable-metrics"}}
     return [
         GlueJobSpec("convert", jobs.convert, "convert_manifest.py", "glueetl", runs, arguments),
-        GlueJobSpec("convert_light", jobs.convert_light, "convert_manifest_light.py", "pythonshell", runs, light_arguments),
+        GlueJobSpec("convert_light", jobs.convert_light, "convert_manifest_light.py", "glueetl", runs, light_arguments,
+                    workers=LIGHT_WORKERS),
         GlueJobSpec("generate", jobs.generate, "generate_payments.py", "glueetl", runs, arguments),
     ]
 
 
-PYTHONSHELL_PYTHON = "3.9"  # the newest Python a Glue Python shell job offers
+# The light path runs in the driver of the smallest Spark job. A Glue Python shell job would be cheaper,
+# but it offers Python 3.9 at most and paybatch needs 3.11 (as Glue 5.1's Spark jobs have).
+LIGHT_WORKERS = ("G.1X", 2)
 LIBRARY_KEY = "glue/lib/paybatch.zip"  # the --extra-py-files library (paybatch + environment configs)
 
 
@@ -162,16 +166,14 @@ def job_definition(settings: Settings, spec: GlueJobSpec, role_arn: str) -> dict
         "Name": spec.name,
         "Role": role_arn,
         "Command": {"Name": spec.command, "ScriptLocation": f"s3://{settings.buckets.artifacts}/{glue_script_key(spec)}",
-                    "PythonVersion": PYTHONSHELL_PYTHON if spec.command == "pythonshell" else "3"},
+                    "PythonVersion": "3"},
         "DefaultArguments": dict(spec.default_arguments),
         "ExecutionProperty": {"MaxConcurrentRuns": spec.max_concurrent_runs},
         "MaxRetries": glue.max_retries,
         "Timeout": glue.timeout_minutes,
     }
-    if spec.command == "glueetl":
-        definition.update(GlueVersion=glue.version, WorkerType=glue.worker_type, NumberOfWorkers=glue.number_of_workers)
-    else:
-        definition["MaxCapacity"] = 1.0
+    worker_type, workers = spec.workers or (glue.worker_type, glue.number_of_workers)
+    definition.update(GlueVersion=glue.version, WorkerType=worker_type, NumberOfWorkers=workers)
     return definition
 
 

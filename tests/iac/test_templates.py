@@ -74,7 +74,8 @@ def test_lambdas_glue_jobs_and_alarms(template_data: dict[str, dict[str, Any]], 
                                                "--enable-job-insights": "true", "--env": env}),
     })
     template.has_resource_properties("AWS::Glue::Job", {
-        "Name": settings.glue.jobs.convert_light, "Command": Match.object_like({"Name": "pythonshell"})})
+        "Name": settings.glue.jobs.convert_light, "Command": Match.object_like({"Name": "glueetl", "PythonVersion": "3"}),
+        "GlueVersion": "5.1", "WorkerType": "G.1X", "NumberOfWorkers": 2})  # Python shell offers 3.9 at most
     template.has_resource_properties("AWS::Glue::Job", {"Name": settings.glue.jobs.generate})
     auto = template_data[env]["Resources"]
     convert = next(r["Properties"] for r in auto.values()
