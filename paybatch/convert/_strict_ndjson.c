@@ -301,7 +301,7 @@ static int parse_double(const char **pp, const char *end, double *out, Why *why)
     const char *p = *pp, *start = p;
     int negative = 0;
     uint64_t mantissa = 0;
-    int significant = 0, dropped = 0;  /* digits kept in the mantissa; integer digits past 19 */
+    int significant = 0, dropped = 0;  /* digits kept in the mantissa; digits past the 19th (integer ones scale it) */
     int64_t exponent = 0;
     if (*p == '-') { negative = 1; p++; }
     if (p >= end || *p < '0' || *p > '9') DECLINE_WITH(why, "not a number");
@@ -419,7 +419,6 @@ static int parse_value(Column *col, Py_ssize_t row, const char **pp, const char 
         }
         case 'd': {
             double v;
-            if (*p != '-' && (*p < '0' || *p > '9')) DECLINE_WITH(why, "not a number");
             if ((status = parse_double(&p, end, &v, why)) != OK) return status;
             memcpy(col->fixed + row * 8, &v, 8);
             break;

@@ -8,7 +8,9 @@ the same values for the lines the strict parser takes (tests/unit/test_strict_nd
 that Arrow fails on is split in halves until the failing lines stand alone, so good lines around a
 bad one still take a fast path; a lone failing line gets a reason a person can act on (not UTF-8,
 malformed or truncated JSON, not an object, a field of the wrong type). Rows missing a required
-field are rejects too. Fields the schema does not name are kept as JSON in ``_rescued``.
+field are rejects too. Fields the schema does not name are kept in ``_rescued``, as compact JSON taken
+from the line as written; a lone line whose unknown field Arrow cannot give one type is read again
+with unknown fields ignored, so it still converts.
 """
 
 from __future__ import annotations
