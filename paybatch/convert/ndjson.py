@@ -37,6 +37,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from paybatch import constants
+from paybatch.convert.line_screen import Shape, block_is_self_contained, screen_line
 from paybatch.datasets import DatasetSchema
 from paybatch.errors import PaybatchError
 
@@ -194,6 +195,8 @@ class _LazyLines(Sequence[bytes]):
         return len(self._split())
 
 
+_JSON_KINDS: dict[type, str] = {type(None): "null", bool: "a boolean", int: "a number", float: "a number",
+                                 str: "a string", list: "an array"}
 _PY_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,), "int64": (int,), "double": (int, float), "bool": (bool,), "timestamp": (str,), "date": (str,),
 }
@@ -261,7 +264,7 @@ class NdjsonParser:
         lines = bytes(block).count(b"\n") + unterminated_last if lines is None else lines
         if not unterminated_last:
             table = self._read_strict(block, lines) if self.strict else None
-            if table is None:
+            if table is None and block_is_self_contained(block):  # else Arrow could crash or misread: line by line
                 try:
                     table = self._read(block)
                 except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
@@ -286,7 +289,22 @@ class NdjsonParser:
                 rejects.append(Reject(number, line, "empty line"))
         last_number = numbers[-1] if (unterminated_last and numbers) else None
         tables: list[pa.Table] = []
-        self._parse_segment(kept_lines, kept_numbers, tables, rejects, last_number)
+        run_lines: list[bytes] = []
+        run_numbers: list[int] = []
+        for line, number in zip(kept_lines, kept_numbers, strict=True):
+            shape = screen_line(line)
+            if shape == Shape.JOINABLE:
+                run_lines.append(line)
+                run_numbers.append(number)
+                continue
+            self._parse_segment(run_lines, run_numbers, tables, rejects, last_number)
+            run_lines, run_numbers = [], []
+            if shape == Shape.ALONE:
+                self._parse_segment([line], [number], tables, rejects, last_number)
+            else:
+                reason = shape if isinstance(shape, str) else self._reason(line, number == last_number, None)
+                rejects.append(Reject(number, line, reason))
+        self._parse_segment(run_lines, run_numbers, tables, rejects, last_number)
         table = pa.concat_tables(tables) if tables else self.output_schema.empty_table()
         rejects.sort(key=lambda r: r.line_number)
         return ParsedBlock(table, rejects, len(lines))
@@ -379,8 +397,8 @@ class NdjsonParser:
         unknown = {k: v for k, v in json.loads(line).items() if k not in self.names}
         return json.dumps(unknown, ensure_ascii=False, allow_nan=False, separators=(",", ":")) if unknown else None
 
-    def _reason(self, line: bytes, unterminated: bool, exc: Exception) -> str:
-        """Why one line cannot be a row, in words."""
+    def _reason(self, line: bytes, unterminated: bool, exc: Exception | None) -> str:
+        """Why one line cannot be a row, in words (its nesting is bounded by the line screen)."""
         try:
             text = line.decode("utf-8")
         except UnicodeDecodeError as err:
@@ -391,8 +409,10 @@ class NdjsonParser:
             if unterminated:
                 return f"truncated last line (no newline, {err.msg} at column {err.colno})"
             return f"malformed JSON: {err.msg} at column {err.colno}"
+        except RecursionError:  # the screen bounds nesting; this is the belt to its braces
+            return "malformed JSON: nested too deeply"
         if not isinstance(value, dict):
-            return f"not a JSON object: {type(value).__name__}"
+            return f"not a JSON object: {_JSON_KINDS.get(type(value), type(value).__name__)}"
         for spec in self.schema.fields:
             got = value.get(spec.name)
             if got is None:
@@ -401,7 +421,7 @@ class NdjsonParser:
                 return f"field {spec.name!r}: expected {spec.type}, got {type(got).__name__} {json.dumps(got)[:40]}"
             if isinstance(got, str) and spec.type in {"timestamp", "date"} and not _parses(got, spec.type):
                 return f"field {spec.name!r}: {got[:40]!r} is not a valid {spec.type}"
-        return f"rejected by the JSON reader: {str(exc).splitlines()[0][:200]}"
+        return f"rejected by the JSON reader: {str(exc).splitlines()[0][:200]}" if exc else "rejected by the JSON reader"
 
 
 def _rescue_values(extras: pa.Table, flagged: np.ndarray[Any, np.dtype[np.bool_]]) -> list[str | None]:
