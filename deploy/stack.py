@@ -34,6 +34,7 @@ from paybatch.resources import (
     queue_specs,
     table_specs,
 )
+from paybatch.retention import CONVERTED_TAG, lifecycle_rule
 
 OLDEST_PENDING_ALARM_SECONDS = 3600
 
@@ -70,6 +71,10 @@ class PaybatchStack(cdk.Stack):
                 rules.append(s3.LifecycleRule(id="expire", expiration=cdk.Duration.days(expire[role])))
             if role == "artifacts":
                 rules.append(s3.LifecycleRule(id="expire-glue-temp", prefix="glue/tmp/", expiration=cdk.Duration.days(7)))
+            retention = lifecycle_rule(self.settings)
+            if role == "input" and retention:  # converted raw input only: the tag a run sets (paybatch.retention)
+                rules.append(s3.LifecycleRule(id=retention["ID"], tag_filters={CONVERTED_TAG: "true"},
+                                              expiration=cdk.Duration.days(retention["Expiration"]["Days"])))
             bucket = s3.Bucket(
                 self, f"{role}-bucket", bucket_name=name, block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
                 encryption=s3.BucketEncryption.S3_MANAGED, enforce_ssl=True, lifecycle_rules=rules,

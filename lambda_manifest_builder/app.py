@@ -13,6 +13,7 @@ from paybatch.aws import AwsClients
 from paybatch.config import Settings, load_settings
 from paybatch.jobs.launcher import JobLauncher, launcher_for
 from paybatch.tracking_store import TrackingStore
+from paybatch.transitions import StatusMoves
 
 
 @dataclass
@@ -20,6 +21,7 @@ class BuilderApp:
     settings: Settings
     clients: AwsClients
     store: TrackingStore
+    moves: StatusMoves
     registry: FileRegistry
     builder: ManifestBuilder
     launcher: JobLauncher
@@ -28,10 +30,11 @@ class BuilderApp:
     def create(cls, settings: Settings, launcher: JobLauncher | None = None) -> BuilderApp:
         clients = AwsClients(settings)
         store = TrackingStore(clients)
+        moves = StatusMoves(store)
         launcher = launcher or launcher_for(settings, clients)
-        registry = FileRegistry(clients, store, Quarantine(clients, store))
-        builder = ManifestBuilder(clients, store, DateLock(clients), launcher)
-        return cls(settings, clients, store, registry, builder, launcher)
+        registry = FileRegistry(clients, store, moves, Quarantine(clients, moves))
+        builder = ManifestBuilder(clients, store, moves, DateLock(clients), launcher)
+        return cls(settings, clients, store, moves, registry, builder, launcher)
 
 
 @lru_cache(maxsize=4)

@@ -1,8 +1,8 @@
 """Manifest creation and dispatch: claim pending files, record the manifest, write its JSON, start a run.
 
 Claiming is crash-safe without relying on the lock: files are claimed in chunks of at most
-99, each chunk in one DynamoDB transaction together with the manifest record (so
-TransactWriteItems' 100-item limit holds for prod's 100 files per manifest). Every file
+98, each chunk in one DynamoDB transaction together with the manifest record and one counter
+shard (so TransactWriteItems' 100-item limit holds for prod's 100 files per manifest). Every file
 update is conditional on ``status = pending`` and the etag that was read, and the manifest
 record is appended in the same transaction — after any crash the record names exactly the
 files claimed so far. A record left ``creating`` is finished by the scheduler.
@@ -11,14 +11,13 @@ files claimed so far. A record left ``creating`` is finished by the scheduler.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from botocore.exceptions import ClientError
+from aws_lambda_powertools import Logger
 
 from lambda_manifest_builder.batching import BatchPolicy, PendingFile, plan_manifests
 from lambda_manifest_builder.locking import DateLock
@@ -27,12 +26,14 @@ from paybatch.contracts.manifest import Manifest, ManifestFile, manifest_key
 from paybatch.contracts.tracking import FileStatus, ManifestStatus, iso, parse_iso, utcnow
 from paybatch.jobs.launcher import JobLauncher, is_concurrency_refusal
 from paybatch.resources import glue_job_specs
-from paybatch.tracking_store import ConditionFailed, MetricDelta, TrackingStore, from_ddb, to_ddb
+from paybatch.tracking_store import TrackingStore
+from paybatch.transitions import Move, StatusMoves
 
-CLAIM_CHUNK = 99  # + the manifest record = TransactWriteItems' limit of 100
+CLAIM_CHUNK = 98  # + the manifest record + a counter shard = TransactWriteItems' limit of 100
 # What planning (key, size, age, format) and claiming (bucket, key, size, etag) read of a pending file.
 PACKING_ATTRIBUTES = ("date_prefix", "file_key", "bucket", "size_bytes", "etag", "upload_time", "input_format")
 START_LEASE_SECONDS = 120
+logger = Logger(service="manifest-builder")
 
 
 class Dispatch(StrEnum):
@@ -51,11 +52,12 @@ def new_batch_id(date_prefix: str, now: datetime) -> str:
 class ManifestBuilder:
     """Packs a date's pending files into manifests and gets their conversion runs started."""
 
-    def __init__(self, clients: AwsClients, store: TrackingStore, lock: DateLock, launcher: JobLauncher,
+    def __init__(self, clients: AwsClients, store: TrackingStore, moves: StatusMoves, lock: DateLock, launcher: JobLauncher,
                  *, clock: Callable[[], datetime] = utcnow) -> None:
         self.clients = clients
         self.settings = clients.settings
         self.store = store
+        self.moves = moves
         self.lock = lock
         self.launcher = launcher
         self.clock = clock
@@ -108,41 +110,13 @@ class ManifestBuilder:
         while remaining:
             entries = [{"bucket": f["bucket"], "key": f["file_key"], "size": int(f["size_bytes"]), "etag": f["etag"]}
                        for f in remaining]
-            manifest_update = {
-                "TableName": self.store.table,
-                "Key": to_ddb(self.store.manifest_key(date_prefix, batch_id)),
-                "UpdateExpression": (
-                    "SET manifest_status = :creating, files = list_append(if_not_exists(files, :empty), :files), "
-                    "file_count = if_not_exists(file_count, :zero) + :n, "
-                    "total_bytes = if_not_exists(total_bytes, :zero) + :bytes, "
-                    "batch_id = :bid, #date = :date, created_at = if_not_exists(created_at, :now), updated_at = :now, "
-                    "env = :env, input_format = :fmt, fence = :fence, attempts = if_not_exists(attempts, :zero), "
-                    "#ttl = :ttl"
-                ),
-                "ConditionExpression": "attribute_not_exists(manifest_status) OR manifest_status = :creating",
-                "ExpressionAttributeNames": {"#date": "manifest_date", "#ttl": "ttl"},
-                "ExpressionAttributeValues": to_ddb({
-                    ":creating": str(ManifestStatus.CREATING), ":empty": [], ":files": entries, ":zero": 0,
-                    ":n": len(entries), ":bytes": sum(e["size"] for e in entries), ":bid": batch_id,
-                    ":date": date_prefix, ":now": header["created_at"], ":env": self.settings.env,
-                    ":fmt": header["input_format"], ":fence": header["fence"], ":ttl": self.store.expiry(),
-                }),
-            }
-            claims = [
-                {"Update": self.store.file_transition_item(
-                    date_prefix, f["file_key"], FileStatus.PENDING, FileStatus.MANIFESTED,
-                    {"batch_id": batch_id, "manifest_path": header["manifest_path"], "manifested_at": header["created_at"]},
-                    etag=f["etag"])}
-                for f in remaining
-            ]
-            try:
-                self.store.transact([{"Update": manifest_update}, *claims])
+            manifest_update = self.store.manifest_claim_item(date_prefix, batch_id, entries, env=self.settings.env, **header)
+            lost = set(self.moves.claim(date_prefix, remaining, batch_id,
+                                        {"manifest_path": header["manifest_path"], "manifested_at": header["created_at"]},
+                                        manifest_update))
+            if not lost:
                 return remaining
-            except ConditionFailed as failed:
-                if 0 in failed.indices or not failed.indices:
-                    raise  # the manifest record itself moved on: stop claiming into it
-                lost = {i - 1 for i in failed.indices}
-                remaining = [f for j, f in enumerate(remaining) if j not in lost]
+            remaining = [f for j, f in enumerate(remaining) if j not in lost]
         return []
 
     def create_manifest(self, date_prefix: str, files: list[dict[str, Any]], *, fence: int = 0) -> dict[str, Any] | None:
@@ -172,11 +146,9 @@ class ManifestBuilder:
             self.store.delete_manifest(date_prefix, batch_id, ManifestStatus.CREATING)
             return None
         path = f"s3://{self.settings.buckets.manifest}/{manifest_key(date_prefix, batch_id)}"
-        self.store.update_manifest(
-            date_prefix, batch_id, ManifestStatus.CREATING, ManifestStatus.CREATED, {"manifest_path": path},
-            metrics=[MetricDelta(date_prefix, "manifest_created", 1, int(record["total_bytes"])),
-                     MetricDelta(date_prefix, "file_manifested", int(record["file_count"]), int(record["total_bytes"]))],
-        )
+        self.moves.move_manifest(date_prefix, batch_id, ManifestStatus.CREATED, expected=ManifestStatus.CREATING,
+                                 set_values={"manifest_path": path},
+                                 events={"manifest_created": (1, int(record["total_bytes"]))})
         return self.store.get_manifest(date_prefix, batch_id)
 
     # --- dispatch --------------------------------------------------------------------------------
@@ -206,22 +178,8 @@ class ManifestBuilder:
 
     def _claim_start(self, date_prefix: str, batch_id: str) -> dict[str, Any] | None:
         """A short lease on starting the run, so two dispatchers do not start it twice; the record, or None."""
-        now = time.time()
-        try:
-            response = self.clients.dynamodb.update_item(
-                TableName=self.store.table,
-                Key=to_ddb(self.store.manifest_key(date_prefix, batch_id)),
-                UpdateExpression="SET start_lease = :until",
-                ConditionExpression="manifest_status IN (:c, :q) AND (attribute_not_exists(start_lease) OR start_lease < :now)",
-                ExpressionAttributeValues=to_ddb({":until": now + START_LEASE_SECONDS, ":now": now,
-                                                  ":c": str(ManifestStatus.CREATED), ":q": str(ManifestStatus.QUEUED)}),
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return None
-            raise
-        return from_ddb(response["Attributes"])
+        return self.store.take_start_lease(date_prefix, batch_id, START_LEASE_SECONDS,
+                                           [ManifestStatus.CREATED, ManifestStatus.QUEUED])
 
     def dispatch(self, record: dict[str, Any]) -> Dispatch:
         """Write the JSON and start the run (or leave the manifest queued with the reason)."""
@@ -238,16 +196,16 @@ class ManifestBuilder:
         except Exception as exc:  # noqa: BLE001 - any refusal leaves the manifest queued with the reason
             no_slot = is_concurrency_refusal(exc)
             reason = "waiting for a free run slot" if no_slot else f"{type(exc).__name__}: {exc}"
-            self.store.update_manifest(
-                date_prefix, batch_id, [ManifestStatus.CREATED, ManifestStatus.QUEUED], ManifestStatus.QUEUED,
-                {"queue_reason": reason[:1000]}, remove=["start_lease"],
-            )
+            self.moves.move_manifest(date_prefix, batch_id, ManifestStatus.QUEUED,
+                                     expected=[ManifestStatus.CREATED, ManifestStatus.QUEUED],
+                                     set_values={"queue_reason": reason[:1000]}, remove=["start_lease"])
             return Dispatch.NO_SLOT if no_slot else Dispatch.START_FAILED
-        self.store.update_manifest(
-            date_prefix, batch_id, [ManifestStatus.CREATED, ManifestStatus.QUEUED], ManifestStatus.RUNNING,
-            {"run_id": run_id, "job_name": job, "run_started_at": iso(self.clock()),
-             "attempts": int(current.get("attempts", 0)) + 1},
-            remove=["start_lease", "queue_reason"],
-            metrics=[MetricDelta(date_prefix, "run_started", 1, int(record["total_bytes"]))],
+        moved = self.moves.move_manifest(
+            date_prefix, batch_id, ManifestStatus.RUNNING, expected=[ManifestStatus.CREATED, ManifestStatus.QUEUED],
+            set_values={"run_id": run_id, "job_name": job, "run_started_at": iso(self.clock()),
+                        "attempts": int(current.get("attempts", 0)) + 1},
+            remove=["start_lease", "queue_reason"], events={"run_started": (1, int(record["total_bytes"]))},
         )
+        if moved.outcome == Move.CONFLICT:  # the run recorded its result first (a light run can be that quick)
+            logger.info("run finished before it was recorded as started", batch_id=batch_id, status=moved.previous)
         return Dispatch.STARTED

@@ -17,7 +17,7 @@ from lambda_manifest_builder.errors import QuarantineError
 from paybatch.aws import AwsClients, head_object
 from paybatch.config import FileValidationConfig
 from paybatch.contracts.tracking import FileStatus, QuarantineReason
-from paybatch.tracking_store import MetricDelta, TrackingStore
+from paybatch.transitions import StatusMoves
 
 SOURCE_ETAG_META = "paybatch-source-etag"
 _TRANSFER = TransferConfig(multipart_threshold=5 * 1024**3 - 1, multipart_chunksize=512 * 1024**2, max_concurrency=8)
@@ -41,10 +41,10 @@ def quarantine_key(date_prefix: str, reason: str, key: str) -> str:
 class Quarantine:
     """Moves files that failed validation out of the input bucket, once."""
 
-    def __init__(self, clients: AwsClients, store: TrackingStore) -> None:
+    def __init__(self, clients: AwsClients, moves: StatusMoves) -> None:
         self.s3 = clients.s3
         self.bucket = clients.settings.buckets.quarantine
-        self.store = store
+        self.moves = moves
 
     def _copied(self, dest_key: str, item: dict[str, Any]) -> bool:
         head = head_object(self.s3, self.bucket, dest_key)
@@ -81,11 +81,13 @@ class Quarantine:
         if source is not None and source["ETag"].strip('"') == etag:
             self.s3.delete_object(Bucket=source_bucket, Key=key)
         path = f"s3://{self.bucket}/{dest_key}"
-        self.store.transition_file(
-            item["date_prefix"], key, FileStatus.QUARANTINING, FileStatus.QUARANTINED,
-            {"quarantine_path": path}, etag=etag,
-            metrics=[MetricDelta(item["date_prefix"], "file_quarantined", 1, int(item["size_bytes"])),
-                     MetricDelta(item["date_prefix"], f"file_quarantined:{item['quarantine_reason']}", 1,
-                                 int(item["size_bytes"]))],
+        moved = self.moves.move_file(
+            item["date_prefix"], key, FileStatus.QUARANTINED, expected=FileStatus.QUARANTINING,
+            set_values={"quarantine_path": path}, etag=etag,
+            events={"file_quarantined": (1, int(item["size_bytes"])),
+                    f"file_quarantined:{item['quarantine_reason']}": (1, int(item["size_bytes"]))},
         )
+        if not moved.done:
+            raise QuarantineError(f"s3://{source_bucket}/{key} was copied to {path}, but its item is now "
+                                  f"{moved.previous or 'gone'}, not quarantining")
         return path

@@ -1,14 +1,16 @@
 """The periodic handler (EventBridge rule; the local scheduler thread locally): what makes "nothing lost" true.
 
-Each pass:
+Each pass repairs every state a crash or a failed write can leave:
 1. finishes quarantine moves a crash left half-done;
 2. finishes manifests a crash left ``creating`` (older than the lock lease) or ``created``;
 3. watches running runs through the launcher: retries failed ones with backoff up to
    ``glue.run_retries``, then marks the manifest and its unfinished files failed;
-4. starts queued manifests while run slots are free;
-5. flushes stragglers: packs every date whose oldest pending file waited too long;
-6. sweeps the input bucket: an object with no tracking item (a lost notification), or a
-   newer version than the one tracked, is registered.
+4. fails files left ``manifested`` or ``processing`` under a manifest that finished or vanished
+   (the run's own move of them could not be made), so none stays in flight for good;
+5. starts queued manifests while run slots are free;
+6. flushes stragglers: packs every date whose oldest pending file waited too long;
+7. sweeps the input bucket (``paybatch.sweep``): an object with no tracking item (a lost
+   notification), or a newer version than the one tracked, is registered, whatever its age.
 """
 
 from __future__ import annotations
@@ -22,11 +24,11 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from lambda_manifest_builder.app import BuilderApp, app_for
-from lambda_manifest_builder.errors import FileBusy
 from lambda_manifest_builder.manifests import Dispatch
-from paybatch.contracts.tracking import FileStatus, ManifestStatus, iso, parse_iso, utcnow
+from lambda_manifest_builder.sweep import InputSweep
+from paybatch.contracts.tracking import TERMINAL_MANIFEST_STATUSES, FileStatus, ManifestStatus, iso, parse_iso, utcnow
 from paybatch.jobs.launcher import FAILED_STATES
-from paybatch.tracking_store import MetricDelta
+from paybatch.transitions import Move
 
 logger = Logger(service="manifest-scheduler")
 metrics = Metrics(namespace="paybatch", service="scheduler")
@@ -41,9 +43,11 @@ class SchedulerReport:
     manifests_repaired: int = 0
     runs_retried: int = 0
     manifests_failed: int = 0
+    files_repaired: int = 0
     runs_started: int = 0
     manifests_created: list[str] = field(default_factory=list)
     files_swept: int = 0
+    sweep_requests: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -55,7 +59,8 @@ class Scheduler:
 
     def run_once(self, *, flush: bool = False, sweep: bool = True) -> SchedulerReport:
         report = SchedulerReport()
-        for step in (self.finish_quarantines, self.repair_manifests, self.watch_runs, self.start_queued):
+        for step in (self.finish_quarantines, self.repair_manifests, self.watch_runs, self.repair_orphaned_files,
+                     self.start_queued):
             try:
                 step(report)
             except Exception as exc:
@@ -77,7 +82,11 @@ class Scheduler:
 
     def finish_quarantines(self, report: SchedulerReport) -> None:
         for item in self.store.files_with_status(FileStatus.QUARANTINING):
-            self.app.registry.quarantine.move(item)
+            try:
+                self.app.registry.quarantine.move(item)
+            except Exception as exc:  # noqa: BLE001 - one file's trouble must not hold up the others
+                report.errors.append(f"quarantine {item['file_key']}: {type(exc).__name__}: {exc}")
+                continue
             report.quarantines_finished += 1
 
     def repair_manifests(self, report: SchedulerReport) -> None:
@@ -114,11 +123,12 @@ class Scheduler:
         attempts = int(record.get("attempts", 1))
         if attempts <= self.settings.glue.run_retries:
             backoff = min(3600.0, self.settings.glue.run_retry_backoff_seconds * 2 ** (attempts - 1))
-            if self.store.update_manifest(
-                date_prefix, batch_id, ManifestStatus.RUNNING, ManifestStatus.QUEUED,
-                {"last_error": error[:2000], "retry_after": time.time() + backoff,
-                 "queue_reason": f"retry {attempts}/{self.settings.glue.run_retries} after: {error[:500]}"},
-            ):
+            moved = self.app.moves.move_manifest(
+                date_prefix, batch_id, ManifestStatus.QUEUED, expected=ManifestStatus.RUNNING,
+                set_values={"last_error": error[:2000], "retry_after": time.time() + backoff,
+                            "queue_reason": f"retry {attempts}/{self.settings.glue.run_retries} after: {error[:500]}"},
+            )
+            if moved.outcome == Move.MOVED:
                 report.runs_retried += 1
                 logger.warning("run failed; retrying", batch_id=batch_id, attempt=attempts, error=error)
             return
@@ -126,20 +136,48 @@ class Scheduler:
         report.manifests_failed += 1
 
     def fail_manifest(self, record: dict[str, Any], error: str) -> None:
+        """The manifest and every file of it still in flight → failed (each file retryable by `reprocess`)."""
         date_prefix, batch_id = record["manifest_date"], record["batch_id"]
-        if not self.store.update_manifest(
-            date_prefix, batch_id, [ManifestStatus.RUNNING, ManifestStatus.QUEUED], ManifestStatus.FAILED,
-            {"last_error": error[:2000], "finished_at": iso(utcnow())},
-            metrics=[MetricDelta(date_prefix, "run_failed", 1, int(record.get("total_bytes", 0)))],
-        ):
+        moved = self.app.moves.move_manifest(
+            date_prefix, batch_id, ManifestStatus.FAILED, expected=[ManifestStatus.RUNNING, ManifestStatus.QUEUED],
+            set_values={"last_error": error[:2000], "finished_at": iso(utcnow())},
+            events={"run_failed": (1, int(record.get("total_bytes", 0)))},
+        )
+        if moved.outcome == Move.CONFLICT:
             return
         for entry in record["files"]:
-            self.store.transition_file(
-                date_prefix, entry["key"], [FileStatus.MANIFESTED, FileStatus.PROCESSING], FileStatus.FAILED,
-                {"error": error[:2000]}, batch_id=batch_id,
-                metrics=[MetricDelta(date_prefix, "file_failed", 1, int(entry["size"]))],
-            )
+            self.fail_file(date_prefix, entry["key"], batch_id, int(entry["size"]), error)
         logger.error("manifest failed after retries", batch_id=batch_id, error=error)
+
+    def fail_file(self, date_prefix: str, key: str, batch_id: str, size: int, error: str) -> bool:
+        """One file of ``batch_id`` still manifested or processing → failed; False if it was not (any more)."""
+        moved = self.app.moves.move_file(
+            date_prefix, key, FileStatus.FAILED, expected=[FileStatus.MANIFESTED, FileStatus.PROCESSING],
+            set_values={"error": error[:2000]}, batch_id=batch_id, events={"file_failed": (1, size)},
+        )
+        return moved.outcome == Move.MOVED
+
+    def repair_orphaned_files(self, report: SchedulerReport) -> None:
+        """Files in flight under a manifest that finished (or is gone): the run could not move them, so fail them.
+
+        They stay retryable (`paybatch reprocess --batch-id` re-runs the batch, replacing its output).
+        """
+        manifests: dict[tuple[str, str], dict[str, Any] | None] = {}
+        for status in (FileStatus.MANIFESTED, FileStatus.PROCESSING):
+            for item in self.store.files_with_status(status):
+                date_prefix, batch_id = item["date_prefix"], item.get("batch_id")
+                if not batch_id:
+                    continue
+                if (date_prefix, batch_id) not in manifests:
+                    manifests[date_prefix, batch_id] = self.store.get_manifest(date_prefix, batch_id)
+                record = manifests[date_prefix, batch_id]
+                state = record["manifest_status"] if record else None
+                if state is not None and state not in TERMINAL_MANIFEST_STATUSES:
+                    continue
+                why = f"left {status} under batch {batch_id}, whose manifest is {state or 'gone'}; re-run the batch"
+                if self.fail_file(date_prefix, item["file_key"], batch_id, int(item.get("size_bytes", 0)), why):
+                    report.files_repaired += 1
+                    logger.warning("repaired a file stranded in flight", key=item["file_key"], batch_id=batch_id, why=why)
 
     def start_queued(self, report: SchedulerReport) -> None:
         queued = sorted(self.store.manifests_with_status(ManifestStatus.QUEUED), key=lambda r: r["created_at"])
@@ -154,27 +192,10 @@ class Scheduler:
                 break  # no free slot: the rest wait for the next pass
 
     def sweep_input(self, report: SchedulerReport) -> None:
-        s3 = self.app.clients.s3
-        bucket = self.settings.buckets.input
-        now = utcnow()
-        oldest = now - timedelta(days=max(1, self.settings.tracking.ttl_days - 1))
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-            for obj in page.get("Contents", []):
-                modified = obj["LastModified"]
-                if (now - modified).total_seconds() < SWEEP_GRACE_SECONDS or modified < oldest:
-                    continue
-                key, etag = obj["Key"], obj["ETag"].strip('"')
-                date_prefix = self.app.registry.date_prefix(key, modified)
-                item = self.store.get_file(date_prefix, key)
-                if item is not None and item["etag"] == etag:
-                    continue
-                head = {"ContentLength": obj["Size"], "ETag": obj["ETag"], "LastModified": modified}
-                try:
-                    self.app.registry.register_object(bucket, key, head, date_prefix)
-                except FileBusy:
-                    continue
-                report.files_swept += 1
-                logger.warning("registered a file its notification never delivered", key=key)
+        result = InputSweep(self.app).run()
+        report.files_swept += result.registered
+        report.sweep_requests += result.requests
+        report.errors += result.errors
 
 
 @logger.inject_lambda_context(clear_state=True)

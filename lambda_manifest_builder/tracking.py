@@ -20,13 +20,13 @@ from paybatch.aws import AwsClients, head_object
 from paybatch.contracts.events import S3ObjectEvent
 from paybatch.contracts.manifest import input_format_for
 from paybatch.contracts.tracking import (
-    TERMINAL_FILE_STATUSES,
     FileStatus,
     date_prefix_for,
     iso,
     utcnow,
 )
-from paybatch.tracking_store import MetricDelta, TrackingStore
+from paybatch.tracking_store import TrackingStore
+from paybatch.transitions import REPLACEABLE_FILE_STATUSES, Move, StatusMoves
 
 
 class Outcome(StrEnum):
@@ -49,10 +49,11 @@ class Registration:
 class FileRegistry:
     """Registers object events in the tracking table and starts quarantine where needed."""
 
-    def __init__(self, clients: AwsClients, store: TrackingStore, quarantine: Quarantine) -> None:
+    def __init__(self, clients: AwsClients, store: TrackingStore, moves: StatusMoves, quarantine: Quarantine) -> None:
         self.clients = clients
         self.settings = clients.settings
         self.store = store
+        self.moves = moves
         self.quarantine = quarantine
 
     def date_prefix(self, key: str, fallback: datetime) -> str:
@@ -82,7 +83,6 @@ class FileRegistry:
             "input_format": input_format_for([key]),
             "attempts": 0,
             "version": version,
-            "ttl": self.store.expiry(),
         }
         reason = classify(key, size, self.settings.file_validation)
         if reason:
@@ -110,12 +110,13 @@ class FileRegistry:
         """Register the current version of one object (from an event or the scheduler's sweep)."""
         etag = str(head["ETag"]).strip('"')
         item = self._new_item(bucket, key, head, date_prefix, version=1)
-        if self.store.put_new_file(item, [MetricDelta(date_prefix, "file_uploaded", 1, item["size_bytes"])]):
+        uploaded = {"file_uploaded": (1, item["size_bytes"])}
+        if self.moves.register(item, uploaded).outcome == Move.MOVED:
             return self._after_write(item, Outcome.REGISTERED)  # the common case: one write, no read
         for _ in range(5):  # a concurrent writer may move the item between our read and write
             existing = self.store.get_file(date_prefix, key)
             if existing is None:
-                if self.store.put_new_file(item, [MetricDelta(date_prefix, "file_uploaded", 1, item["size_bytes"])]):
+                if self.moves.register(item, uploaded).outcome == Move.MOVED:
                     return self._after_write(item, Outcome.REGISTERED)
                 continue
             if existing["etag"] == etag:
@@ -123,13 +124,13 @@ class FileRegistry:
                     return self._after_write(existing, Outcome.DUPLICATE)
                 return Registration(Outcome.DUPLICATE, date_prefix, key)
             status = FileStatus(existing["status"])
-            if status in TERMINAL_FILE_STATUSES or status == FileStatus.PENDING:
+            if status in REPLACEABLE_FILE_STATUSES:
                 item = self._new_item(bucket, key, head, date_prefix, version=int(existing.get("version", 1)) + 1)
                 if status == FileStatus.PENDING:  # the old version never left pending: still one file
-                    metrics = [MetricDelta(date_prefix, "file_uploaded", 0, item["size_bytes"] - existing["size_bytes"])]
+                    events = {"file_uploaded": (0, item["size_bytes"] - int(existing["size_bytes"]))}
                 else:
-                    metrics = [MetricDelta(date_prefix, "file_uploaded", 1, item["size_bytes"])]
-                if self.store.replace_file(item, existing["status"], existing["etag"], metrics):
+                    events = {"file_uploaded": (1, item["size_bytes"])}
+                if self.moves.replace_version(item, existing, events).outcome == Move.MOVED:
                     return self._after_write(item, Outcome.NEW_VERSION)
                 continue
             raise FileBusy(
@@ -153,10 +154,9 @@ class FileRegistry:
         if existing is None or existing["status"] != FileStatus.PENDING:
             # Unknown, or quarantine's own delete, or already in a run (which checks the etag itself).
             return Registration(Outcome.IGNORED, date_prefix, event.key)
-        moved = self.store.transition_file(
-            date_prefix, event.key, FileStatus.PENDING, FileStatus.FAILED,
-            {"error": "the object was removed from the input bucket before it was converted"},
-            etag=existing["etag"],
-            metrics=[MetricDelta(date_prefix, "file_removed", 1, int(existing["size_bytes"]))],
+        moved = self.moves.move_file(
+            date_prefix, event.key, FileStatus.FAILED, expected=FileStatus.PENDING,
+            set_values={"error": "the object was removed from the input bucket before it was converted"},
+            etag=existing["etag"], events={"file_removed": (1, int(existing["size_bytes"]))},
         )
-        return Registration(Outcome.REMOVED if moved else Outcome.IGNORED, date_prefix, event.key)
+        return Registration(Outcome.REMOVED if moved.outcome == Move.MOVED else Outcome.IGNORED, date_prefix, event.key)

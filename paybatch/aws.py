@@ -1,7 +1,8 @@
 """boto3 clients for one environment: the local endpoint or real AWS, same calls either way.
 
 This is the seam the architecture names: business logic asks for a client here and never
-asks where it runs. Retries use botocore's standard retry mode.
+asks where it runs. Retries use botocore's standard retry mode; ``PAYBATCH_FAULTS`` (paybatch.faults)
+injects the errors that are left over after them on AWS into every client made here.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from paybatch import constants
+from paybatch import constants, faults
 from paybatch.config import Settings
 
 _RETRY_CONFIG = {"mode": "standard", "max_attempts": 5}
@@ -35,6 +36,7 @@ class AwsClients:
         self._session = boto3.session.Session(**self._session_kwargs(settings))
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
+        faults.injector_from_env()  # a bad PAYBATCH_FAULTS stops here, at start, with the rule named
 
     @staticmethod
     def _session_kwargs(settings: Settings) -> dict[str, str]:
@@ -50,9 +52,9 @@ class AwsClients:
         """A cached client for ``service`` (boto3 clients are thread-safe; sessions are not)."""
         with self._lock:
             if service not in self._clients:
-                self._clients[service] = self._session.client(
+                self._clients[service] = faults.install(self._session.client(
                     service, endpoint_url=self.settings.endpoint_url, config=self._config
-                )
+                ))
             return self._clients[service]
 
     @property

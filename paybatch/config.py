@@ -135,9 +135,36 @@ class LockConfig(_Section):
 
 
 class TrackingConfig(_Section):
-    """File tracking records."""
+    """File tracking records: the TTL removes only completed and quarantined items (never one in flight or failed)."""
 
     ttl_days: PositiveInt = 7
+
+
+class InputRetentionConfig(_Section):
+    """Raw input kept after conversion: a converted object is tagged, and an S3 lifecycle rule expires it this
+    many days after upload (null keeps raw input for good, and then completed items never expire either)."""
+
+    expire_after_days: PositiveInt | None = 3
+
+
+class SweepConfig(_Section):
+    """The scheduler's input sweep, which finds objects whose notification was lost.
+
+    Every pass lists the prefixes of the open dates (today and the last ``open_days``, and every date with a
+    file still in flight); a full walk of the bucket goes on in slices of ``full_pages_per_pass`` list pages a
+    pass, its place kept in the tracking table, and starts again once a day.
+    """
+
+    open_days: Annotated[int, Field(ge=0, le=31)] = 1
+    date_prefix: str = "{date}"  # where one date's objects are in the input bucket: a key prefix with {date}
+    full_pages_per_pass: Annotated[int, Field(ge=1)] = 20
+
+    @field_validator("date_prefix")
+    @classmethod
+    def _has_date(cls, value: str) -> str:
+        if "{date}" not in value or value.replace("{date}", "").count("{"):
+            raise ValueError("must be a key prefix holding {date} (and no other placeholder), e.g. '{date}' or 'incoming/{date}/'")
+        return value
 
 
 class GlueJobsConfig(_Section):
@@ -218,6 +245,8 @@ class Settings(BaseModel):
     file_validation: FileValidationConfig
     lock: LockConfig = LockConfig()
     tracking: TrackingConfig = TrackingConfig()
+    input_retention: InputRetentionConfig = InputRetentionConfig()
+    sweep: SweepConfig = SweepConfig()
     glue: GlueConfig
     generator: GeneratorConfig = GeneratorConfig()
     lambda_: LambdaConfig = Field(alias="lambda")
@@ -230,6 +259,17 @@ class Settings(BaseModel):
             raise ValueError(
                 f"queues.visibility_timeout_seconds ({self.queues.visibility_timeout_seconds}) must be at least "
                 f"lambda.timeout_seconds ({self.lambda_.timeout_seconds}), or SQS redelivers a batch still in work"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _items_outlive_objects(self) -> Settings:
+        days = self.input_retention.expire_after_days
+        if days is not None and self.tracking.ttl_days <= days + 1:
+            raise ValueError(
+                f"tracking.ttl_days ({self.tracking.ttl_days}) must exceed input_retention.expire_after_days ({days}) by "
+                "more than a day (S3 expires objects within a day of their date), or the sweep would convert an "
+                "expired item's object again"
             )
         return self
 

@@ -1,8 +1,8 @@
-"""DynamoDB access for file items, manifest records, locks' table neighbours and metric counters.
+"""DynamoDB access for file items, manifest records and counters: requests, reads and retries.
 
-Shared by the manifest builder, the scheduler, the conversion job and the CLI. Every status
-move is a conditional write on the expected current status; every counter in the metrics
-table moves in the same transaction as the status change it counts, so counts equal files.
+What a status move may do, and its counters, is decided in ``paybatch.transitions``; this module
+builds and sends the requests. A write either lands, raises ``ConditionFailed`` (an item was not as
+expected: another writer moved it) or raises ``TrackingWriteFailed`` (nothing was written).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -26,6 +26,7 @@ from paybatch.contracts.tracking import (
     manifest_pk,
     utcnow,
 )
+from paybatch.errors import PaybatchError
 from paybatch.resources import MANIFEST_STATUS_INDEX, STATUS_INDEX, TRACKING_PK, TRACKING_SK
 
 # Completed files and manifests older than this (by upload or creation) are left out of operators' views.
@@ -64,25 +65,54 @@ def _ddb_to_plain(value: Any) -> Any:
 
 
 class ConditionFailed(Exception):
-    """A conditional write (or items of a transaction) found a status other than expected."""
+    """Items of a conditional write or transaction were not as expected (``indices``: which ones)."""
 
-    def __init__(self, indices: Sequence[int] = ()) -> None:
+    def __init__(self, indices: Sequence[int]) -> None:
         super().__init__(f"condition failed for item(s) {list(indices)}")
         self.indices = list(indices)
 
 
+class TrackingWriteFailed(PaybatchError):
+    """A tracking write could not be made (conflicts, throttling or errors outlasted every retry): nothing was written.
+
+    Never a "someone else moved it": that is a ``ConditionFailed``. Callers let it propagate, so the
+    message, the run or the scheduler pass is retried and the item is left as it was.
+    """
+
+
+# Counter items per date: each transaction adds to one of these at random, so no one item is hot.
+COUNTER_SHARDS = 16
+_RETRYABLE_REASONS = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
+_RETRYABLE_ERRORS = {"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded",
+                     "InternalServerError", "ServiceUnavailable", "TransactionInProgressException"}
+
+
 @dataclass(frozen=True)
-class MetricDelta:
-    """One counter move in the metrics table: +count files (or runs) and +bytes for a date."""
+class CounterDelta:
+    """What one status move adds to its date's counters: files or manifests per status, and counted events.
+
+    ``events`` maps an event name (file_completed, rows_written …) to (count, bytes).
+    """
 
     metric_date: str
-    metric_type: str
-    count: int = 1
-    total_bytes: int = 0
+    files: Mapping[str, int] = field(default_factory=dict)
+    manifests: Mapping[str, int] = field(default_factory=dict)
+    events: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+
+    def attributes(self) -> dict[str, int]:
+        values = {f"files:{k}": v for k, v in self.files.items()}
+        values.update({f"manifests:{k}": v for k, v in self.manifests.items()})
+        for name, (count, total) in self.events.items():
+            values[f"event:{name}"] = values.get(f"event:{name}", 0) + count
+            if total:
+                values[f"bytes:{name}"] = values.get(f"bytes:{name}", 0) + total
+        return {k: v for k, v in values.items() if v}
 
 
 class TrackingStore:
     """The tracking and metrics tables of one environment."""
+
+    retry_pause = 0.05  # seconds before the first retry of a conflicting transaction, doubled each time
 
     def __init__(self, clients: AwsClients) -> None:
         self.clients = clients
@@ -95,35 +125,49 @@ class TrackingStore:
     def expiry(self) -> int:
         return int(time.time()) + self.ttl_seconds
 
-    def metric_item(self, delta: MetricDelta) -> dict[str, Any]:
+    def counter_item(self, delta: CounterDelta) -> dict[str, Any] | None:
+        """The Update of one random shard of the date's counters, or None when the move counts nothing."""
+        values = delta.attributes()
+        if not values:
+            return None
+        names = {f"#a{i}": name for i, name in enumerate(values)}
+        adds = ", ".join(f"#a{i} :a{i}" for i in range(len(values)))
         return {
             "Update": {
                 "TableName": self.metrics_table,
-                "Key": to_ddb({"metric_date": delta.metric_date, "metric_type": delta.metric_type}),
-                "UpdateExpression": "ADD #c :c, #b :b SET updated_at = :now",
-                "ExpressionAttributeNames": {"#c": "count", "#b": "total_bytes"},
-                "ExpressionAttributeValues": to_ddb({":c": delta.count, ":b": delta.total_bytes, ":now": iso(utcnow())}),
+                "Key": to_ddb({"metric_date": delta.metric_date, "metric_type": f"shard#{random.randrange(COUNTER_SHARDS):02d}"}),
+                "UpdateExpression": f"ADD {adds} SET updated_at = :now",
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": to_ddb({**{f":a{i}": v for i, v in enumerate(values.values())}, ":now": iso(utcnow())}),
             }
         }
 
     def transact(self, items: list[dict[str, Any]], attempts: int = 8) -> None:
-        """TransactWriteItems with retries on conflicts; ConditionFailed names the items that failed."""
+        """TransactWriteItems, retried on conflicts and throttling.
+
+        Raises ``ConditionFailed`` (naming the items whose condition failed) or ``TrackingWriteFailed``
+        (nothing was written: the retries ran out, or the error was not one to retry).
+        """
+        last = "no attempt made"
         for attempt in range(attempts):
             try:
                 self.ddb.transact_write_items(TransactItems=items)
                 return
             except ClientError as exc:
-                if exc.response["Error"]["Code"] != "TransactionCanceledException":
-                    raise
-                reasons = exc.response.get("CancellationReasons") or []
+                code = exc.response["Error"]["Code"]
+                reasons = exc.response.get("CancellationReasons") or [] if code == "TransactionCanceledException" else []
                 failed = [i for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"]
                 if failed:
                     raise ConditionFailed(failed) from None
-                retryable = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
-                if not any(r.get("Code") in retryable for r in reasons) and reasons:
-                    raise
-                time.sleep(min(2.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.5))
-        raise ConditionFailed([]) from None
+                causes = sorted({str(r.get("Code")) for r in reasons if r.get("Code") not in {None, "None"}})
+                last = f"{code} ({', '.join(causes)})" if causes else code
+                retryable = (code == "TransactionCanceledException" and causes and set(causes) <= _RETRYABLE_REASONS) \
+                    or code in _RETRYABLE_ERRORS
+                if not retryable:
+                    raise TrackingWriteFailed(f"tracking write refused: {last}: {exc}") from exc
+            if attempt + 1 < attempts:
+                time.sleep(min(2.0, self.retry_pause * 2**attempt) * random.uniform(0.5, 1.5))
+        raise TrackingWriteFailed(f"tracking write not made after {attempts} attempts: {last}")
 
     def _update(self, key: Mapping[str, Any], set_values: Mapping[str, Any], condition: str,
                 condition_values: Mapping[str, Any], remove: Iterable[str] = (),
@@ -162,40 +206,6 @@ class TrackingStore:
         )
         return from_ddb(response["Item"]) if "Item" in response else None
 
-    def put_new_file(self, item: Mapping[str, Any], metrics: Sequence[MetricDelta]) -> bool:
-        """Register a file never seen before; False if an item for the key already exists."""
-        put = {
-            "Put": {
-                "TableName": self.table,
-                "Item": to_ddb(item),
-                "ConditionExpression": "attribute_not_exists(#k)",
-                "ExpressionAttributeNames": {"#k": TRACKING_SK},
-            }
-        }
-        try:
-            self.transact([put, *(self.metric_item(m) for m in metrics)])
-        except ConditionFailed:
-            return False
-        return True
-
-    def replace_file(self, item: Mapping[str, Any], expected_status: str, expected_etag: str,
-                     metrics: Sequence[MetricDelta]) -> bool:
-        """Replace a file's item by a new version of the object, if it is still what we read."""
-        put = {
-            "Put": {
-                "TableName": self.table,
-                "Item": to_ddb(item),
-                "ConditionExpression": "#status = :st AND #etag = :et",
-                "ExpressionAttributeNames": {"#status": "status", "#etag": "etag"},
-                "ExpressionAttributeValues": to_ddb({":st": expected_status, ":et": expected_etag}),
-            }
-        }
-        try:
-            self.transact([put, *(self.metric_item(m) for m in metrics)])
-        except ConditionFailed:
-            return False
-        return True
-
     def file_transition_item(self, date_prefix: str, file_key: str, expected: FileStatus | Sequence[FileStatus],
                              new: FileStatus, set_values: Mapping[str, Any] | None = None,
                              remove: Iterable[str] = (), etag: str | None = None,
@@ -213,18 +223,6 @@ class TrackingStore:
             values[":bid"] = batch_id
         attrs = {"status": str(new), "updated_at": iso(utcnow()), **(set_values or {})}
         return self._update({TRACKING_PK: date_prefix, TRACKING_SK: file_key}, attrs, condition, values, remove)
-
-    def transition_file(self, date_prefix: str, file_key: str, expected: FileStatus | Sequence[FileStatus],
-                        new: FileStatus, set_values: Mapping[str, Any] | None = None, remove: Iterable[str] = (),
-                        metrics: Sequence[MetricDelta] = (), etag: str | None = None,
-                        batch_id: str | None = None) -> bool:
-        """Move one file's status; False if it was not in an expected status (someone else moved it)."""
-        update = self.file_transition_item(date_prefix, file_key, expected, new, set_values, remove, etag, batch_id)
-        try:
-            self.transact([{"Update": update}, *(self.metric_item(m) for m in metrics)])
-        except ConditionFailed:
-            return False
-        return True
 
     def _query_index(self, index: str, key_attr: str, value: str, filters: Mapping[str, str] | None = None,
                      attributes: Sequence[str] | None = None, since: tuple[str, str] | None = None) -> Iterator[dict[str, Any]]:
@@ -310,6 +308,49 @@ class TrackingStore:
         """Every file of one date (a query on the table's partition key, not a scan)."""
         return [item for item in self._partition(date_prefix) if "status" in item]
 
+    def file_etags_for_date(self, date_prefix: str) -> tuple[dict[str, str], int]:
+        """key → etag of every file of one date, from one query of its partition; and the pages read."""
+        etags: dict[str, str] = {}
+        pages = 0
+        for page in self.ddb.get_paginator("query").paginate(
+                TableName=self.table, KeyConditionExpression="#pk = :pk", ProjectionExpression="#sk, etag",
+                ExpressionAttributeNames={"#pk": TRACKING_PK, "#sk": TRACKING_SK},
+                ExpressionAttributeValues=to_ddb({":pk": date_prefix})):
+            pages += 1
+            for raw in page["Items"]:
+                item = from_ddb(raw)
+                if "etag" in item:
+                    etags[item[TRACKING_SK]] = item["etag"]
+        return etags, pages
+
+    def file_etags(self, keys: Sequence[tuple[str, str]]) -> tuple[dict[tuple[str, str], str], int]:
+        """(date, key) → etag for the files that have an item, 100 keys per BatchGetItem; and the requests made."""
+        etags: dict[tuple[str, str], str] = {}
+        requests = 0
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), 100):
+            pending: dict[str, Any] = {self.table: {
+                "Keys": [to_ddb({TRACKING_PK: d, TRACKING_SK: k}) for d, k in unique[start:start + 100]],
+                "ProjectionExpression": "#pk, #sk, etag", "ExpressionAttributeNames": {"#pk": TRACKING_PK, "#sk": TRACKING_SK},
+                "ConsistentRead": True}}
+            for attempt in range(8):
+                response = self.ddb.batch_get_item(RequestItems=pending)
+                requests += 1
+                for raw in response["Responses"].get(self.table, []):
+                    item = from_ddb(raw)
+                    etags[item[TRACKING_PK], item[TRACKING_SK]] = item["etag"]
+                pending = response.get("UnprocessedKeys") or {}
+                if not pending:
+                    break
+                time.sleep(min(2.0, self.retry_pause * 2**attempt))
+            else:
+                raise TrackingWriteFailed("tracking items could not be read: BatchGetItem kept returning unprocessed keys")
+        return etags, requests
+
+    def save_item(self, pk: str, sk: str, attributes: Mapping[str, Any]) -> None:
+        """Write a bookkeeping item of the scheduler's own (not a file or manifest: no status, no counters)."""
+        self.ddb.put_item(TableName=self.table, Item=to_ddb({TRACKING_PK: pk, TRACKING_SK: sk, **attributes}))
+
     # --- manifests -----------------------------------------------------------------------------
     def manifests_for_date(self, date_prefix: str) -> list[dict[str, Any]]:
         """Every manifest of one date (a query on its partition)."""
@@ -341,15 +382,47 @@ class TrackingStore:
             attrs["manifest_status"] = str(new)
         return self._update(self.manifest_key(date_prefix, batch_id), attrs, condition, placeholders, remove)
 
-    def update_manifest(self, date_prefix: str, batch_id: str, expected: ManifestStatus | Sequence[ManifestStatus],
-                        new: ManifestStatus | None, set_values: Mapping[str, Any] | None = None,
-                        remove: Iterable[str] = (), metrics: Sequence[MetricDelta] = ()) -> bool:
-        update = self.manifest_update_item(date_prefix, batch_id, expected, new, set_values, remove)
+    def manifest_claim_item(self, date_prefix: str, batch_id: str, entries: list[dict[str, Any]], *, env: str,
+                            created_at: str, input_format: str, fence: int, manifest_path: str) -> dict[str, Any]:
+        """The Update that appends claimed files to a manifest record still ``creating`` (creating it if new)."""
+        return {
+            "TableName": self.table,
+            "Key": to_ddb(self.manifest_key(date_prefix, batch_id)),
+            "UpdateExpression": (
+                "SET manifest_status = :creating, files = list_append(if_not_exists(files, :empty), :files), "
+                "file_count = if_not_exists(file_count, :zero) + :n, "
+                "total_bytes = if_not_exists(total_bytes, :zero) + :bytes, "
+                "batch_id = :bid, #date = :date, created_at = if_not_exists(created_at, :now), updated_at = :now, "
+                "env = :env, input_format = :fmt, fence = :fence, attempts = if_not_exists(attempts, :zero)"
+            ),
+            "ConditionExpression": "attribute_not_exists(manifest_status) OR manifest_status = :creating",
+            "ExpressionAttributeNames": {"#date": "manifest_date"},
+            "ExpressionAttributeValues": to_ddb({
+                ":creating": str(ManifestStatus.CREATING), ":empty": [], ":files": entries, ":zero": 0,
+                ":n": len(entries), ":bytes": sum(e["size"] for e in entries), ":bid": batch_id,
+                ":date": date_prefix, ":now": created_at, ":env": env, ":fmt": input_format, ":fence": fence,
+            }),
+        }
+
+    def take_start_lease(self, date_prefix: str, batch_id: str, seconds: float, statuses: Sequence[ManifestStatus]
+                         ) -> dict[str, Any] | None:
+        """A short lease on starting a manifest's run (so two dispatchers do not start it twice): the record, or None."""
+        now = time.time()
+        names = {f":s{i}": str(s) for i, s in enumerate(statuses)}
         try:
-            self.transact([{"Update": update}, *(self.metric_item(m) for m in metrics)])
-        except ConditionFailed:
-            return False
-        return True
+            response = self.ddb.update_item(
+                TableName=self.table, Key=to_ddb(self.manifest_key(date_prefix, batch_id)),
+                UpdateExpression="SET start_lease = :until",
+                ConditionExpression=f"manifest_status IN ({', '.join(names)}) AND "
+                                    "(attribute_not_exists(start_lease) OR start_lease < :now)",
+                ExpressionAttributeValues=to_ddb({":until": now + seconds, ":now": now, **names}),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return None
+            raise TrackingWriteFailed(f"manifest {batch_id}: the start lease could not be taken: {exc}") from exc
+        return from_ddb(response["Attributes"])
 
     def delete_manifest(self, date_prefix: str, batch_id: str, expected: ManifestStatus) -> bool:
         try:
@@ -363,21 +436,19 @@ class TrackingStore:
             raise
         return True
 
-    # --- metrics -------------------------------------------------------------------------------
-    def metrics(self, metric_date: str | None = None) -> list[dict[str, Any]]:
+    # --- counters ------------------------------------------------------------------------------
+    def counts(self, metric_date: str | None = None) -> dict[str, int]:
+        """The counters of one date (one query of its shards), or of every date (a scan of the counter items)."""
         if metric_date:
-            response = self.ddb.query(
+            pages = self.ddb.get_paginator("query").paginate(
                 TableName=self.metrics_table, KeyConditionExpression="metric_date = :d",
-                ExpressionAttributeValues=to_ddb({":d": metric_date}),
-            )
-            return [from_ddb(i) for i in response["Items"]]
-        items = []
-        for page in self.ddb.get_paginator("scan").paginate(TableName=self.metrics_table):
-            items += [from_ddb(i) for i in page["Items"]]
-        return items
-
-    def add_metrics(self, metrics: Sequence[MetricDelta]) -> None:
-        """Counters that do not belong to a status move (e.g. runs started)."""
-        for delta in metrics:
-            update = self.metric_item(delta)["Update"]
-            self.ddb.update_item(**update)
+                ExpressionAttributeValues=to_ddb({":d": metric_date}))
+        else:
+            pages = self.ddb.get_paginator("scan").paginate(TableName=self.metrics_table)
+        totals: dict[str, int] = {}
+        for page in pages:
+            for raw in page["Items"]:
+                for name, value in from_ddb(raw).items():
+                    if name.startswith(("files:", "manifests:", "event:", "bytes:")):
+                        totals[name] = totals.get(name, 0) + int(value)
+        return totals

@@ -13,7 +13,8 @@ from paybatch.cli.common import EnvOption, JsonOption, clean_errors, console, pr
 from paybatch.contracts.tracking import TERMINAL_MANIFEST_STATUSES, FileStatus, ManifestStatus
 from paybatch.errors import PaybatchError
 from paybatch.pipeline_status import pipeline_status
-from paybatch.tracking_store import OPS_COMPLETED_DAYS, MetricDelta, TrackingStore
+from paybatch.tracking_store import OPS_COMPLETED_DAYS, TrackingStore
+from paybatch.transitions import Move, StatusMoves
 
 
 def _store(env: str) -> TrackingStore:
@@ -152,20 +153,25 @@ def reprocess(
         if record["manifest_status"] not in TERMINAL_MANIFEST_STATUSES:
             raise PaybatchError(f"manifest {batch_id} is {record['manifest_status']}; only a finished manifest is re-run")
         date_prefix = record["manifest_date"]
+        moves = StatusMoves(store)
+        # The manifest first: once it is queued, the scheduler's repair no longer fails its files as stranded.
+        moves.move_manifest(date_prefix, batch_id, ManifestStatus.QUEUED, expected=record["manifest_status"],
+                            set_values={"attempts": 0, "queue_reason": "reprocess requested"},
+                            remove=["last_error", "retry_after"])
         for entry in record["files"]:
-            store.transition_file(date_prefix, entry["key"], [FileStatus.FAILED, FileStatus.COMPLETED],
-                                  FileStatus.MANIFESTED, {"batch_id": batch_id}, remove=["error"])
-        store.update_manifest(date_prefix, batch_id, list(TERMINAL_MANIFEST_STATUSES), ManifestStatus.QUEUED,
-                              {"attempts": 0, "queue_reason": "reprocess requested"}, remove=["last_error", "retry_after"])
+            moves.move_file(date_prefix, entry["key"], FileStatus.MANIFESTED, expected=[FileStatus.FAILED, FileStatus.COMPLETED],
+                            set_values={"batch_id": batch_id}, remove=["error"],
+                            events={"file_reprocessed": (1, int(entry["size"]))})
         console.print(f"manifest {batch_id} queued again; the scheduler starts its run")
         return
+    moves = StatusMoves(store)
     count = 0
     for item in store.files_with_status(FileStatus.FAILED):
-        if store.transition_file(item["date_prefix"], item["file_key"], FileStatus.FAILED, FileStatus.PENDING,
-                                 {"attempts": int(item.get("attempts", 0)) + 1},
-                                 remove=["batch_id", "manifest_path", "error"], etag=item["etag"],
-                                 metrics=[MetricDelta(item["date_prefix"], "file_retried", 1, int(item["size_bytes"]))]):
-            count += 1
+        moved = moves.move_file(item["date_prefix"], item["file_key"], FileStatus.PENDING, expected=FileStatus.FAILED,
+                                set_values={"attempts": int(item.get("attempts", 0)) + 1},
+                                remove=["batch_id", "manifest_path", "error"], etag=item["etag"],
+                                events={"file_retried": (1, int(item["size_bytes"]))})
+        count += moved.outcome == Move.MOVED
     console.print(f"{count} failed file(s) back to pending")
 
 

@@ -1,13 +1,16 @@
 """The tracking contract: file and manifest statuses, their legal moves, and item keys.
 
-A file moves only forward, each move a conditional write on the expected current status:
+A file moves only forward, each move a conditional write on the expected current status
+(enforced by ``paybatch.transitions``, which every writer goes through):
 
     pending → manifested → processing → completed
     pending → quarantining → quarantined          (size or extension out of bounds)
     pending | manifested | processing → failed     (failed is retryable: back to pending)
+    processing → processing | manifested           (a retried run takes its files again)
     failed | completed → manifested                 (`paybatch reprocess --batch-id`: same manifest again)
 
-A manifest: creating → created → queued ⇄ running → completed | partial | failed.
+A manifest: creating → created → queued ⇄ running → completed | partial | failed, and a finished
+one back to queued (`paybatch reprocess --batch-id`).
 """
 
 from __future__ import annotations
@@ -47,16 +50,30 @@ FILE_TRANSITIONS: dict[FileStatus, frozenset[FileStatus]] = {
     FileStatus.PENDING: frozenset({FileStatus.MANIFESTED, FileStatus.QUARANTINING, FileStatus.FAILED}),
     FileStatus.QUARANTINING: frozenset({FileStatus.QUARANTINED}),
     FileStatus.MANIFESTED: frozenset({FileStatus.PROCESSING, FileStatus.FAILED, FileStatus.COMPLETED}),
-    FileStatus.PROCESSING: frozenset({FileStatus.COMPLETED, FileStatus.FAILED, FileStatus.MANIFESTED}),
+    FileStatus.PROCESSING: frozenset({FileStatus.COMPLETED, FileStatus.FAILED, FileStatus.MANIFESTED, FileStatus.PROCESSING}),
     FileStatus.FAILED: frozenset({FileStatus.PENDING, FileStatus.MANIFESTED}),  # retry / reprocess
     FileStatus.COMPLETED: frozenset({FileStatus.MANIFESTED}),  # reprocess of its manifest only
     FileStatus.QUARANTINED: frozenset(),
 }
 
+_FINISHED = frozenset({ManifestStatus.COMPLETED, ManifestStatus.PARTIAL, ManifestStatus.FAILED})
+MANIFEST_TRANSITIONS: dict[ManifestStatus, frozenset[ManifestStatus]] = {
+    ManifestStatus.CREATING: frozenset({ManifestStatus.CREATED}),
+    ManifestStatus.CREATED: frozenset({ManifestStatus.QUEUED, ManifestStatus.RUNNING, *_FINISHED}),
+    ManifestStatus.QUEUED: frozenset({ManifestStatus.QUEUED, ManifestStatus.RUNNING, *_FINISHED}),
+    ManifestStatus.RUNNING: frozenset({ManifestStatus.QUEUED, *_FINISHED}),  # a failed run is retried: queued again
+    ManifestStatus.COMPLETED: frozenset({ManifestStatus.QUEUED}),  # reprocess
+    ManifestStatus.PARTIAL: frozenset({ManifestStatus.QUEUED}),
+    ManifestStatus.FAILED: frozenset({ManifestStatus.QUEUED}),
+}
+
 # Where a file can rest for good; anything else is still in flight.
 TERMINAL_FILE_STATUSES = frozenset({FileStatus.COMPLETED, FileStatus.QUARANTINED, FileStatus.FAILED})
 IN_FLIGHT_FILE_STATUSES = frozenset(FileStatus) - TERMINAL_FILE_STATUSES
-TERMINAL_MANIFEST_STATUSES = frozenset({ManifestStatus.COMPLETED, ManifestStatus.PARTIAL, ManifestStatus.FAILED})
+TERMINAL_MANIFEST_STATUSES = _FINISHED
+# The only file items the tracking TTL may remove: their objects are gone (quarantine moved them) or expire
+# first (input retention, when configured). A failed file waits for an operator; nothing in flight expires.
+EXPIRING_FILE_STATUSES = frozenset({FileStatus.COMPLETED, FileStatus.QUARANTINED})
 
 MANIFEST_PK_PREFIX = "manifest#"
 LOCK_PK_PREFIX = "lock#"

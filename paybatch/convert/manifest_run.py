@@ -2,17 +2,22 @@
 
 1. read the manifest; each listed object must still exist with the manifest's etag (missing or
    changed → that file fails with the reason, the others go on);
-2. files manifested → processing; the batch's earlier output (a previous attempt) is removed;
+2. files manifested → processing (a file another writer moved elsewhere is left out; one already
+   completed by an earlier attempt is converted again, as its output is replaced); the batch's
+   earlier output (a previous attempt) is removed;
 3. every file is converted — in this process (the light path) or one Spark task per file, each
    task streaming its file through Arrow and writing Parquet itself;
 4. per file lines read = rows written + rows rejected, recorded on the tracking item; files →
-   completed or failed; the manifest → completed / partial / failed with its totals; metrics;
+   completed (and the object tagged for input retention) or failed; the manifest → completed /
+   partial / failed with its totals. A status write that cannot be made raises: the run fails and
+   the scheduler retries it, so no file is left in flight under a finished manifest;
 5. a completion message on the completion queue.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,8 +31,12 @@ from paybatch.contracts.tracking import FileStatus, ManifestStatus, iso, utcnow
 from paybatch.convert.files import FileResult, convert_file, filesystem_for
 from paybatch.datasets import load_schema
 from paybatch.errors import PaybatchError
+from paybatch.retention import mark_converted
 from paybatch.spark import run_tasks
-from paybatch.tracking_store import MetricDelta, TrackingStore
+from paybatch.tracking_store import TrackingStore
+from paybatch.transitions import Move, MoveResult, StatusMoves
+
+logger = logging.getLogger(__name__)
 
 # (index, source URI) → FileResult as a dict; a Spark runner ships the same function to its tasks.
 FileTask = tuple[int, str]
@@ -87,12 +96,24 @@ def remove_batch_output(output_uri: str, batch_id: str, endpoint_url: str | None
     return removed
 
 
+def take_file(moves: StatusMoves, date: str, key: str, batch_id: str, now: datetime) -> MoveResult:
+    """manifested (or processing: a retried attempt) → processing. A file an earlier attempt of this batch
+    completed is taken again (completed → manifested → processing), as the batch's output is rewritten whole."""
+    taken = moves.move_file(date, key, FileStatus.PROCESSING, expected=[FileStatus.MANIFESTED, FileStatus.PROCESSING],
+                            set_values={"processing_started_at": iso(now)}, batch_id=batch_id)
+    if taken.outcome == Move.CONFLICT and taken.previous == FileStatus.COMPLETED:
+        moves.move_file(date, key, FileStatus.MANIFESTED, expected=FileStatus.COMPLETED, batch_id=batch_id)
+        taken = moves.move_file(date, key, FileStatus.PROCESSING, expected=FileStatus.MANIFESTED,
+                                set_values={"processing_started_at": iso(now)}, batch_id=batch_id)
+    return taken
+
+
 def run_manifest(settings: Settings, manifest_path: str, runner: Runner = run_in_process, *,
                  target_mb: float = 256) -> ManifestResult:
     """Convert one manifest end to end and record the outcome (see the module docstring)."""
     started = time.monotonic()
     clients = AwsClients(settings)
-    store = TrackingStore(clients)
+    moves = StatusMoves(TrackingStore(clients))
     manifest = read_manifest(clients, manifest_path)
     schema = load_schema(manifest.schema_name)
     output_uri = f"s3://{settings.buckets.output}"
@@ -100,8 +121,14 @@ def run_manifest(settings: Settings, manifest_path: str, runner: Runner = run_in
     ingested_at: datetime = utcnow()
 
     failed: dict[str, str] = {}
+    not_ours: set[str] = set()  # files another writer moved out of this batch: neither converted nor moved here
     tasks: list[FileTask] = []
     for index, entry in enumerate(manifest.files):
+        taken = take_file(moves, date, entry.key, batch_id, ingested_at)
+        if taken.outcome == Move.CONFLICT:
+            failed[entry.key] = f"not converted: the file is {taken.previous or 'gone'}, no longer in this batch"
+            not_ours.add(entry.key)
+            continue
         head = head_object(clients.s3, entry.bucket, entry.key)
         if head is None:
             failed[entry.key] = "the object no longer exists in the input bucket"
@@ -109,8 +136,6 @@ def run_manifest(settings: Settings, manifest_path: str, runner: Runner = run_in
             failed[entry.key] = f"the object changed since it was manifested (etag {entry.etag} → {head['ETag'].strip(chr(34))})"
         else:
             tasks.append((index, f"s3://{entry.bucket}/{entry.key}"))
-        store.transition_file(date, entry.key, [FileStatus.MANIFESTED, FileStatus.PROCESSING], FileStatus.PROCESSING,
-                              {"processing_started_at": iso(ingested_at)}, batch_id=batch_id)
     endpoint_url = settings.endpoint_url
     remove_batch_output(output_uri, batch_id, endpoint_url)
 
@@ -129,32 +154,41 @@ def run_manifest(settings: Settings, manifest_path: str, runner: Runner = run_in
         summary.files.append(result)
         counts = {k: result[k] for k in ("lines_read", "rows_written", "rows_rejected")}
         if result["error"]:
-            store.transition_file(date, entry.key, FileStatus.PROCESSING, FileStatus.FAILED,
-                                  {"error": result["error"][:2000], **counts}, batch_id=batch_id,
-                                  metrics=[MetricDelta(date, "file_failed", 1, entry.size)])
+            if entry.key not in not_ours:
+                moves.move_file(date, entry.key, FileStatus.FAILED, expected=FileStatus.PROCESSING,
+                                set_values={"error": result["error"][:2000], **counts}, batch_id=batch_id,
+                                events={"file_failed": (1, entry.size)})
+            continue
+        moved = moves.move_file(date, entry.key, FileStatus.COMPLETED, expected=FileStatus.PROCESSING,
+                                set_values={**counts, "completed_at": iso(utcnow()), "partitions": result["partitions"]},
+                                remove=["error"], batch_id=batch_id,
+                                events={"file_completed": (1, entry.size), "rows_written": (result["rows_written"], 0),
+                                        "rows_rejected": (result["rows_rejected"], 0)})
+        if moved.outcome == Move.CONFLICT:
+            result["error"] = f"converted, but the file is now {moved.previous or 'gone'} (moved by another writer)"
             continue
         summary.lines_read += result["lines_read"]
         summary.rows_written += result["rows_written"]
         summary.rows_rejected += result["rows_rejected"]
-        store.transition_file(date, entry.key, FileStatus.PROCESSING, FileStatus.COMPLETED,
-                              {**counts, "completed_at": iso(utcnow()), "partitions": result["partitions"]},
-                              remove=["error"], batch_id=batch_id,
-                              metrics=[MetricDelta(date, "file_completed", 1, entry.size),
-                                       MetricDelta(date, "rows_written", result["rows_written"]),
-                                       MetricDelta(date, "rows_rejected", result["rows_rejected"])])
+        try:
+            mark_converted(clients.s3, entry.bucket, entry.key)
+        except Exception as exc:  # noqa: BLE001 - retention only: the object is kept longer, nothing is lost
+            logger.warning("could not tag %s as converted (it will not expire): %s", entry.key, exc)
     failures = sum(1 for f in summary.files if f["error"])
     status = (ManifestStatus.COMPLETED if failures == 0 else
               ManifestStatus.FAILED if failures == len(summary.files) else ManifestStatus.PARTIAL)
     summary.status = str(status)
     summary.duration_seconds = round(time.monotonic() - started, 3)
     run_metric = "run_failed" if status == ManifestStatus.FAILED else "run_succeeded"
-    store.update_manifest(
-        date, batch_id, [ManifestStatus.RUNNING, ManifestStatus.QUEUED, ManifestStatus.CREATED], status,
-        {"lines_read": summary.lines_read, "rows_written": summary.rows_written, "rows_rejected": summary.rows_rejected,
-         "files_failed": failures, "finished_at": iso(utcnow()), "duration_seconds": summary.duration_seconds,
-         "output_uri": output_uri},
-        metrics=[MetricDelta(date, run_metric, 1, manifest.totals.total_bytes)],
+    recorded = moves.move_manifest(
+        date, batch_id, status, expected=[ManifestStatus.RUNNING, ManifestStatus.QUEUED, ManifestStatus.CREATED],
+        set_values={"lines_read": summary.lines_read, "rows_written": summary.rows_written,
+                    "rows_rejected": summary.rows_rejected, "files_failed": failures, "finished_at": iso(utcnow()),
+                    "duration_seconds": summary.duration_seconds, "output_uri": output_uri},
+        events={run_metric: (1, manifest.totals.total_bytes)},
     )
+    if recorded.outcome == Move.CONFLICT:
+        raise PaybatchError(f"manifest {batch_id} is {recorded.previous or 'gone'}: this run's result was not recorded")
     clients.sqs.send_message(
         QueueUrl=clients.queue_url(settings.queues.completion),
         MessageBody=json.dumps({

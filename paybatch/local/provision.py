@@ -22,6 +22,7 @@ from paybatch.resources import (
     queue_specs,
     table_specs,
 )
+from paybatch.retention import apply_lifecycle
 
 NOTIFIED_EVENTS = ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
 
@@ -157,6 +158,7 @@ def provision(clients: AwsClients) -> None:
         create_table(clients, spec)
     create_queues(clients)
     configure_notifications(clients)
+    apply_lifecycle(clients.s3, clients.settings)
     create_glue_jobs(clients)
     seed_pan_hash_key(clients)
 

@@ -49,10 +49,14 @@ def files_by_status(app: BuilderApp) -> dict[str, str]:
 
 
 def metric_counts(app: BuilderApp) -> dict[str, int]:
-    counts: Counter[str] = Counter()
-    for item in app.store.metrics():
-        counts[item["metric_type"]] += int(item.get("count", 0))
-    return dict(counts)
+    """Event counters summed over every date and shard, by event name (file_uploaded, file_manifested …)."""
+    return {name.removeprefix("event:"): value for name, value in app.store.counts().items() if name.startswith("event:")}
+
+
+def status_counts(app: BuilderApp) -> dict[str, int]:
+    """Files per status by the counters (zeros left out): must equal the items, whatever happened."""
+    return {name.removeprefix("files:"): value for name, value in app.store.counts().items()
+            if name.startswith("files:") and value}
 
 
 def clients_for(settings: Settings) -> AwsClients:

@@ -89,12 +89,12 @@ def test_missing_and_changed_files_fail_alone_and_rerun_replaces_output(clients:
     [manifest] = app.store.all_manifests()
     path = manifest["manifest_path"]
     # Same manifest through Spark (one task per file) and through the light path: identical output.
-    app.store.update_manifest(manifest["manifest_date"], manifest["batch_id"], ManifestStatus.QUEUED, ManifestStatus.RUNNING)
+    app.moves.move_manifest(manifest["manifest_date"], manifest["batch_id"], ManifestStatus.RUNNING, expected=ManifestStatus.QUEUED)
     spark_result = run_manifest(settings, path, spark_runner(spark))
     output = f"s3a://{settings.buckets.output}/parquet"
     first = spark.read.parquet(output).drop("_ingested_at").orderBy("sequence_number")
     spark_rows = spark.createDataFrame(first.collect(), schema=first.schema)  # held in memory: the output is replaced next
-    app.store.update_manifest(manifest["manifest_date"], manifest["batch_id"], ManifestStatus.COMPLETED, ManifestStatus.RUNNING)
+    app.moves.move_manifest(manifest["manifest_date"], manifest["batch_id"], ManifestStatus.QUEUED, expected=ManifestStatus.COMPLETED)
     light_result = run_manifest(settings, path, run_in_process)
     light_rows = spark.read.parquet(output).drop("_ingested_at").orderBy("sequence_number")
     assert spark_result.rows_written == light_result.rows_written == light_rows.count()  # replaced, not doubled
@@ -103,9 +103,9 @@ def test_missing_and_changed_files_fail_alone_and_rerun_replaces_output(clients:
     inputs = settings.buckets.input
     app.clients.s3.delete_object(Bucket=inputs, Key="2025-12-23-feed-001.ndjson")
     app.clients.s3.put_object(Bucket=inputs, Key="2025-12-23-feed-002.ndjson", Body=sample_file(900, 99, "2025-12-23"))
-    app.store.update_manifest(manifest["manifest_date"], manifest["batch_id"], ManifestStatus.COMPLETED, ManifestStatus.RUNNING)
+    app.moves.move_manifest(manifest["manifest_date"], manifest["batch_id"], ManifestStatus.QUEUED, expected=ManifestStatus.COMPLETED)
     for key in (f"2025-12-23-feed-{i:03}.ndjson" for i in range(4)):  # as `paybatch reprocess --batch-id` does
-        app.store.transition_file("2025-12-23", key, FileStatus.COMPLETED, FileStatus.MANIFESTED)
+        app.moves.move_file("2025-12-23", key, FileStatus.MANIFESTED, expected=FileStatus.COMPLETED)
     result = run_manifest(settings, path, run_in_process)
     assert result.status == "partial"
     errors = {f["file_key"]: f.get("error") for f in app.store.all_files()}

@@ -152,7 +152,7 @@ def test_new_version_after_completion_is_processed_again(app: BuilderApp) -> Non
     deliver_all(app)
     item = app.store.get_file("2025-12-23", key)
     assert item is not None
-    app.store.transition_file("2025-12-23", key, FileStatus.PENDING, FileStatus.FAILED, {"error": "simulated"})
+    app.moves.move_file("2025-12-23", key, FileStatus.FAILED, expected=FileStatus.PENDING, set_values={"error": "simulated"})
     new_etag = put(app, key, seed="v2")
     deliver_all(app)
     again = app.store.get_file("2025-12-23", key)

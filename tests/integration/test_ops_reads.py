@@ -12,6 +12,7 @@ from paybatch.contracts.tracking import FileStatus, iso, utcnow
 from paybatch.pipeline_status import pipeline_status
 from paybatch.resources import MANIFEST_STATUS_INDEX, STATUS_INDEX
 from paybatch.tracking_store import OPS_COMPLETED_DAYS, TrackingStore
+from paybatch.transitions import Move, StatusMoves
 
 pytestmark = pytest.mark.integration
 
@@ -20,7 +21,7 @@ def put_file(store: TrackingStore, key: str, status: FileStatus, age_days: float
     uploaded = iso(utcnow() - timedelta(days=age_days))
     item = {"date_prefix": uploaded[:10], "file_key": key, "status": str(status), "upload_time": uploaded,
             "size_bytes": 1000, "file_size_mb": 0.001, "bucket": "in", "etag": "e", "version": 1}
-    assert store.put_new_file(item, [])
+    assert StatusMoves(store).register(item).outcome == Move.MOVED
 
 
 def calls_of(store: TrackingStore, read: Any) -> tuple[Any, set[tuple[str, str | None]]]:

@@ -39,11 +39,11 @@ def test_status_files_wait_and_reprocess(clients: AwsClients) -> None:
     date, batch = manifest["manifest_date"], manifest["batch_id"]
     refused = cli("reprocess", "--batch-id", batch)
     assert refused.returncode == 2 and "only a finished manifest is re-run" in refused.stderr
-    app.store.update_manifest(date, batch, ManifestStatus.QUEUED, ManifestStatus.FAILED, {"last_error": "x"})
+    app.moves.move_manifest(date, batch, ManifestStatus.FAILED, expected=ManifestStatus.QUEUED, set_values={"last_error": "x"})
     for f in manifest["files"]:
-        app.store.transition_file(date, f["key"], FileStatus.MANIFESTED, FileStatus.FAILED, {"error": "x"})
-    app.store.transition_file("2025-12-23", "2025-12-23-c2.ndjson", FileStatus.PENDING, FileStatus.FAILED,
-                              {"error": "removed"})
+        app.moves.move_file(date, f["key"], FileStatus.FAILED, expected=FileStatus.MANIFESTED, set_values={"error": "x"})
+    app.moves.move_file("2025-12-23", "2025-12-23-c2.ndjson", FileStatus.FAILED, expected=FileStatus.PENDING,
+                        set_values={"error": "removed"})
     again = cli("reprocess", "--batch-id", batch)
     assert again.returncode == 0, again.stderr
     assert app.store.get_manifest(date, batch)["manifest_status"] == ManifestStatus.QUEUED  # type: ignore[index]

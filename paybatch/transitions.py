@@ -1,0 +1,228 @@
+"""The tracking state machine: every file and manifest status move, its counters and its outcome, in one place.
+
+Builder, quarantine, scheduler, conversion run and CLI all move statuses through ``StatusMoves``:
+
+- the move must be one the contract allows (``FILE_TRANSITIONS`` / ``MANIFEST_TRANSITIONS``), else
+  ``IllegalTransition`` — a bug, raised before anything is written;
+- the write is conditional on the exact current status (and etag or batch id where given), and in the
+  same transaction one random shard of the date's counters moves: the old status −1, the new +1, and the
+  move's events (bytes, rows) — so the counters equal the items, and no one counter item is hot;
+- the outcome is typed: ``MOVED``; ``ALREADY`` (the item is already where the move leads: another writer,
+  or this one before a retry, made it — idempotent success); ``CONFLICT`` (the item is somewhere else, or
+  gone: the caller decides). A write that could not be made raises ``TrackingWriteFailed`` and is never
+  any of these.
+- terminal items that may expire get the tracking TTL; nothing else ever does (an item outlives its object).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from paybatch.contracts.tracking import (
+    EXPIRING_FILE_STATUSES,
+    FILE_TRANSITIONS,
+    MANIFEST_TRANSITIONS,
+    TERMINAL_MANIFEST_STATUSES,
+    FileStatus,
+    ManifestStatus,
+)
+from paybatch.errors import PaybatchError
+from paybatch.resources import TTL_ATTRIBUTE
+from paybatch.tracking_store import ConditionFailed, CounterDelta, TrackingStore, TrackingWriteFailed, to_ddb
+
+__all__ = ["IllegalTransition", "ManifestMovedOn", "Move", "MoveResult", "StatusMoves", "TrackingWriteFailed"]
+
+# How often a move re-reads and tries again when the item changes between its read and its write.
+MOVE_ATTEMPTS = 5
+# A new version of an object may replace the item of one that is still pending or has finished; not one in a run.
+REPLACEABLE_FILE_STATUSES = frozenset({FileStatus.PENDING, FileStatus.COMPLETED, FileStatus.QUARANTINED, FileStatus.FAILED})
+Events = Mapping[str, tuple[int, int]]  # event name → (count, bytes)
+
+
+class Move(StrEnum):
+    MOVED = "moved"
+    ALREADY = "already"  # already in the target status (and batch): idempotent success
+    CONFLICT = "conflict"  # in another status, another batch or version, or gone
+
+
+@dataclass(frozen=True)
+class MoveResult:
+    outcome: Move
+    previous: str | None = None  # the status it was moved from (MOVED) or found in (ALREADY, CONFLICT; None: no item)
+    item: Mapping[str, Any] | None = None  # what was read, when the move had to read
+
+    @property
+    def done(self) -> bool:
+        """The item is where the move leads (moved now, or before)."""
+        return self.outcome != Move.CONFLICT
+
+
+class IllegalTransition(PaybatchError):
+    """A status move the tracking contract does not allow: a bug in the caller, raised before any write."""
+
+
+class ManifestMovedOn(PaybatchError):
+    """The manifest record being claimed into is no longer ``creating``: stop claiming into it."""
+
+
+def _statuses(expected: str | Iterable[str]) -> list[str]:
+    return [str(expected)] if isinstance(expected, str) else [str(s) for s in expected]
+
+
+class StatusMoves:
+    """Moves of file and manifest statuses for one environment (see the module docstring)."""
+
+    def __init__(self, store: TrackingStore) -> None:
+        self.store = store
+        self.expire_completed = store.clients.settings.input_retention.expire_after_days is not None
+
+    # --- files -------------------------------------------------------------------------------------
+    def _ttl_change(self, new: str, expiring: Collection[str]) -> tuple[dict[str, Any], list[str]]:
+        if new in expiring:
+            return {TTL_ATTRIBUTE: self.store.expiry()}, []
+        return {}, [TTL_ATTRIBUTE]
+
+    def _file_expiring(self) -> frozenset[str]:
+        statuses = {str(s) for s in EXPIRING_FILE_STATUSES}
+        return frozenset(statuses if self.expire_completed else statuses - {str(FileStatus.COMPLETED)})
+
+    def register(self, item: Mapping[str, Any], events: Events | None = None) -> MoveResult:
+        """A file never seen before enters (pending or quarantining); ``ALREADY`` if an item exists for its key."""
+        put = {"Put": {"TableName": self.store.table, "Item": to_ddb(item), "ConditionExpression": "attribute_not_exists(#k)",
+                       "ExpressionAttributeNames": {"#k": "file_key"}}}
+        delta = CounterDelta(item["date_prefix"], files={str(item["status"]): 1}, events=dict(events or {}))
+        try:
+            self._transact([put], delta)
+        except ConditionFailed:
+            return MoveResult(Move.ALREADY)
+        return MoveResult(Move.MOVED)
+
+    def replace_version(self, item: Mapping[str, Any], existing: Mapping[str, Any], events: Events | None = None) -> MoveResult:
+        """A new version of the object replaces a finished (or still pending) one, if the item is still what was read."""
+        old = str(existing["status"])
+        new = str(item["status"])
+        if old not in REPLACEABLE_FILE_STATUSES or new not in {FileStatus.PENDING, FileStatus.QUARANTINING}:
+            raise IllegalTransition(f"file {item['file_key']}: a new version ({new}) cannot replace one that is {old}")
+        put = {"Put": {"TableName": self.store.table, "Item": to_ddb(item),
+                       "ConditionExpression": "#status = :st AND #etag = :et",
+                       "ExpressionAttributeNames": {"#status": "status", "#etag": "etag"},
+                       "ExpressionAttributeValues": to_ddb({":st": old, ":et": existing["etag"]})}}
+        files = {old: -1}
+        files[new] = files.get(new, 0) + 1
+        try:
+            self._transact([put], CounterDelta(item["date_prefix"], files=files, events=dict(events or {})))
+        except ConditionFailed:
+            return MoveResult(Move.CONFLICT, old)
+        return MoveResult(Move.MOVED, old)
+
+    def move_file(self, date_prefix: str, file_key: str, new: FileStatus, *, expected: FileStatus | Iterable[FileStatus],
+                  set_values: Mapping[str, Any] | None = None, remove: Iterable[str] = (), etag: str | None = None,
+                  batch_id: str | None = None, events: Events | None = None) -> MoveResult:
+        """Move one file from one of ``expected`` to ``new`` (pinned to ``etag`` / ``batch_id`` when given)."""
+        allowed = _statuses(expected)
+        for status in allowed:
+            if FileStatus(new) not in FILE_TRANSITIONS[FileStatus(status)]:
+                raise IllegalTransition(f"file {file_key}: {status} → {new} is not a move the tracking contract allows")
+        ttl_set, ttl_remove = self._ttl_change(str(new), self._file_expiring())
+        known: str | None = allowed[0] if len(allowed) == 1 else None  # one candidate: write first, read only on failure
+        item: dict[str, Any] | None = None
+        for _ in range(MOVE_ATTEMPTS):
+            if known is None:
+                item = self.store.get_file(date_prefix, file_key)
+                verdict = self._classify(item, "status", allowed, str(new), etag=etag, batch_id=batch_id)
+                if verdict is not None:
+                    return verdict
+                assert item is not None
+                known = str(item["status"])
+            update = self.store.file_transition_item(
+                date_prefix, file_key, FileStatus(known), new, {**(set_values or {}), **ttl_set},
+                [*remove, *ttl_remove], etag=etag, batch_id=batch_id)
+            delta = CounterDelta(date_prefix, files={known: -1, str(new): 1} if known != str(new) else {}, events=dict(events or {}))
+            try:
+                self._transact([{"Update": update}], delta)
+            except ConditionFailed:
+                known = None  # moved under us: read what it is now
+                continue
+            return MoveResult(Move.MOVED, known, item)
+        raise TrackingWriteFailed(f"file {file_key}: its item kept changing under {MOVE_ATTEMPTS} attempts to move it to {new}")
+
+    def claim(self, date_prefix: str, files: Sequence[Mapping[str, Any]], batch_id: str, set_values: Mapping[str, Any],
+              manifest_update: dict[str, Any]) -> list[int]:
+        """pending → manifested for ``files`` (pinned to their etags), with the manifest's record, all in one transaction.
+
+        Returns the indices of the files that were no longer pending (nothing was written; claim the rest again).
+        Raises ``ManifestMovedOn`` when the manifest record is no longer ``creating``.
+        """
+        claims = [{"Update": self.store.file_transition_item(
+            date_prefix, f["file_key"], FileStatus.PENDING, FileStatus.MANIFESTED, {**set_values, "batch_id": batch_id},
+            [TTL_ATTRIBUTE], etag=f["etag"])} for f in files]
+        delta = CounterDelta(date_prefix, files={str(FileStatus.PENDING): -len(files), str(FileStatus.MANIFESTED): len(files)},
+                             events={"file_manifested": (len(files), sum(int(f["size_bytes"]) for f in files))})
+        try:
+            self._transact([{"Update": manifest_update}, *claims], delta)
+        except ConditionFailed as failed:
+            if 0 in failed.indices:
+                raise ManifestMovedOn(f"manifest {batch_id} is no longer being created") from None
+            return [i - 1 for i in failed.indices]
+        return []
+
+    # --- manifests ---------------------------------------------------------------------------------
+    def move_manifest(self, date_prefix: str, batch_id: str, new: ManifestStatus, *,
+                      expected: ManifestStatus | Iterable[ManifestStatus], set_values: Mapping[str, Any] | None = None,
+                      remove: Iterable[str] = (), events: Events | None = None) -> MoveResult:
+        """Move one manifest record from one of ``expected`` to ``new``."""
+        allowed = _statuses(expected)
+        for status in allowed:
+            if ManifestStatus(new) not in MANIFEST_TRANSITIONS[ManifestStatus(status)]:
+                raise IllegalTransition(f"manifest {batch_id}: {status} → {new} is not a move the tracking contract allows")
+        ttl_set, ttl_remove = self._ttl_change(str(new), {str(s) for s in TERMINAL_MANIFEST_STATUSES})
+        known: str | None = allowed[0] if len(allowed) == 1 else None
+        item: dict[str, Any] | None = None
+        for _ in range(MOVE_ATTEMPTS):
+            if known is None:
+                item = self.store.get_manifest(date_prefix, batch_id)
+                verdict = self._classify(item, "manifest_status", allowed, str(new))
+                if verdict is not None:
+                    return verdict
+                assert item is not None
+                known = str(item["manifest_status"])
+            update = self.store.manifest_update_item(date_prefix, batch_id, ManifestStatus(known), new,
+                                                     {**(set_values or {}), **ttl_set}, [*remove, *ttl_remove])
+            # A manifest is counted from ``created`` on: ``creating`` records may still vanish (no file claimed).
+            counted = {known: -1} if known != ManifestStatus.CREATING else {}
+            manifests = {**counted, str(new): counted.get(str(new), 0) + 1} if known != str(new) else {}
+            try:
+                self._transact([{"Update": update}], CounterDelta(date_prefix, manifests=manifests, events=dict(events or {})))
+            except ConditionFailed:
+                known = None
+                continue
+            return MoveResult(Move.MOVED, known, item)
+        raise TrackingWriteFailed(f"manifest {batch_id}: its record kept changing under {MOVE_ATTEMPTS} attempts to move it to {new}")
+
+    def count_events(self, date_prefix: str, events: Events) -> None:
+        """Counters that belong to no status move (a run started): one shard, one write."""
+        item = self.store.counter_item(CounterDelta(date_prefix, events=dict(events)))
+        if item is not None:
+            self.store.transact([item])
+
+    # --- shared ------------------------------------------------------------------------------------
+    def _transact(self, items: list[dict[str, Any]], delta: CounterDelta) -> None:
+        counter = self.store.counter_item(delta)
+        self.store.transact([*items, counter] if counter else items)
+
+    @staticmethod
+    def _classify(item: Mapping[str, Any] | None, attribute: str, allowed: Sequence[str], new: str, *,
+                  etag: str | None = None, batch_id: str | None = None) -> MoveResult | None:
+        """None if the item may be moved now; otherwise why not (ALREADY or CONFLICT)."""
+        if item is None:
+            return MoveResult(Move.CONFLICT, None, None)
+        status = str(item.get(attribute))
+        ours = (etag is None or item.get("etag") == etag) and (batch_id is None or item.get("batch_id") == batch_id)
+        if status in allowed and ours:
+            return None
+        if status == new and ours:
+            return MoveResult(Move.ALREADY, status, item)
+        return MoveResult(Move.CONFLICT, status, item)
