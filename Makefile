@@ -11,7 +11,7 @@ ENV ?= dev
 export SPARK_LOCAL_IP := 127.0.0.1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup demo test lint lint-iac sanitize bench synth package local-up local-down local-status clean lock
+.PHONY: help setup demo test lint lint-iac sanitize fuzz bench synth package local-up local-down local-status clean lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -42,6 +42,12 @@ lint: setup ## ruff + mypy on the core
 
 sanitize: setup ## the strict NDJSON parser's tests under AddressSanitizer and UBSan (after changing its C)
 	scripts/sanitize-parser.sh
+
+FUZZ_SECONDS ?= 300
+fuzz: setup ## coverage-guided fuzzing of the NDJSON parsers (atheris; FUZZ_SECONDS=300); crashes land in tests/fuzz/crashes/
+	@mkdir -p .cache/fuzz-corpus
+	PYTHONPATH=$(CURDIR) $(BIN)/python tests/fuzz/fuzz_ndjson.py .cache/fuzz-corpus tests/fuzz/corpus \
+	  -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=tests/fuzz/crashes/ -rss_limit_mb=2048 -print_final_stats=1
 
 lint-iac: synth .cache/checkov/bin/checkov ## checkov on the synthesised templates (its own venv: it pins an old boto3)
 	BC_SKIP_MAPPING=TRUE .cache/checkov/bin/checkov --quiet --compact --framework cloudformation \

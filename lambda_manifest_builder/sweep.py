@@ -49,6 +49,8 @@ class SweepResult:
 class InputSweep:
     """One sweep pass over the input bucket (see the module docstring)."""
 
+    page_keys = 1000  # keys per list page of the full walk (S3's maximum)
+
     def __init__(self, app: BuilderApp, *, clock: Any = utcnow) -> None:
         self.app = app
         self.settings = app.settings
@@ -104,7 +106,7 @@ class InputSweep:
             if started and now - parse_iso(started) < FULL_WALK_EVERY:
                 return  # today's walk is done
             cursor = {"started_at": iso(now)}
-        kwargs: dict[str, Any] = {"Bucket": self.bucket, "MaxKeys": 1000}
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "MaxKeys": self.page_keys}
         for _ in range(self.settings.sweep.full_pages_per_pass):
             if token:
                 kwargs["ContinuationToken"] = token

@@ -82,9 +82,11 @@ class AwsClients:
 
 
 def head_object(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
-    """HEAD an object; None if it does not exist (any other error is raised)."""
+    """HEAD an object (retried over throttling and 5xx); None if it does not exist (any other error is raised)."""
+    from paybatch.retry import retrying
+
     try:
-        return dict(s3.head_object(Bucket=bucket, Key=key))
+        return dict(retrying(s3.head_object, Bucket=bucket, Key=key))
     except ClientError as exc:
         if exc.response["Error"]["Code"] in {"404", "NoSuchKey", "NotFound"}:
             return None

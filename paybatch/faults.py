@@ -44,6 +44,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "RequestTimeout": (400, "Your socket connection to the server was not read from or written to within the timeout period."),
     "ThrottledException": (400, "Rate exceeded"),
     "ConcurrentRunsExceededException": (400, "Concurrent runs exceeded"),
+    "InternalServiceException": (500, "An internal service error occurred"),
 }
 
 

@@ -28,6 +28,7 @@ from paybatch.contracts.tracking import (
 )
 from paybatch.errors import PaybatchError
 from paybatch.resources import MANIFEST_STATUS_INDEX, STATUS_INDEX, TRACKING_PK, TRACKING_SK
+from paybatch.retry import retrying
 
 # Completed files and manifests older than this (by upload or creation) are left out of operators' views.
 OPS_COMPLETED_DAYS = 2.0
@@ -201,9 +202,8 @@ class TrackingStore:
 
     # --- files ---------------------------------------------------------------------------------
     def get_file(self, date_prefix: str, file_key: str) -> dict[str, Any] | None:
-        response = self.ddb.get_item(
-            TableName=self.table, Key=to_ddb({TRACKING_PK: date_prefix, TRACKING_SK: file_key}), ConsistentRead=True
-        )
+        response = retrying(self.ddb.get_item,
+                            TableName=self.table, Key=to_ddb({TRACKING_PK: date_prefix, TRACKING_SK: file_key}), ConsistentRead=True)
         return from_ddb(response["Item"]) if "Item" in response else None
 
     def file_transition_item(self, date_prefix: str, file_key: str, expected: FileStatus | Sequence[FileStatus],
@@ -259,7 +259,7 @@ class TrackingStore:
         ``attributes`` names the only ones to return (the builder's hot path reads fewer bytes).
         """
         filters = {TRACKING_PK: date_prefix} if date_prefix else None
-        return list(self._query_index(STATUS_INDEX, "status", str(status), filters, attributes))
+        return retrying(lambda: list(self._query_index(STATUS_INDEX, "status", str(status), filters, attributes)))
 
     def oldest_with_status(self, status: FileStatus) -> dict[str, Any] | None:
         """The file waiting longest in one status: one item read from the status-index, whatever the table's size."""
@@ -334,7 +334,7 @@ class TrackingStore:
                 "ProjectionExpression": "#pk, #sk, etag", "ExpressionAttributeNames": {"#pk": TRACKING_PK, "#sk": TRACKING_SK},
                 "ConsistentRead": True}}
             for attempt in range(8):
-                response = self.ddb.batch_get_item(RequestItems=pending)
+                response = retrying(self.ddb.batch_get_item, RequestItems=pending)
                 requests += 1
                 for raw in response["Responses"].get(self.table, []):
                     item = from_ddb(raw)
@@ -363,7 +363,7 @@ class TrackingStore:
         return {TRACKING_PK: manifest_pk(date_prefix), TRACKING_SK: batch_id}
 
     def manifests_with_status(self, status: ManifestStatus) -> list[dict[str, Any]]:
-        return list(self._query_index(MANIFEST_STATUS_INDEX, "manifest_status", str(status)))
+        return retrying(lambda: list(self._query_index(MANIFEST_STATUS_INDEX, "manifest_status", str(status))))
 
     def all_manifests(self) -> list[dict[str, Any]]:
         """Every manifest, oldest first. Only manifests carry ``manifest_status``, so its index holds

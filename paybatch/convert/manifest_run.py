@@ -32,6 +32,7 @@ from paybatch.convert.files import FileResult, convert_file, filesystem_for
 from paybatch.datasets import load_schema
 from paybatch.errors import PaybatchError
 from paybatch.retention import mark_converted
+from paybatch.retry import retrying
 from paybatch.spark import run_tasks
 from paybatch.tracking_store import TrackingStore
 from paybatch.transitions import Move, MoveResult, StatusMoves
@@ -72,7 +73,7 @@ class ManifestResult:
 def read_manifest(clients: AwsClients, manifest_path: str) -> Manifest:
     bucket, _, key = manifest_path.removeprefix("s3://").partition("/")
     try:
-        body = clients.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        body = retrying(lambda: clients.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
     except clients.s3.exceptions.NoSuchKey:
         raise PaybatchError(f"manifest {manifest_path} does not exist") from None
     return Manifest.model_validate_json(body)
@@ -171,7 +172,7 @@ def run_manifest(settings: Settings, manifest_path: str, runner: Runner = run_in
         summary.rows_written += result["rows_written"]
         summary.rows_rejected += result["rows_rejected"]
         try:
-            mark_converted(clients.s3, entry.bucket, entry.key)
+            retrying(mark_converted, clients.s3, entry.bucket, entry.key)
         except Exception as exc:  # noqa: BLE001 - retention only: the object is kept longer, nothing is lost
             logger.warning("could not tag %s as converted (it will not expire): %s", entry.key, exc)
     failures = sum(1 for f in summary.files if f["error"])
@@ -180,6 +181,17 @@ def run_manifest(settings: Settings, manifest_path: str, runner: Runner = run_in
     summary.status = str(status)
     summary.duration_seconds = round(time.monotonic() - started, 3)
     run_metric = "run_failed" if status == ManifestStatus.FAILED else "run_succeeded"
+    # The message first: sent twice if recording fails and the run is retried (consumers key on batch_id),
+    # never lost because the run ended after recording.
+    retrying(
+        clients.sqs.send_message, QueueUrl=retrying(clients.queue_url, settings.queues.completion),
+        MessageBody=json.dumps({
+            "batch_id": batch_id, "env": settings.env, "status": summary.status, "lines_read": summary.lines_read,
+            "rows_written": summary.rows_written, "rows_rejected": summary.rows_rejected, "files_failed": failures,
+            "output": {"parquet": f"{output_uri}/parquet/", "rejects": f"{output_uri}/rejects/"},
+            "duration_seconds": summary.duration_seconds,
+        }),
+    )
     recorded = moves.move_manifest(
         date, batch_id, status, expected=[ManifestStatus.RUNNING, ManifestStatus.QUEUED, ManifestStatus.CREATED],
         set_values={"lines_read": summary.lines_read, "rows_written": summary.rows_written,
@@ -189,13 +201,4 @@ def run_manifest(settings: Settings, manifest_path: str, runner: Runner = run_in
     )
     if recorded.outcome == Move.CONFLICT:
         raise PaybatchError(f"manifest {batch_id} is {recorded.previous or 'gone'}: this run's result was not recorded")
-    clients.sqs.send_message(
-        QueueUrl=clients.queue_url(settings.queues.completion),
-        MessageBody=json.dumps({
-            "batch_id": batch_id, "env": settings.env, "status": summary.status, "lines_read": summary.lines_read,
-            "rows_written": summary.rows_written, "rows_rejected": summary.rows_rejected, "files_failed": failures,
-            "output": {"parquet": f"{output_uri}/parquet/", "rejects": f"{output_uri}/rejects/"},
-            "duration_seconds": summary.duration_seconds,
-        }),
-    )
     return summary

@@ -228,6 +228,10 @@ class NdjsonParser:
             read_options=pj.ReadOptions(block_size=max(1 << 20, len(data) + 1), use_threads=False),
             parse_options=pj.ParseOptions(explicit_schema=self.read_schema, unexpected_field_behavior=unknown),
         )
+        try:  # an unknown field's name is not checked by Arrow's reader: it fails only when read
+            table.column_names  # noqa: B018
+        except UnicodeDecodeError as exc:
+            raise pa.ArrowInvalid(f"a field name is not UTF-8: {exc.reason}") from None
         # Arrow's reader lets some invalid UTF-8 through (overlong forms, encoded surrogates): refuse it here.
         for column in table.columns:
             if pa.types.is_string(column.type):

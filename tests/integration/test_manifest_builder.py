@@ -27,6 +27,7 @@ from tests.integration.builder_support import (
     metric_counts,
     s3_event_body,
     small_settings,
+    status_counts,
 )
 
 pytestmark = pytest.mark.integration
@@ -68,6 +69,7 @@ def assert_invariants(app: BuilderApp, expected_files: int) -> None:
     assert counts.get("file_manifested", 0) == len(manifested)
     assert counts.get("file_quarantined", 0) == len(quarantined)
     assert counts.get("manifest_created", 0) == len(app.store.all_manifests())
+    assert status_counts(app) == dict(Counter(i["status"] for i in items))  # the per-status counters equal the items
     for m in app.store.all_manifests():
         assert m["manifest_status"] != ManifestStatus.CREATING
         assert m["file_count"] == len(m["files"]) <= app.settings.batching.max_files_per_manifest
@@ -239,9 +241,9 @@ def run_threads(targets: list) -> None:  # type: ignore[type-arg]
 
 
 def test_scheduler_sweep_registers_a_file_whose_notification_was_lost(app: BuilderApp, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    import lambda_manifest_builder.scheduler as scheduler_module
+    import lambda_manifest_builder.sweep as sweep_module
 
-    monkeypatch.setattr(scheduler_module, "SWEEP_GRACE_SECONDS", 0)
+    monkeypatch.setattr(sweep_module, "SWEEP_GRACE_SECONDS", 0)
     put(app, "2025-12-23-lost.ndjson")
     assert len(drain(app.clients, app.settings.queues.ingest)) == 1  # the notification is lost
     report = Scheduler(app).run_once()

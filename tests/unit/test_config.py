@@ -128,3 +128,25 @@ def test_cli_config_error_is_one_line_no_traceback() -> None:
     assert out.returncode == 2
     assert "batching.max_batch_size_gb (from environment variable MAX_BATCH_SIZE_GB) = 'lots'" in out.stderr
     assert "Traceback" not in out.stderr + out.stdout
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ("expire_after_days: 3 ", "expire_after_days: 6 ", r"tracking.ttl_days \(7\) must exceed input_retention.expire_after_days \(6\)"),
+    ('date_prefix: "{date}"', 'date_prefix: "incoming/"', r"sweep.date_prefix.*must be a key prefix holding \{date\}"),
+    ('date_prefix: "{date}"', 'date_prefix: "{date}/{hour}"', r"and no other placeholder"),
+    ("open_days: 1 ", "open_days: -1 ", r"sweep.open_days"),
+])
+def test_retention_and_sweep_settings_are_checked(tmp_path: Path, old: str, new: str, message: str) -> None:
+    source = (Path(__file__).parents[2] / "environments" / "dev" / "config.yaml").read_text()
+    assert old in source
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "config.yaml").write_text(source.replace(old, new))
+    with pytest.raises(ConfigError, match=message):
+        load_settings("bad", environ={}, directory=tmp_path)
+
+
+def test_raw_input_may_be_kept_for_good(tmp_path: Path) -> None:
+    source = (Path(__file__).parents[2] / "environments" / "dev" / "config.yaml").read_text()
+    (tmp_path / "keep").mkdir()
+    (tmp_path / "keep" / "config.yaml").write_text(source.replace("expire_after_days: 3 ", "expire_after_days: null "))
+    assert load_settings("keep", environ={}, directory=tmp_path).input_retention.expire_after_days is None

@@ -1,0 +1,136 @@
+"""The tracking state machine: every typed outcome, the enforced contract, counters equal to items, the TTL rule."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from lambda_manifest_builder.app import BuilderApp
+from paybatch import faults
+from paybatch.contracts.tracking import FILE_TRANSITIONS, FileStatus, ManifestStatus
+from paybatch.transitions import IllegalTransition, Move, StatusMoves, TrackingWriteFailed
+from tests.integration.builder_support import small_settings, status_counts
+
+pytestmark = pytest.mark.integration
+DATE = "2025-12-23"
+
+
+@pytest.fixture
+def app(clients):  # type: ignore[no-untyped-def]
+    return BuilderApp.create(small_settings())
+
+
+def new_file(key: str, status: FileStatus = FileStatus.PENDING, **extra: Any) -> dict[str, Any]:
+    return {"date_prefix": DATE, "file_key": key, "status": str(status), "etag": "e1", "size_bytes": 100,
+            "upload_time": "2025-12-23T10:00:00.000000Z", "bucket": "in", "version": 1, **extra}
+
+
+def test_moved_already_and_conflict(app: BuilderApp) -> None:
+    moves = app.moves
+    assert moves.register(new_file("a")).outcome == Move.MOVED
+    assert moves.register(new_file("a")).outcome == Move.ALREADY  # an item exists for the key
+    first = moves.move_file(DATE, "a", FileStatus.FAILED, expected=FileStatus.PENDING, set_values={"error": "x"})
+    assert (first.outcome, first.previous) == (Move.MOVED, "pending")
+    again = moves.move_file(DATE, "a", FileStatus.FAILED, expected=FileStatus.PENDING)
+    assert (again.outcome, again.previous) == (Move.ALREADY, "failed")  # another writer (or a retry) did it
+    other = moves.move_file(DATE, "a", FileStatus.MANIFESTED, expected=FileStatus.PENDING)
+    assert (other.outcome, other.previous) == (Move.CONFLICT, "failed")
+    gone = moves.move_file(DATE, "nope", FileStatus.FAILED, expected=FileStatus.PENDING)
+    assert (gone.outcome, gone.previous) == (Move.CONFLICT, None)
+
+
+def test_several_expected_statuses_read_first_and_count_exactly(app: BuilderApp) -> None:
+    moves = app.moves
+    moves.register(new_file("m", batch_id="b1"))
+    moves.register(new_file("p", batch_id="b1"))
+    moves.move_file(DATE, "m", FileStatus.MANIFESTED, expected=FileStatus.PENDING, batch_id="b1")
+    moves.move_file(DATE, "p", FileStatus.MANIFESTED, expected=FileStatus.PENDING, batch_id="b1")
+    moves.move_file(DATE, "p", FileStatus.PROCESSING, expected=FileStatus.MANIFESTED, batch_id="b1")
+    for key in ("m", "p"):
+        result = moves.move_file(DATE, key, FileStatus.FAILED, expected=[FileStatus.MANIFESTED, FileStatus.PROCESSING], batch_id="b1")
+        assert result.outcome == Move.MOVED
+    assert status_counts(app) == {"failed": 2}
+    wrong_batch = moves.move_file(DATE, "m", FileStatus.PENDING, expected=FileStatus.FAILED, batch_id="b2")
+    assert wrong_batch.outcome == Move.CONFLICT
+
+
+def test_the_contract_is_enforced_before_any_write(app: BuilderApp) -> None:
+    app.moves.register(new_file("q"))
+    with pytest.raises(IllegalTransition, match="pending → completed"):
+        app.moves.move_file(DATE, "q", FileStatus.COMPLETED, expected=FileStatus.PENDING)
+    with pytest.raises(IllegalTransition, match="quarantined → pending"):
+        app.moves.move_file(DATE, "q", FileStatus.PENDING, expected=FileStatus.QUARANTINED)
+    with pytest.raises(IllegalTransition, match="running → created"):
+        app.moves.move_manifest(DATE, "b", ManifestStatus.CREATED, expected=ManifestStatus.RUNNING)
+    assert app.store.get_file(DATE, "q")["status"] == "pending"  # type: ignore[index]
+    assert FileStatus.COMPLETED not in FILE_TRANSITIONS[FileStatus.PENDING]
+
+
+def test_a_write_that_cannot_be_made_raises_and_changes_nothing(app: BuilderApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    app.moves.register(new_file("w"))
+    monkeypatch.setenv(faults.FAULTS, "dynamodb:TransactWriteItems:TransactionConflict:1")
+    try:
+        faulty = BuilderApp.create(app.settings)
+        faulty.store.retry_pause = 0.0
+        with pytest.raises(TrackingWriteFailed, match="TransactionConflict"):
+            faulty.moves.move_file(DATE, "w", FileStatus.FAILED, expected=FileStatus.PENDING)
+    finally:
+        faults._injector = None
+    assert app.store.get_file(DATE, "w")["status"] == "pending"  # type: ignore[index]
+    assert status_counts(app) == {"pending": 1}
+
+
+def test_throttling_is_retried_then_lands(app: BuilderApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Half the transactions throttled after botocore's retries: the store retries and every move lands once."""
+    monkeypatch.setenv(faults.FAULTS, "dynamodb:TransactWriteItems:TransactionConflict:0.5,seed=3")
+    try:
+        faulty = BuilderApp.create(app.settings)
+        faulty.store.retry_pause = 0.001
+        for i in range(20):
+            assert faulty.moves.register(new_file(f"t{i}")).outcome == Move.MOVED
+            assert faulty.moves.move_file(DATE, f"t{i}", FileStatus.FAILED, expected=FileStatus.PENDING).outcome == Move.MOVED
+        injected = faults.injector_from_env().injected  # type: ignore[union-attr]
+    finally:
+        faults._injector = None
+    assert sum(injected.values()) >= 10
+    assert status_counts(app) == {"failed": 20}
+
+
+def test_only_finished_items_carry_the_ttl(app: BuilderApp) -> None:
+    moves = app.moves
+    moves.register(new_file("c", batch_id="b"))
+    assert "ttl" not in app.store.get_file(DATE, "c")  # type: ignore[operator]
+    for new, old in ((FileStatus.MANIFESTED, FileStatus.PENDING), (FileStatus.PROCESSING, FileStatus.MANIFESTED)):
+        moves.move_file(DATE, "c", new, expected=old, batch_id="b")
+        assert "ttl" not in app.store.get_file(DATE, "c")  # type: ignore[operator]
+    moves.move_file(DATE, "c", FileStatus.COMPLETED, expected=FileStatus.PROCESSING, batch_id="b")
+    assert "ttl" in app.store.get_file(DATE, "c")  # type: ignore[operator]
+    moves.move_file(DATE, "c", FileStatus.MANIFESTED, expected=FileStatus.COMPLETED, batch_id="b")  # reprocess
+    assert "ttl" not in app.store.get_file(DATE, "c")  # type: ignore[operator]
+    moves.move_file(DATE, "c", FileStatus.FAILED, expected=FileStatus.MANIFESTED, batch_id="b")
+    assert "ttl" not in app.store.get_file(DATE, "c")  # type: ignore[operator]  # failed waits for an operator
+
+
+def test_without_input_retention_completed_items_never_expire(clients) -> None:  # type: ignore[no-untyped-def]
+    settings = small_settings()
+    settings = settings.model_copy(update={"input_retention": settings.input_retention.model_copy(update={"expire_after_days": None})})
+    app = BuilderApp.create(settings)
+    moves = StatusMoves(app.store)
+    moves.register(new_file("k", batch_id="b"))
+    for new, old in ((FileStatus.MANIFESTED, FileStatus.PENDING), (FileStatus.PROCESSING, FileStatus.MANIFESTED),
+                     (FileStatus.COMPLETED, FileStatus.PROCESSING)):
+        moves.move_file(DATE, "k", new, expected=old, batch_id="b")
+    assert "ttl" not in app.store.get_file(DATE, "k")  # type: ignore[operator]
+
+
+def test_manifest_counters_start_at_created(app: BuilderApp) -> None:
+    files = [new_file(f"f{i}") for i in range(3)]
+    for item in files:
+        app.moves.register(item)
+    record = app.builder.create_manifest(DATE, files)
+    assert record is not None and record["manifest_status"] == "created"
+    counts = app.store.counts(DATE)
+    assert counts["manifests:created"] == 1 and counts["files:manifested"] == 3 and counts["files:pending"] == 0
+    assert Counter(i["status"] for i in app.store.all_files()) == {"manifested": 3}
