@@ -49,7 +49,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def run() -> list[dict[str, Any]]:
+def run() -> tuple[list[dict[str, Any]], dict[str, Any]]:
     os.environ.update({"PAYBATCH_STATE_DIR": tempfile.mkdtemp(prefix="paybatch-bench-"),
                        "PAYBATCH_LOCAL_PORT": str(_free_port()), "PAYBATCH_TARGET": "local"})
     from lambda_manifest_builder.app import BuilderApp
@@ -106,13 +106,55 @@ def run() -> list[dict[str, Any]]:
                 "manifested": statuses.get("manifested", 0), "statuses": dict(statuses),
                 "manifests": len(flush_app.store.all_manifests()),
             })
+        sweep = sweep_requests(stack, settings, payload)
     finally:
         stack.down()
-    return rows
+    return rows, sweep
+
+
+# Prod volume the sweep must keep up with (the design documents: 338 k files a day).
+PROD_FILES_PER_DAY = 338_000
+
+
+def sweep_requests(stack: Any, settings: Any, payload: bytes) -> dict[str, Any]:
+    """Requests of one input-sweep pass with FILES tracked objects on an open date, then projected to prod volume.
+
+    The old sweep listed the whole bucket and read one item per object every pass: ``objects / 1000``
+    list pages + ``objects`` GetItem. This one lists the open dates' prefixes and reads their items with
+    one query per date; the rest of the bucket is walked a slice a pass.
+    """
+    from lambda_manifest_builder.app import BuilderApp
+    from lambda_manifest_builder.handler import handle_batch
+    from lambda_manifest_builder.sweep import InputSweep
+    from paybatch.contracts.tracking import utcnow
+    from paybatch.local.poller import SqsPoller
+
+    stack.reset()
+    app = BuilderApp.create(settings)
+    today = utcnow().strftime("%Y-%m-%d")
+    for i in range(FILES):
+        app.clients.s3.put_object(Bucket=settings.buckets.input, Key=f"{today}/bench-{i:06}.ndjson", Body=payload)
+    poller = SqsPoller(app.clients, settings.queues.ingest, lambda e, c: handle_batch(e, c, app), function_name="bench",
+                       wait_seconds=0)
+    empty = 0
+    while empty < 2:
+        empty = empty + 1 if poller.poll_once().received == 0 else 0
+    first = InputSweep(app).run()  # the day's first pass also walks the whole bucket (one slice: it is small)
+    quiet = InputSweep(app).run()
+    open_days = settings.sweep.open_days + 1
+    per_object = (quiet.requests - 1) / FILES  # less the cursor read
+    prod_objects = PROD_FILES_PER_DAY * open_days
+    kept = PROD_FILES_PER_DAY * (settings.input_retention.expire_after_days or settings.tracking.ttl_days)
+    return {
+        "objects": FILES, "first_pass": first.requests, "quiet_pass": quiet.requests, "per_object": per_object,
+        "prod_open_objects": prod_objects, "prod_requests": round(1 + per_object * prod_objects)
+        + settings.sweep.full_pages_per_pass * 11,  # a full-walk slice: a list page + 10 BatchGetItem per page
+        "old_prod_requests": (kept // 1000) + kept, "kept_objects": kept,
+    }
 
 
 def main() -> None:
-    rows = run()
+    rows, sweep = run()
     print(f"manifest builder, prod batching (100 files/manifest), {FILES} files of 1 KiB, local endpoint (moto)")
     print(f"{'workers':>7} {'seconds':>8} {'files/s':>8} {'DDB writes/file':>16} {'DDB reads/file':>15} "
           f"{'S3 req/file':>12} {'SQS req/file':>13} {'manifests':>9}  file statuses")
@@ -123,6 +165,11 @@ def main() -> None:
     complete = all(r["manifested"] == r["files"] for r in rows)
     print(f"floor: ≤ 3 DynamoDB write requests per file → {worst:.2f} {'PASS' if worst <= 3 else 'FAIL'}; "
           f"every file manifested: {'yes' if complete else 'NO'}")
+    print(f"input sweep, {sweep['objects']} tracked objects on an open date: first pass of the day "
+          f"{sweep['first_pass']} requests, a quiet pass {sweep['quiet_pass']} ({sweep['per_object']:.4f} per open object)")
+    print(f"  at prod volume ({PROD_FILES_PER_DAY:,} files a day, {sweep['prod_open_objects']:,} on open dates): "
+          f"≈ {sweep['prod_requests']:,} requests a pass, against ≈ {sweep['old_prod_requests']:,} for the old sweep "
+          f"over {sweep['kept_objects']:,} kept objects")
 
 
 if __name__ == "__main__":

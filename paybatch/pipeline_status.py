@@ -20,21 +20,24 @@ def pipeline_status(store: TrackingStore, files: list[dict[str, Any]] | None = N
                     manifests: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Counts per status, the oldest pending file's age, manifests per status and the runs in flight.
 
-    ``files`` and ``manifests`` are the items when the caller has already read them. By default they are
-    what operators see (``TrackingStore.ops_files``): everything not completed, and what completed in the
-    last ``OPS_COMPLETED_DAYS`` days.
+    The counts come from the counters (``paybatch.transitions`` moves them with every status): exact, and
+    read from a few items per date whatever the number of files. ``files`` and ``manifests`` are the items
+    when the caller has already read them (by default what operators see, ``TrackingStore.ops_files``); the
+    backlog and the runs are taken from them.
     """
     files = store.ops_files() if files is None else files
     manifests = store.ops_manifests() if manifests is None else manifests
-    file_counts = Counter(str(f["status"]) for f in files)
-    manifest_counts = Counter(str(m["manifest_status"]) for m in manifests)
+    counters = store.counts()
+    file_counts = Counter({k.removeprefix("files:"): v for k, v in counters.items() if k.startswith("files:")})
+    manifest_counts = Counter({k.removeprefix("manifests:"): v for k, v in counters.items() if k.startswith("manifests:")})
     pending = [f for f in files if f["status"] == FileStatus.PENDING]
     oldest = min((parse_iso(f["upload_time"]) for f in pending), default=None)
     in_flight = sum(file_counts.get(str(s), 0) for s in IN_FLIGHT_FILE_STATUSES)
     active_manifests = sum(c for s, c in manifest_counts.items() if ManifestStatus(s) not in TERMINAL_MANIFEST_STATUSES)
+    active_manifests += sum(1 for m in manifests if m["manifest_status"] == ManifestStatus.CREATING)  # not counted yet
     return {
         "files": {str(s): file_counts.get(str(s), 0) for s in FileStatus},
-        "files_total": len(files),
+        "files_total": sum(file_counts.values()),
         "backlog": {
             "pending": len(pending),
             "pending_bytes": sum(int(f["size_bytes"]) for f in pending),
@@ -46,7 +49,7 @@ def pipeline_status(store: TrackingStore, files: list[dict[str, Any]] | None = N
              "attempts": m.get("attempts", 0)}
             for m in manifests if m["manifest_status"] == ManifestStatus.RUNNING
         ],
-        "quarantine_reasons": dict(Counter(str(f.get("quarantine_reason")) for f in files
-                                           if f["status"] == FileStatus.QUARANTINED)),
+        "quarantine_reasons": {k.removeprefix("event:file_quarantined:"): v for k, v in counters.items()
+                               if k.startswith("event:file_quarantined:")},
         "idle": in_flight == 0 and active_manifests == 0,
     }

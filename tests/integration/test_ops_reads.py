@@ -48,5 +48,7 @@ def test_old_completed_files_are_left_out_and_nothing_is_scanned(clients: AwsCli
     assert sorted(f["file_key"] for f in store.ops_files(completed_days=10)) == sorted(
         f["file_key"] for f in store.all_files())
     status, calls = calls_of(store, lambda: pipeline_status(store))
-    assert calls == {("Query", STATUS_INDEX), ("Query", MANIFEST_STATUS_INDEX)}
-    assert status["files"]["completed"] == 1 and status["files"]["pending"] == 1 and status["backlog"]["pending"] == 1
+    assert calls == {("Query", STATUS_INDEX), ("Query", MANIFEST_STATUS_INDEX), ("Scan", None)}  # the scan: counter items
+    # Counts from the counters: every file, the old completed one too, without reading a completed item.
+    assert status["files"]["completed"] == 2 and status["files"]["pending"] == 1 and status["backlog"]["pending"] == 1
+    assert status["files_total"] == 5
