@@ -47,7 +47,7 @@ FUZZ_SECONDS ?= 300
 fuzz: setup ## coverage-guided fuzzing of the NDJSON parsers (atheris; FUZZ_SECONDS=300); crashes land in tests/fuzz/crashes/
 	@mkdir -p .cache/fuzz-corpus
 	PYTHONPATH=$(CURDIR) $(BIN)/python tests/fuzz/fuzz_ndjson.py .cache/fuzz-corpus tests/fuzz/corpus \
-	  -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=tests/fuzz/crashes/ -rss_limit_mb=2048 -print_final_stats=1
+	  -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=tests/fuzz/crashes/ -rss_limit_mb=4096 -print_final_stats=1
 
 lint-iac: synth .cache/checkov/bin/checkov ## checkov on the synthesised templates (its own venv: it pins an old boto3)
 	BC_SKIP_MAPPING=TRUE .cache/checkov/bin/checkov --quiet --compact --framework cloudformation \

@@ -147,6 +147,20 @@ class InputRetentionConfig(_Section):
     expire_after_days: PositiveInt | None = 3
 
 
+class CatalogConfig(_Section):
+    """The Glue Data Catalog: where the converted tables (Iceberg) and the generator's lake tables are registered,
+    and the housekeeping of the Iceberg tables (`paybatch maintain`, and the scheduler once an hour)."""
+
+    database: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,99}$")]
+    lake_database: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,99}$")]
+    snapshot_retention_days: PositiveFloat = 7  # snapshots older than this are expired (time travel that far)
+    keep_snapshots: PositiveInt = 10  # ... but never the newest this many
+    orphan_min_age_hours: PositiveFloat = 24  # an unreferenced data file older than this is removed
+    compact_min_files: Annotated[int, Field(ge=2)] = 8  # a partition with this many small files is compacted
+    compact_small_file_mb: PositiveFloat = 64  # "small"
+    maintain_every_minutes: PositiveFloat = 60
+
+
 class SweepConfig(_Section):
     """The scheduler's input sweep, which finds objects whose notification was lost.
 
@@ -247,6 +261,7 @@ class Settings(BaseModel):
     tracking: TrackingConfig = TrackingConfig()
     input_retention: InputRetentionConfig = InputRetentionConfig()
     sweep: SweepConfig = SweepConfig()
+    catalog: CatalogConfig
     glue: GlueConfig
     generator: GeneratorConfig = GeneratorConfig()
     lambda_: LambdaConfig = Field(alias="lambda")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from paybatch.cli import config_cmd, convert_cmd, generate_cmd, local_cmd, ops_cmd, pipeline_cmd
+from paybatch.cli import config_cmd, convert_cmd, generate_cmd, local_cmd, ops_cmd, pipeline_cmd, tables_cmd
 
 app = typer.Typer(
     name="paybatch",
@@ -19,6 +19,7 @@ pipeline_cmd.register(app)
 app.command("convert")(convert_cmd.convert)
 app.command("generate")(generate_cmd.generate)
 ops_cmd.register(app)
+tables_cmd.register(app)
 
 
 def main() -> None:

@@ -135,6 +135,8 @@ def glue_errors(
     runs = failed_runs(_clients(env), since_hours)
     if as_json:
         print_json(runs)
+        if runs:
+            raise typer.Exit(1)  # as without --json: scripts test the exit status
         return
     if not runs:
         console.print(f"no failed runs in the last {since_hours:g} h")

@@ -29,7 +29,6 @@ def register(app: typer.Typer) -> None:
     app.command("reprocess")(reprocess)
     app.command("flush")(flush)
     app.command("upload-samples")(upload_samples)
-    app.command("peek")(peek)
 
 
 @clean_errors
@@ -210,41 +209,3 @@ def upload_samples(
         keys += upload(clients, [rules.max_bytes / 1024 / 1024 * 1.2], date, prefix="too-large")
         keys += upload(clients, [0.01], date, prefix="notes", extension=".csv")
     console.print(f"uploaded {len(keys)} file(s) to s3://{settings.buckets.input}/")
-
-
-@clean_errors
-def peek(
-    env: EnvOption = "dev",
-    kind: Annotated[str, typer.Option(help="parquet (converted rows) or rejects.")] = "parquet",
-    limit: Annotated[int, typer.Option(help="Rows to show.")] = 5,
-) -> None:
-    """Read the converted output (or the rejects) from the output bucket: counts per partition and a few rows."""
-    import pyarrow.dataset as ds
-
-    from paybatch.convert.files import filesystem_for
-
-    if kind not in ("parquet", "rejects"):
-        raise PaybatchError(f"unknown kind {kind!r}; one of parquet, rejects")
-    settings = settings_for(env)
-    uri = f"s3://{settings.buckets.output}/{kind}"
-    fs, base = filesystem_for(uri, settings.endpoint_url)
-    try:
-        table = ds.dataset(base, filesystem=fs, format="parquet", partitioning="hive").to_table()
-    except (OSError, ValueError) as exc:
-        raise PaybatchError(f"nothing to read at {uri}: {exc}") from None
-    counts = table.group_by(["dt", "batch_id"]).aggregate([([], "count_all")]).sort_by("dt").to_pylist()
-    summary = Table(title=f"{uri} — {table.num_rows} row(s)")
-    for column in ("dt", "batch_id", "rows"):
-        summary.add_column(column)
-    for row in counts:
-        summary.add_row(str(row["dt"]), str(row["batch_id"]), str(row["count_all"]))
-    console.print(summary)
-    columns = ["line_number", "reason", "source_file"] if kind == "rejects" else \
-        ["sequence_number", "transaction_timestamp", "transaction_type", "amount", "currency", "_source_file"]
-    sample = table.select([c for c in columns if c in table.column_names]).slice(0, limit)
-    rows = Table(title=f"first {sample.num_rows} row(s)")
-    for column in sample.column_names:
-        rows.add_column(column)
-    for record in sample.to_pylist():
-        rows.add_row(*(str(v) for v in record.values()))
-    console.print(rows)

@@ -80,9 +80,9 @@ class PartitionedWriter:
     several input blocks: one row group per 16 MiB block would be about 3 MiB, small for readers.
     """
 
-    def __init__(self, fs: pafs.FileSystem, base: str, schema: DatasetSchema, batch_id: str, file_index: int,
-                 target_bytes: int, row_group_rows: int = ROW_GROUP_ROWS) -> None:
-        self.fs, self.base, self.schema, self.batch_id = fs, base, schema, batch_id
+    def __init__(self, fs: pafs.FileSystem, root: str, schema: DatasetSchema, batch_id: str, file_index: int,
+                 target_bytes: int, row_group_rows: int = ROW_GROUP_ROWS, attempt: str = "") -> None:
+        self.fs, self.root, self.schema, self.batch_id, self.attempt = fs, root, schema, batch_id, attempt
         self.file_index, self.target_bytes, self.row_group_rows = file_index, target_bytes, row_group_rows
         self.pending: dict[str, list[pa.Table]] = {}  # dt → rows not yet written
         self.pending_rows = 0
@@ -100,7 +100,8 @@ class PartitionedWriter:
             self.parts[dt] += 1
         if writer is None:
             part = self.parts.setdefault(dt, 0)
-            path = f"{self.base}/parquet/dt={dt}/batch_id={self.batch_id}/part-{self.file_index:05d}-{part:03d}.parquet"
+            suffix = f"-{self.attempt}" if self.attempt else ""
+            path = f"{self.root}/dt={dt}/batch_id={self.batch_id}/part-{self.file_index:05d}-{part:03d}{suffix}.parquet"
             self.fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
             # Dictionary pages only where values repeat: trying them on ids and hashes costs about 30 % of the write.
             writer = pq.ParquetWriter(path, self.output_schema, filesystem=self.fs, compression="snappy",
@@ -168,12 +169,23 @@ def _reject_table(rejects: list[Reject], source: str, batch_id: str, ingested_at
 
 def convert_file(source: str, output: str, schema: DatasetSchema, batch_id: str, file_index: int,
                  ingested_at: datetime, reject_date: str, *, target_mb: float = 256,
-                 block_bytes: int = 16 << 20, endpoint_url: str | None = None) -> FileResult:
-    """Convert one NDJSON(.gz) or Parquet file; never raises for bad data (it is counted and kept)."""
+                 block_bytes: int = 16 << 20, endpoint_url: str | None = None, rejects_output: str | None = None,
+                 attempt: str = "") -> FileResult:
+    """Convert one NDJSON(.gz) or Parquet file; never raises for bad data (it is counted and kept).
+
+    Rows go to ``output``/parquet/ and rejects to ``output``/rejects/ (the layout of `paybatch convert`), or, with
+    ``rejects_output``, rows straight under ``output`` and rejects under ``rejects_output`` (a run writing into
+    its tables' data folders). ``attempt`` makes the file names of one run attempt its own, so a re-run never
+    overwrites a file an earlier commit references.
+    """
     result = FileResult(source=source)
     in_fs, in_path = filesystem_for(source, endpoint_url)
     out_fs, base = filesystem_for(output, endpoint_url)
-    writer = PartitionedWriter(out_fs, base, schema, batch_id, file_index, int(target_mb * 1024 * 1024))
+    if rejects_output is None:
+        rows_root, rejects_root = f"{base}/parquet", f"{base}/rejects"
+    else:
+        rows_root, rejects_root = base, filesystem_for(rejects_output, endpoint_url)[1]
+    writer = PartitionedWriter(out_fs, rows_root, schema, batch_id, file_index, int(target_mb * 1024 * 1024), attempt=attempt)
     rejects: list[Reject] = []
     partitions: set[str] = set()
     try:
@@ -193,7 +205,8 @@ def convert_file(source: str, output: str, schema: DatasetSchema, batch_id: str,
     finally:
         result.outputs = writer.close()
     if rejects:
-        path = f"{base}/rejects/dt={reject_date}/batch_id={batch_id}/part-{file_index:05d}.parquet"
+        suffix = f"-{attempt}" if attempt else ""
+        path = f"{rejects_root}/dt={reject_date}/batch_id={batch_id}/part-{file_index:05d}{suffix}.parquet"
         out_fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
         pq.write_table(_reject_table(rejects, source, batch_id, ingested_at), path, filesystem=out_fs)
         result.outputs.append(path)

@@ -1,17 +1,19 @@
-"""One conversion run of one manifest: check, convert, account, record, announce.
+"""One conversion run of one manifest: check, convert, commit, account, record, announce.
 
 1. read the manifest; each listed object must still exist with the manifest's etag (missing or
    changed → that file fails with the reason, the others go on);
 2. files manifested → processing (a file another writer moved elsewhere is left out; one already
-   completed by an earlier attempt is converted again, as its output is replaced); the batch's
-   earlier output (a previous attempt) is removed;
+   completed by an earlier attempt is converted again, as the commit replaces the batch);
 3. every file is converted — in this process (the light path) or one Spark task per file, each
-   task streaming its file through Arrow and writing Parquet itself;
-4. per file lines read = rows written + rows rejected, recorded on the tracking item; files →
+   task streaming its file through Arrow and writing Parquet data files itself, under the dataset's
+   Iceberg table (file names unique to this attempt, so nothing committed is ever overwritten);
+4. one Iceberg commit (``paybatch.convert.commit``): the batch's earlier rows out, the data files of
+   the files that converted in; the files of a failed file are deleted, never committed;
+5. per file lines read = rows written + rows rejected, recorded on the tracking item; files →
    completed (and the object tagged for input retention) or failed; the manifest → completed /
-   partial / failed with its totals. A status write that cannot be made raises: the run fails and
-   the scheduler retries it, so no file is left in flight under a finished manifest;
-5. a completion message on the completion queue.
+   partial / failed with its totals and snapshot id. A status write that cannot be made raises: the
+   run fails and the scheduler retries it (the retry's commit replaces this one's rows);
+6. a completion message on the completion queue.
 """
 
 from __future__ import annotations
@@ -19,17 +21,20 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from paybatch.aws import AwsClients, head_object
+from paybatch.catalog import data_dir, rejects_table, rejects_table_name, rows_table, rows_table_name, table_location
 from paybatch.config import Settings
 from paybatch.contracts.manifest import Manifest
 from paybatch.contracts.tracking import FileStatus, ManifestStatus, iso, utcnow
+from paybatch.convert.commit import RunCommit, commit_run
 from paybatch.convert.files import FileResult, convert_file, filesystem_for
-from paybatch.datasets import load_schema
+from paybatch.datasets import DatasetSchema, load_schema
 from paybatch.errors import PaybatchError
 from paybatch.retention import mark_converted
 from paybatch.retry import retrying
@@ -79,22 +84,26 @@ def read_manifest(clients: AwsClients, manifest_path: str) -> Manifest:
     return Manifest.model_validate_json(body)
 
 
-def remove_batch_output(output_uri: str, batch_id: str, endpoint_url: str | None = None) -> int:
-    """Delete every file of this batch under parquet/ and rejects/ (a re-run replaces, never adds)."""
-    import pyarrow.fs as pafs
-
-    fs, base = filesystem_for(output_uri, endpoint_url)
-    removed = 0
-    for kind in ("parquet", "rejects"):
-        root = f"{base}/{kind}"
-        if fs.get_file_info(root).type == pafs.FileType.NotFound:
+def commit_outputs(settings: Settings, schema: DatasetSchema, batch_id: str, results: Sequence[dict[str, Any]]) -> RunCommit:
+    """Commit the data files of the files that converted; delete those of the files that failed (never visible)."""
+    rows: list[str] = []
+    rejects: list[str] = []
+    doomed: list[str] = []
+    marker = f"/{rejects_table_name(schema)}/"
+    for result in results:
+        outputs = [path if path.startswith("s3://") else f"s3://{path}" for path in result.get("outputs", [])]
+        if result["error"]:
+            doomed += outputs
             continue
-        for dt_dir in fs.get_file_info(pafs.FileSelector(root, allow_not_found=True)):
-            batch_dir = f"{dt_dir.path}/batch_id={batch_id}"
-            if fs.get_file_info(batch_dir).type == pafs.FileType.Directory:
-                removed += len(fs.get_file_info(pafs.FileSelector(batch_dir, recursive=True)))
-                fs.delete_dir(batch_dir)
-    return removed
+        for path in outputs:
+            (rejects if marker in path else rows).append(path)
+    for path in doomed:
+        fs, key = filesystem_for(path, settings.endpoint_url)
+        try:
+            fs.delete_file(key)
+        except OSError:
+            logger.warning("could not delete %s of a failed file (uncommitted; `paybatch maintain` removes it)", path)
+    return commit_run(settings, schema, batch_id, rows, rejects)
 
 
 def take_file(moves: StatusMoves, date: str, key: str, batch_id: str, now: datetime) -> MoveResult:
@@ -117,7 +126,12 @@ def run_manifest(settings: Settings, manifest_path: str, runner: Runner = run_in
     moves = StatusMoves(TrackingStore(clients))
     manifest = read_manifest(clients, manifest_path)
     schema = load_schema(manifest.schema_name)
-    output_uri = f"s3://{settings.buckets.output}"
+    rows_dir = data_dir(settings, rows_table_name(schema))
+    rejects_dir = data_dir(settings, rejects_table_name(schema))
+    output_uri = table_location(settings, rows_table_name(schema))
+    rows_table(settings, schema)  # created, or evolved to the dataset's YAML, before any file is written
+    rejects_table(settings, schema)
+    attempt = uuid.uuid4().hex[:8]
     date, batch_id = manifest.date_prefix, manifest.batch_id
     ingested_at: datetime = utcnow()
 
@@ -138,20 +152,23 @@ def run_manifest(settings: Settings, manifest_path: str, runner: Runner = run_in
         else:
             tasks.append((index, f"s3://{entry.bucket}/{entry.key}"))
     endpoint_url = settings.endpoint_url
-    remove_batch_output(output_uri, batch_id, endpoint_url)
 
     def work(task: FileTask) -> dict[str, Any]:
         index, source = task
-        return convert_file(source, output_uri, schema, batch_id, index, ingested_at, date, target_mb=target_mb,
-                            endpoint_url=endpoint_url).to_dict()
+        return convert_file(source, rows_dir, schema, batch_id, index, ingested_at, date, target_mb=target_mb,
+                            endpoint_url=endpoint_url, rejects_output=rejects_dir, attempt=attempt).to_dict()
 
     results = {r["source"]: r for r in runner(tasks, work)}
     summary = ManifestResult(batch_id=batch_id, status="", output_uri=output_uri)
+    per_file = []
     for entry in manifest.files:
         source = f"s3://{entry.bucket}/{entry.key}"
         result = results.get(source) or FileResult(source=source, error=failed.get(entry.key, "not converted")).to_dict()
         if result["error"] is None and result["lines_read"] != result["rows_written"] + result["rows_rejected"]:
             result["error"] = "counts do not reconcile: lines read ≠ rows written + rows rejected"
+        per_file.append((entry, result))
+    committed = commit_outputs(settings, schema, batch_id, [r for _, r in per_file])
+    for entry, result in per_file:
         summary.files.append(result)
         counts = {k: result[k] for k in ("lines_read", "rows_written", "rows_rejected")}
         if result["error"]:
@@ -188,7 +205,9 @@ def run_manifest(settings: Settings, manifest_path: str, runner: Runner = run_in
         MessageBody=json.dumps({
             "batch_id": batch_id, "env": settings.env, "status": summary.status, "lines_read": summary.lines_read,
             "rows_written": summary.rows_written, "rows_rejected": summary.rows_rejected, "files_failed": failures,
-            "output": {"parquet": f"{output_uri}/parquet/", "rejects": f"{output_uri}/rejects/"},
+            "output": {"table": f"{settings.catalog.database}.{rows_table_name(schema)}",
+                       "rejects_table": f"{settings.catalog.database}.{rejects_table_name(schema)}",
+                       "snapshot_id": committed.snapshot_id, "rejects_snapshot_id": committed.rejects_snapshot_id},
             "duration_seconds": summary.duration_seconds,
         }),
     )
@@ -196,7 +215,9 @@ def run_manifest(settings: Settings, manifest_path: str, runner: Runner = run_in
         date, batch_id, status, expected=[ManifestStatus.RUNNING, ManifestStatus.QUEUED, ManifestStatus.CREATED],
         set_values={"lines_read": summary.lines_read, "rows_written": summary.rows_written,
                     "rows_rejected": summary.rows_rejected, "files_failed": failures, "finished_at": iso(utcnow()),
-                    "duration_seconds": summary.duration_seconds, "output_uri": output_uri},
+                    "duration_seconds": summary.duration_seconds, "output_uri": output_uri,
+                    "snapshot_id": committed.snapshot_id, "rejects_snapshot_id": committed.rejects_snapshot_id,
+                    "commit_attempts": committed.attempts},
         events={run_metric: (1, manifest.totals.total_bytes)},
     )
     if recorded.outcome == Move.CONFLICT:

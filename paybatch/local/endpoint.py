@@ -25,6 +25,10 @@ And it makes moto's TransactWriteItems snapshot only the items a transaction tou
 deep-copying every table it touches (O(table size) per transaction): with DynamoDB requests
 serialised, restoring those items on cancellation gives the same all-or-nothing result.
 
+Glue's UpdateTable checks the VersionId it is given, as AWS does: Iceberg's optimistic commits
+(pyiceberg's GlueCatalog) rely on it, and moto ignored it, so two concurrent commits could both
+succeed and one of them be lost. A stale VersionId now gets ``ConcurrentModificationException``.
+
 Run as ``python -m paybatch.local.endpoint -p PORT`` (what `paybatch local up` starts).
 """
 
@@ -183,6 +187,29 @@ def _item_level_transaction_snapshots() -> None:
     models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
+def _glue_update_table_checks_version() -> None:
+    from moto.glue.exceptions import GlueClientError
+    from moto.glue.responses import GlueResponse
+
+    lock = threading.Lock()
+    plain = GlueResponse.update_table
+
+    def update_table(self: GlueResponse) -> Any:
+        expected = self.parameters.get("VersionId")
+        with lock:  # check and update as one step, as Glue does
+            if expected is not None:
+                table_input = self.parameters.get("TableInput") or {}
+                table = self.glue_backend.get_table(str(self.parameters.get("DatabaseName")), str(table_input.get("Name")))
+                current = str(table._current_version)
+                if str(expected) != current:
+                    raise GlueClientError("ConcurrentModificationException",
+                                          f"Update table failed due to concurrent modifications: version {expected} is not "
+                                          f"the current version {current}")
+            return plain(self)
+
+    GlueResponse.update_table = update_table  # type: ignore[method-assign]
+
+
 def main(argv: list[str] | None = None) -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import run_simple
@@ -197,6 +224,7 @@ def main(argv: list[str] | None = None) -> None:
     _plain_item_order()
     _listed_once_moto_modules()
     _item_level_transaction_snapshots()
+    _glue_update_table_checks_version()
     app = DomainDispatcherApplication(create_backend_app)
     run_simple(args.host, args.port, AtomicDynamoDB(app), threaded=True, use_reloader=False)
 

@@ -11,6 +11,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from paybatch.aws import AwsClients
+from paybatch.lake_tables import lake_table_inputs
 from paybatch.resources import (
     GlueJobSpec,
     TableSpec,
@@ -150,6 +151,28 @@ def seed_pan_hash_key(clients: AwsClients) -> None:
             raise
 
 
+def create_catalog(clients: AwsClients) -> None:
+    """The Glue databases (converted Iceberg tables; the generator's lake tables) and the lake tables themselves.
+
+    The Iceberg tables are created by the first run that commits to them (``paybatch.catalog``).
+    """
+    settings = clients.settings
+    for name, what in ((settings.catalog.database, "converted tables (Apache Iceberg), one per dataset and its rejects"),
+                       (settings.catalog.lake_database, "the payments generator's lake tables (partition projection)")):
+        try:
+            clients.glue.create_database(DatabaseInput={"Name": name, "Description": f"paybatch {settings.env}: {what}"})
+        except ClientError as exc:
+            if _code(exc) != "AlreadyExistsException":
+                raise
+    for table_input in lake_table_inputs(settings):
+        try:
+            clients.glue.create_table(DatabaseName=settings.catalog.lake_database, TableInput=table_input)
+        except ClientError as exc:
+            if _code(exc) != "AlreadyExistsException":
+                raise
+            clients.glue.update_table(DatabaseName=settings.catalog.lake_database, TableInput=table_input)
+
+
 def provision(clients: AwsClients) -> None:
     """Create every resource of the environment; safe to run again."""
     for name in bucket_names(clients.settings).values():
@@ -159,6 +182,7 @@ def provision(clients: AwsClients) -> None:
     create_queues(clients)
     configure_notifications(clients)
     apply_lifecycle(clients.s3, clients.settings)
+    create_catalog(clients)
     create_glue_jobs(clients)
     seed_pan_hash_key(clients)
 

@@ -27,18 +27,22 @@ CHARTS = ("files-over-time", "manifest-sizes", "run-durations", "throughput", "q
 
 
 def reject_reasons(clients: AwsClients) -> Counter[str]:
-    """Rejected lines per reason (the text before the first colon), read from the output bucket's rejects dataset."""
-    import pyarrow.dataset as ds
+    """Rejected lines per reason (the text before the first colon), read from the committed rejects tables."""
+    from pyiceberg.exceptions import NoSuchNamespaceError
 
-    from paybatch.convert.files import filesystem_for
+    from paybatch.catalog import REJECTS_SUFFIX, catalog_for, list_tables
 
-    uri = f"s3://{clients.settings.buckets.output}/rejects"
-    filesystem, path = filesystem_for(uri, clients.settings.endpoint_url)
+    settings = clients.settings
+    catalog = catalog_for(settings)
+    reasons: Counter[str] = Counter()
     try:
-        table = ds.dataset(path, filesystem=filesystem, format="parquet", partitioning="hive").to_table(columns=["reason"])
-    except (FileNotFoundError, OSError):
-        return Counter()
-    return Counter(str(r).split(":", 1)[0] for r in table.column("reason").to_pylist())
+        names = [n for n in list_tables(settings, catalog) if n.endswith(REJECTS_SUFFIX)]
+    except NoSuchNamespaceError:
+        return reasons
+    for name in names:
+        table = catalog.load_table(f"{settings.catalog.database}.{name}").scan(selected_fields=("reason",)).to_arrow()
+        reasons.update(str(r).split(":", 1)[0] for r in table.column("reason").to_pylist())
+    return reasons
 
 
 def collect(clients: AwsClients) -> dict[str, Any]:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import time
 
-import pyarrow.dataset as ds
 import pytest
 
 from lambda_manifest_builder.app import BuilderApp
 from lambda_manifest_builder.scheduler import Scheduler
 from paybatch.aws import AwsClients
+from paybatch.catalog import load
 from paybatch.contracts.tracking import FileStatus, ManifestStatus
-from paybatch.convert.files import filesystem_for
 from paybatch.convert.manifest_run import run_in_process, run_manifest, spark_runner
 from paybatch.sample_files import sample_file
 from tests.conftest import drain
@@ -37,8 +36,9 @@ def upload_feed(app: BuilderApp, count: int, bad: bool = True) -> dict[str, int]
 
 
 def parquet_rows(app: BuilderApp, kind: str = "parquet") -> list[dict]:
-    fs, base = filesystem_for(f"s3://{app.settings.buckets.output}/{kind}", app.settings.endpoint_url)
-    return ds.dataset(base, filesystem=fs, format="parquet", partitioning="hive").to_table().to_pylist()
+    """The committed rows (or rejects) of the authorization table: what a reader sees."""
+    name = "authorization" if kind == "parquet" else "authorization_rejects"
+    return load(app.settings, name).scan().to_arrow().to_pylist()
 
 
 def wait_for_manifests(app: BuilderApp, timeout: float = 120) -> list[dict]:
@@ -69,19 +69,24 @@ def test_files_flow_to_parquet_and_counts_reconcile(clients: AwsClients) -> None
         assert f["lines_read"] == lines[f["file_key"]] == f["rows_written"] + f["rows_rejected"]
     rows = parquet_rows(app)
     assert len(rows) == manifest["rows_written"]
-    assert {r["dt"] for r in rows} == {"2025-12-23"} and {r["batch_id"] for r in rows} == {manifest["batch_id"]}
+    assert {r["transaction_timestamp"].date().isoformat() for r in rows} == {"2025-12-23"}
     assert {r["_batch_id"] for r in rows} == {manifest["batch_id"]} and all(r["_source_file"] for r in rows)
+    table = load(app.settings, "authorization")  # an Iceberg table in the Glue catalog, partitioned by the record date
+    assert [(f.name, str(f.transform)) for f in table.spec().fields] == [("dt", "day")]
+    glue = app.clients.glue.get_table(DatabaseName=app.settings.catalog.database, Name="authorization")["Table"]
+    assert glue["Parameters"]["table_type"] == "ICEBERG"
+    assert manifest["snapshot_id"] == table.current_snapshot().snapshot_id
     rejects = parquet_rows(app, "rejects")
     assert sorted(r["line_number"] for r in rejects) == [lines["2025-12-23-feed-000.ndjson"] - 2 + i for i in range(3)]
     assert {r["reason"].split(":")[0] for r in rejects} == {"malformed JSON", "not UTF-8", "field 'sequence_number'"}
     [message] = [json.loads(b) for b in drain(app.clients, app.settings.queues.completion)]
     assert message["batch_id"] == manifest["batch_id"] and message["status"] == "completed"
     assert message["rows_written"] == manifest["rows_written"]
+    assert message["output"]["snapshot_id"] == manifest["snapshot_id"]
+    assert message["output"]["table"] == f"{app.settings.catalog.database}.authorization"
 
 
 def test_missing_and_changed_files_fail_alone_and_rerun_replaces_output(clients: AwsClients, spark) -> None:  # type: ignore[no-untyped-def]
-    from chispa import assert_df_equality
-
     settings = small_settings(MAX_FILES_PER_MANIFEST="4", GLUE_JOB_NAME="not-deployed")
     app = BuilderApp.create(settings)
     upload_feed(app, 4, bad=False)
@@ -91,14 +96,18 @@ def test_missing_and_changed_files_fail_alone_and_rerun_replaces_output(clients:
     # Same manifest through Spark (one task per file) and through the light path: identical output.
     app.moves.move_manifest(manifest["manifest_date"], manifest["batch_id"], ManifestStatus.RUNNING, expected=ManifestStatus.QUEUED)
     spark_result = run_manifest(settings, path, spark_runner(spark))
-    output = f"s3a://{settings.buckets.output}/parquet"
-    first = spark.read.parquet(output).drop("_ingested_at").orderBy("sequence_number")
-    spark_rows = spark.createDataFrame(first.collect(), schema=first.schema)  # held in memory: the output is replaced next
+
+    def committed():  # type: ignore[no-untyped-def]
+        return load(settings, "authorization").scan().to_arrow().drop_columns(["_ingested_at"]).sort_by("sequence_number")
+
+    spark_rows = committed()
+    first_snapshot = load(settings, "authorization").current_snapshot().snapshot_id
     app.moves.move_manifest(manifest["manifest_date"], manifest["batch_id"], ManifestStatus.QUEUED, expected=ManifestStatus.COMPLETED)
     light_result = run_manifest(settings, path, run_in_process)
-    light_rows = spark.read.parquet(output).drop("_ingested_at").orderBy("sequence_number")
-    assert spark_result.rows_written == light_result.rows_written == light_rows.count()  # replaced, not doubled
-    assert_df_equality(spark_rows, light_rows, ignore_nullable=True)
+    light_rows = committed()
+    assert spark_result.rows_written == light_result.rows_written == light_rows.num_rows  # replaced, not doubled
+    assert spark_rows.equals(light_rows)
+    assert load(settings, "authorization").current_snapshot().snapshot_id != first_snapshot  # a new snapshot
     # One object deleted, one replaced: those two fail with the reason, the others convert; partial.
     inputs = settings.buckets.input
     app.clients.s3.delete_object(Bucket=inputs, Key="2025-12-23-feed-001.ndjson")

@@ -6,13 +6,14 @@ import json
 import os
 import subprocess
 import sys
+from collections import Counter
 
 import pytest
 
 from lambda_manifest_builder.app import BuilderApp
 from paybatch.aws import AwsClients
 from paybatch.contracts.tracking import FileStatus, ManifestStatus
-from tests.integration.builder_support import SMALL, body, deliver_all, small_settings
+from tests.integration.builder_support import SMALL, body, deliver_all, small_settings, status_counts
 
 pytestmark = pytest.mark.integration
 
@@ -48,6 +49,7 @@ def test_status_files_wait_and_reprocess(clients: AwsClients) -> None:
     assert again.returncode == 0, again.stderr
     assert app.store.get_manifest(date, batch)["manifest_status"] == ManifestStatus.QUEUED  # type: ignore[index]
     assert {app.store.get_file(date, f["key"])["status"] for f in manifest["files"]} == {"manifested"}  # type: ignore[index]
+    assert status_counts(app) == dict(Counter(i["status"] for i in app.store.all_files()))  # reprocess moved the counters too
     retried = cli("reprocess", "--failed")
     assert retried.returncode == 0 and "1 failed file(s) back to pending" in retried.stdout
     assert app.store.get_file("2025-12-23", "2025-12-23-c2.ndjson")["attempts"] == 1  # type: ignore[index]

@@ -96,6 +96,9 @@ def test_throttling_is_retried_then_lands(app: BuilderApp, monkeypatch: pytest.M
         faults._injector = None
     assert sum(injected.values()) >= 10
     assert status_counts(app) == {"failed": 20}
+    shards = app.clients.dynamodb.query(TableName=app.store.metrics_table, KeyConditionExpression="metric_date = :d",
+                                        ExpressionAttributeValues={":d": {"S": DATE}})["Items"]
+    assert len(shards) >= 8  # 40 moves spread over the shards: no one counter item in every transaction
 
 
 def test_only_finished_items_carry_the_ttl(app: BuilderApp) -> None:

@@ -29,7 +29,7 @@ def test_a_short_coverage_guided_run_finds_nothing(tmp_path: Path) -> None:
     scratch.mkdir()
     result = subprocess.run(
         [sys.executable, str(FUZZ / "fuzz_ndjson.py"), str(scratch), str(FUZZ / "corpus"), "-max_total_time=20",
-         f"-artifact_prefix={tmp_path}/", "-rss_limit_mb=2048", "-print_final_stats=1"],
+         f"-artifact_prefix={tmp_path}/", "-rss_limit_mb=4096", "-print_final_stats=1"],
         capture_output=True, text=True, timeout=180, env={**__import__("os").environ, "PYTHONPATH": str(FUZZ.parents[1])},
     )
     crashes = [p.name for p in tmp_path.iterdir() if p.name.startswith(("crash-", "oom-", "timeout-"))]
