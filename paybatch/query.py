@@ -1,8 +1,9 @@
 """Answers now: SQL over the environment's committed tables with an embedded engine (DuckDB over Arrow scans).
 
 Every Iceberg table of the catalog database that the statement names is scanned (its current snapshot,
-through pyiceberg) and registered with DuckDB under its own name; DuckDB runs the statement. For the
-user who wants an answer at once; Athena and Spark read the same tables at scale.
+through pyiceberg) and registered with DuckDB under its own name; DuckDB runs the statement. A table
+name that is an SQL keyword (``authorization`` is one) is quoted for the user. For the user who wants an
+answer at once; Athena and Spark read the same tables at scale.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ def run_query(settings: Settings, sql: str) -> pa.Table:
     names = list_tables(settings, catalog)
     connection = duckdb.connect()
     for name in names:
-        if re.search(rf"\b{re.escape(name)}\b", sql, re.IGNORECASE):
+        unquoted = re.compile(rf'(?<![".\w]){re.escape(name)}(?![".\w])', re.IGNORECASE)
+        if unquoted.search(sql) or f'"{name}"' in sql:
             scan = catalog.load_table(f"{settings.catalog.database}.{name}").scan().to_arrow()
             connection.register(name, scan)
+            sql = unquoted.sub(f'"{name}"', sql)
     try:
         return connection.execute(sql).to_arrow_table()
     except duckdb.Error as exc:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -54,7 +55,9 @@ def _replace_batch(load: Callable[[], Any], batch_id: str, files: Sequence[str])
         try:
             with table.transaction() as tx:
                 if table.current_snapshot() is not None:
-                    tx.delete(EqualTo(term=Reference("_batch_id"), literal=batch_id))  # type: ignore[call-arg]
+                    with warnings.catch_warnings():  # "did not match any records": a first run has nothing to replace
+                        warnings.simplefilter("ignore", UserWarning)
+                        tx.delete(EqualTo(term=Reference("_batch_id"), literal=batch_id))  # type: ignore[call-arg]
                 if files:
                     tx.add_files(list(files))
         except CommitFailedException:
