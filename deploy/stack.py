@@ -25,6 +25,7 @@ from constructs import Construct
 
 from paybatch import constants
 from paybatch.config import Settings
+from paybatch.lake_tables import lake_table_inputs
 from paybatch.ops.lambdas import lambda_environment, lambda_role_name
 from paybatch.resources import (
     bucket_names,
@@ -58,6 +59,7 @@ class PaybatchStack(cdk.Stack):
         self._notifications()
         self.glue_role = self._glue_role()
         self.glue_jobs = self._glue_jobs()
+        self._catalog()
         self.builder, self.scheduler = self._lambdas(lambda_code)
         self._alarms_and_dashboard()
 
@@ -194,6 +196,33 @@ class PaybatchStack(cdk.Stack):
             skip_checks(job, ("CKV_AWS_195", "data at rest is SSE-S3 on every bucket; a KMS security configuration is optional"))
             jobs[spec.role] = job
         return jobs
+
+    def _catalog(self) -> None:
+        """The Glue databases, the generator's lake tables (partition projection) and the maintain job's schedule.
+
+        The Iceberg tables are created by the first run that commits to each (paybatch.catalog), so their
+        schema stays with the dataset YAML; the Glue role may create and update tables in that database only.
+        """
+        c = self.settings.catalog
+        databases = {}
+        for name, what in ((c.database, "converted tables (Apache Iceberg)"), (c.lake_database, "generator lake tables")):
+            databases[name] = glue.CfnDatabase(self, f"{name}-database", catalog_id=cdk.Aws.ACCOUNT_ID,
+                                               database_input=glue.CfnDatabase.DatabaseInputProperty(
+                                                   name=name, description=f"paybatch {self.settings.env}: {what}"))
+        for table_input in lake_table_inputs(self.settings):  # the same TableInput local provisioning creates
+            table = cdk.CfnResource(self, f"lake-{table_input['Name']}-table", type="AWS::Glue::Table", properties={
+                "CatalogId": cdk.Aws.ACCOUNT_ID, "DatabaseName": c.lake_database, "TableInput": table_input})
+            table.node.add_dependency(databases[c.lake_database])
+        catalog = f"arn:{cdk.Aws.PARTITION}:glue:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}"
+        self.glue_role.add_to_policy(iam.PolicyStatement(  # Iceberg commits: the converted tables' database only
+            actions=["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:CreateTable", "glue:UpdateTable"],
+            resources=[f"{catalog}:catalog", f"{catalog}:database/{c.database}", f"{catalog}:table/{c.database}/*"]))
+        hours = max(1, round(c.maintain_every_minutes / 60))
+        trigger = glue.CfnTrigger(self, "maintain-trigger", name=f"paybatch-{self.settings.env}-maintain-tables", type="SCHEDULED",
+                        schedule=f"cron(15 */{hours} * * ? *)", start_on_creation=True,
+                        actions=[glue.CfnTrigger.ActionProperty(job_name=self.settings.glue.jobs.maintain)],
+                        description="Iceberg housekeeping: expire snapshots, compact, remove orphan files")
+        trigger.node.add_dependency(self.glue_jobs["maintain"])
 
     def _lambdas(self, code_dir: Path) -> tuple[lambda_.Function, lambda_.Function]:
         lam = self.settings.lambda_

@@ -9,8 +9,10 @@ Each pass repairs every state a crash or a failed write can leave:
    (the run's own move of them could not be made), so none stays in flight for good;
 5. starts queued manifests while run slots are free;
 6. flushes stragglers: packs every date whose oldest pending file waited too long;
-7. sweeps the input bucket (``paybatch.sweep``): an object with no tracking item (a lost
-   notification), or a newer version than the one tracked, is registered, whatever its age.
+7. sweeps the input bucket (``lambda_manifest_builder.sweep``): an object with no tracking item (a
+   lost notification), or a newer version than the one tracked, is registered, whatever its age;
+8. every ``catalog.maintain_every_minutes``, keeps the Iceberg tables tidy (``paybatch.ops.maintain``:
+   expire snapshots, compact small files, remove the data files of runs that died before committing).
 """
 
 from __future__ import annotations
@@ -33,8 +35,8 @@ from paybatch.transitions import Move
 logger = Logger(service="manifest-scheduler")
 metrics = Metrics(namespace="paybatch", service="scheduler")
 
-SWEEP_GRACE_SECONDS = 30  # leave fresh objects to their own notification
 CREATED_GRACE_SECONDS = 30  # a builder normally dispatches within this
+MAINTAIN_CURSOR = ("maintain#tables", "last")
 
 
 @dataclass
@@ -48,6 +50,7 @@ class SchedulerReport:
     manifests_created: list[str] = field(default_factory=list)
     files_swept: int = 0
     sweep_requests: int = 0
+    tables_maintained: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -78,7 +81,31 @@ class Scheduler:
             except Exception as exc:
                 logger.exception("input sweep failed")
                 report.errors.append(f"sweep: {type(exc).__name__}: {exc}")
+            try:
+                self.maintain_tables(report)
+            except Exception as exc:
+                logger.exception("table maintenance failed")
+                report.errors.append(f"maintain: {type(exc).__name__}: {exc}")
         return report
+
+    def maintain_tables(self, report: SchedulerReport) -> None:
+        """The tables' housekeeping, when it is due (its last run is kept in the tracking table).
+
+        The Lambda bundle holds no pyiceberg/pyarrow: on AWS the maintain Glue job does this on its schedule.
+        """
+        try:
+            from paybatch.ops.maintain import maintain
+        except ImportError:
+            return
+
+        now = utcnow()
+        last = self.store.get_file(*MAINTAIN_CURSOR)
+        if last and (now - parse_iso(last["at"])).total_seconds() < self.settings.catalog.maintain_every_minutes * 60:
+            return
+        self.store.save_item(*MAINTAIN_CURSOR, {"at": iso(now)})  # first: a slow pass must not start it twice
+        for table in maintain(self.settings, now):
+            report.tables_maintained += 1
+            report.errors += [f"maintain {table['table']}: {e}" for e in table["errors"]]
 
     def finish_quarantines(self, report: SchedulerReport) -> None:
         for item in self.store.files_with_status(FileStatus.QUARANTINING):

@@ -187,6 +187,7 @@ class GlueJobsConfig(_Section):
     convert: JobName
     convert_light: JobName
     generate: JobName
+    maintain: JobName
 
 
 class GlueConfig(_Section):

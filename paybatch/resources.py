@@ -133,18 +133,27 @@ def glue_default_arguments(settings: Settings) -> dict[str, str]:
     return arguments
 
 
+# What the conversion and maintenance jobs need beyond Glue 5.1's provided modules (pip-installed by Glue at
+# start); the same pin as requirements.lock (a test keeps them equal).
+ICEBERG_MODULES = "pyiceberg==0.12.0"
+
+
 def glue_job_specs(settings: Settings) -> list[GlueJobSpec]:
-    """The Glue jobs whose entry scripts this repository ships: the converter, its light path and the generator."""
+    """The Glue jobs whose entry scripts this repository ships: the converter, its light path, the generator and
+    the tables' housekeeping."""
     arguments = glue_default_arguments(settings)
     jobs = settings.glue.jobs
     runs = settings.glue.max_concurrent_runs
     light_arguments = {k: v for k, v in arguments.items() if k in {"--env", "--TempDir", "--extra-py-files",
                                                                    "--job-language", "--enable-metrics"}}
+    iceberg = {"--additional-python-modules": ICEBERG_MODULES}
     return [
-        GlueJobSpec("convert", jobs.convert, "convert_manifest.py", "glueetl", runs, arguments),
-        GlueJobSpec("convert_light", jobs.convert_light, "convert_manifest_light.py", "glueetl", runs, light_arguments,
-                    workers=LIGHT_WORKERS),
+        GlueJobSpec("convert", jobs.convert, "convert_manifest.py", "glueetl", runs, {**arguments, **iceberg}),
+        GlueJobSpec("convert_light", jobs.convert_light, "convert_manifest_light.py", "glueetl", runs,
+                    {**light_arguments, **iceberg}, workers=LIGHT_WORKERS),
         GlueJobSpec("generate", jobs.generate, "generate_payments.py", "glueetl", runs, arguments),
+        GlueJobSpec("maintain", jobs.maintain, "maintain_tables.py", "glueetl", 1, {**light_arguments, **iceberg},
+                    workers=LIGHT_WORKERS),
     ]
 
 

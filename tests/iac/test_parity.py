@@ -33,3 +33,26 @@ def test_local_stack_and_cdk_stack_agree(template_data: dict[str, dict[str, Any]
     for job in local["glue_jobs"].values():
         assert job["max_concurrent_runs"] == jobs[job["name"]]["ExecutionProperty"]["MaxConcurrentRuns"]
         assert job["script"].rsplit("/", 1)[1] == jobs[job["name"]]["Command"]["ScriptLocation"].rsplit("/", 1)[1]
+
+
+def test_catalog_databases_lake_tables_and_input_retention_agree(template_data: dict[str, dict[str, Any]], clients: AwsClients) -> None:
+    settings = clients.settings
+    stack = template_data[settings.env]
+    assert {p["DatabaseInput"]["Name"] for p in by_type(stack, "AWS::Glue::Database")} == {
+        d["Name"] for d in clients.glue.get_databases()["DatabaseList"]}
+    local = {t["Name"]: t for t in clients.glue.get_tables(DatabaseName=settings.catalog.lake_database)["TableList"]}
+    cfn = {p["TableInput"]["Name"]: p["TableInput"] for p in by_type(stack, "AWS::Glue::Table")}
+    assert set(local) == set(cfn)
+    for name, table in cfn.items():
+        assert local[name]["Parameters"] == table["Parameters"]
+        assert local[name]["PartitionKeys"] == table["PartitionKeys"]
+        assert local[name]["StorageDescriptor"]["Location"] == table["StorageDescriptor"]["Location"]
+    rules = clients.s3.get_bucket_lifecycle_configuration(Bucket=settings.buckets.input)["Rules"]
+    local_expiry = next(r for r in rules if r["ID"] == "expire-converted-input")
+    [input_bucket] = [p for p in by_type(stack, "AWS::S3::Bucket") if p["BucketName"] == settings.buckets.input]
+    [cfn_expiry] = [r for r in input_bucket["LifecycleConfiguration"]["Rules"] if r.get("Id") == "expire-converted-input"]
+    assert cfn_expiry["ExpirationInDays"] == local_expiry["Expiration"]["Days"]
+    assert cfn_expiry["TagFilters"] == [{"Key": "paybatch-converted", "Value": "true"}]
+    jobs = {p["Name"]: p for p in by_type(stack, "AWS::Glue::Job")}
+    for job in (settings.glue.jobs.convert, settings.glue.jobs.convert_light, settings.glue.jobs.maintain):
+        assert jobs[job]["DefaultArguments"]["--additional-python-modules"].startswith("pyiceberg==")

@@ -150,3 +150,11 @@ def test_raw_input_may_be_kept_for_good(tmp_path: Path) -> None:
     (tmp_path / "keep").mkdir()
     (tmp_path / "keep" / "config.yaml").write_text(source.replace("expire_after_days: 3 ", "expire_after_days: null "))
     assert load_settings("keep", environ={}, directory=tmp_path).input_retention.expire_after_days is None
+
+
+def test_the_glue_jobs_pin_the_locked_pyiceberg() -> None:
+    """Declared once: the Glue jobs' --additional-python-modules is the pin of requirements.lock."""
+    from paybatch.resources import ICEBERG_MODULES
+
+    lock = (Path(__file__).parents[2] / "requirements.lock").read_text().splitlines()
+    assert ICEBERG_MODULES in lock
