@@ -22,21 +22,35 @@ done
 paybatch flush --env "$env"   # pack the stragglers now instead of waiting batching.max_wait_seconds
 paybatch files --env "$env"
 
-step "5. Conversion runs (the light path for small manifests): Parquet, rejects, reconciled counts"
+step "5. Conversion runs (the light path for small manifests): one Iceberg commit per run, rejects, reconciled counts"
 paybatch wait --env "$env" --timeout 300
 paybatch manifests --env "$env"
 paybatch status --env "$env"
 paybatch peek --env "$env"
 
-step "6. The operator's view: what needs a look, and a report with charts"
+step "6. The catalog: converted tables (Iceberg) and the generator's lake tables, and an answer in SQL"
+python3 - "$(paybatch config show --env "$env" --json)" <<'PY'
+import json, sys, boto3
+settings = json.loads(sys.argv[1])
+glue = boto3.client("glue", endpoint_url=settings["endpoint_url"], region_name=settings["region"],
+                    aws_access_key_id="testing", aws_secret_access_key="testing")
+for database in (settings["catalog"]["database"], settings["catalog"]["lake_database"]):
+    for table in glue.get_tables(DatabaseName=database)["TableList"]:
+        kind = table.get("Parameters", {}).get("table_type") or ("partition projection" if table.get("Parameters", {}).get("projection.enabled") else "")
+        print(f"  {database}.{table['Name']:<24} {kind}")
+PY
+paybatch query --env "$env" "select transaction_type, count(*) as rows, round(sum(amount), 2) as amount from authorization group by 1 order by 2 desc"
+
+step "7. The operator's view: what needs a look, and a report with charts"
 paybatch diagnose --env "$env" || true   # the three quarantined sample files show up as a warning, as they should
 paybatch report --env "$env"
 
 cat <<TXT
 
-The output is Hive-partitioned Parquet in s3://paybatch-$env-output/parquet/dt=YYYY-MM-DD/batch_id=…/
-(rejected lines, with their reasons, under rejects/). Read it with \`paybatch peek --env $env\`, or with any
-Parquet reader pointed at the local endpoint ($(paybatch config show --env "$env" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["endpoint_url"])')).
+The output is an Apache Iceberg table per dataset in the Glue catalog database paybatch_$env (authorization, and
+authorization_rejects with every rejected line and its reason), one commit per run. Read it with
+\`paybatch peek --env $env\` or \`paybatch query --env $env "SQL"\`, or with any Iceberg reader (pyiceberg, Spark, DuckDB)
+pointed at the local endpoint ($(paybatch config show --env "$env" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["endpoint_url"])')).
 Convert files without the pipeline: paybatch convert FILE... --output DIR
 The generated lake tables are in s3://paybatch-$env-lake/<table>/yyyy/mm/dd/ (and the per-family lake buckets);
 the PAN dimension alone is in s3://paybatch-$env-restricted/. Their quality report (Great Expectations Data Docs)
