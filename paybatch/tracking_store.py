@@ -393,7 +393,8 @@ class TrackingStore:
                 "file_count = if_not_exists(file_count, :zero) + :n, "
                 "total_bytes = if_not_exists(total_bytes, :zero) + :bytes, "
                 "batch_id = :bid, #date = :date, created_at = if_not_exists(created_at, :now), updated_at = :now, "
-                "env = :env, input_format = :fmt, fence = :fence, attempts = if_not_exists(attempts, :zero)"
+                "env = :env, input_format = :fmt, fence = :fence, attempts = if_not_exists(attempts, :zero), "
+                "manifest_path = :path"
             ),
             "ConditionExpression": "attribute_not_exists(manifest_status) OR manifest_status = :creating",
             "ExpressionAttributeNames": {"#date": "manifest_date"},
@@ -401,6 +402,7 @@ class TrackingStore:
                 ":creating": str(ManifestStatus.CREATING), ":empty": [], ":files": entries, ":zero": 0,
                 ":n": len(entries), ":bytes": sum(e["size"] for e in entries), ":bid": batch_id,
                 ":date": date_prefix, ":now": created_at, ":env": env, ":fmt": input_format, ":fence": fence,
+                ":path": manifest_path,
             }),
         }
 

@@ -25,10 +25,14 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def endpoint_answers(url: str) -> bool:
-    """True when the moto server answers its own API (not just any process on the port)."""
+    """True when the moto server answers its own API (not just any process on the port).
+
+    Its dashboard, not ``/moto-api/data.json``: that dump of every backend fails (HTTP 500) once the Glue
+    catalog holds an Iceberg table, and grows with everything stored.
+    """
     try:
-        with urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=2) as response:  # noqa: S310 - loopback only
-            return bool(response.status == 200)
+        with urllib.request.urlopen(f"{url}/moto-api/", timeout=2) as response:  # noqa: S310 - loopback only
+            return bool(response.status == 200 and b"moto" in response.read(4096).lower())
     except (urllib.error.URLError, OSError, ValueError):
         return False
 

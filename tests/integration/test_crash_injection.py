@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 import lambda_manifest_builder.scheduler as scheduler_module
+import lambda_manifest_builder.sweep as sweep_module
 from lambda_manifest_builder.app import BuilderApp
 from lambda_manifest_builder.scheduler import Scheduler
 from paybatch.aws import AwsClients
@@ -73,7 +74,7 @@ def scenario(app: BuilderApp, recorder: WriteRecorder) -> None:
 @pytest.fixture
 def fast_repairs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(scheduler_module, "CREATED_GRACE_SECONDS", 0)
-    monkeypatch.setattr(scheduler_module, "SWEEP_GRACE_SECONDS", 0)
+    monkeypatch.setattr(sweep_module, "SWEEP_GRACE_SECONDS", 0)
 
 
 def test_crash_before_every_write_keeps_the_invariants(clients: AwsClients, fast_repairs: None) -> None:

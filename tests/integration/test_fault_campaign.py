@@ -212,7 +212,8 @@ def test_nothing_lost_nothing_twice_under_faults_kills_and_poison(campaign_env: 
     for key, item in completed.items():
         assert item["lines_read"] == item["rows_written"] + item["rows_rejected"], key
     rows = load(settings, "authorization").scan(selected_fields=("_source_file", "sequence_number", "transaction_id")).to_arrow()
-    visible = Counter(zip(*(rows.column(c).to_pylist() for c in rows.column_names), strict=True))
+    names = ("_source_file", "sequence_number", "transaction_id")
+    visible = Counter(zip(*(rows.column(c).to_pylist() for c in names), strict=True))
     assert max(visible.values()) == 1, "a row is visible twice"
     per_file = Counter(source.rpartition("/")[2] for source, _, _ in visible)
     for key, item in completed.items():
