@@ -135,7 +135,7 @@ def glue_default_arguments(settings: Settings) -> dict[str, str]:
 
 # What the conversion and maintenance jobs need beyond Glue 5.1's provided modules (pip-installed by Glue at
 # start); the same pin as requirements.lock (a test keeps them equal).
-ICEBERG_MODULES = "pyiceberg==0.12.0"
+ICEBERG_MODULES = "pyiceberg==0.12.0,pyiceberg-core==0.10.1"  # core: a delete that rewrites a (compacted) file
 
 
 def glue_job_specs(settings: Settings) -> list[GlueJobSpec]:

@@ -6,8 +6,9 @@ Run by `paybatch maintain --env ENV` and by the scheduler every ``catalog.mainta
   and the files of runs that died before their commit — is deleted once older than ``orphan_min_age_hours``
   (younger ones may belong to a run still about to commit);
 - a date partition holding ``compact_min_files`` or more files under ``compact_small_file_mb`` has them
-  rewritten as one file per batch, in one commit that replaces exactly those files (a run committing at the
-  same time wins or the compaction retries next time; rows never change).
+  rewritten as one file (rows ordered by batch id), in one commit that replaces exactly those files (a run
+  committing at the same time wins and the compaction tries again next time; rows never change). A later
+  re-run of one of those batches rewrites the compacted file without that batch's rows (copy-on-write).
 """
 
 from __future__ import annotations
@@ -95,24 +96,18 @@ def compact(settings: Settings, table: Any, now: dt.datetime, report: TableUpkee
     for paths in groups.values():
         if len(paths) < settings.catalog.compact_min_files:
             continue
-        by_batch: dict[str, list[Any]] = defaultdict(list)
+        import pyarrow as pa
+
+        parts = []
         for path in paths:
             fs, key = filesystem_for(path, settings.endpoint_url)
-            data = pq.read_table(key, filesystem=fs)
-            for batch_id in set(data.column("_batch_id").to_pylist()):
-                import pyarrow.compute as pc
-
-                by_batch[batch_id].append(data.filter(pc.equal(data.column("_batch_id"), batch_id)))
-        written = []
+            parts.append(pq.read_table(key, filesystem=fs))
+        merged = pa.concat_tables(parts, promote_options="default").sort_by("_batch_id")
         folder = paths[0].rsplit("/", 2)[0]  # .../data/dt=…
-        for batch_id, parts in by_batch.items():
-            import pyarrow as pa
-
-            merged = pa.concat_tables(parts)
-            path = f"{folder}/batch_id={batch_id}/compacted-{uuid.uuid4().hex[:12]}.parquet"
-            fs, key = filesystem_for(path, settings.endpoint_url)
-            pq.write_table(merged, key, filesystem=fs, compression="snappy")
-            written.append(path)
+        path = f"{folder}/compacted-{uuid.uuid4().hex[:12]}.parquet"
+        fs, key = filesystem_for(path, settings.endpoint_url)
+        pq.write_table(merged, key, filesystem=fs, compression="snappy")
+        written = [path]
         with table.transaction() as tx:
             _replace_files(tx, paths, written)
         report.files_compacted += len(paths)

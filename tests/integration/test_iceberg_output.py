@@ -174,3 +174,30 @@ def test_query_errors_name_the_tables(app: BuilderApp) -> None:
     with pytest.raises(PaybatchError, match=r"query failed: .*tables in paybatch_dev: authorization"):
         run_query(app.settings, "select * from nowhere")
     assert json.dumps(run_query(app.settings, "select count(*) as n from authorization").to_pylist()) == '[{"n": 0}]'
+
+
+def test_maintain_compacts_small_files_and_expires_old_snapshots(app: BuilderApp) -> None:
+    rows_table(app.settings, SCHEMA)
+    fs, base = filesystem_for(data_dir(app.settings, "authorization"), app.settings.endpoint_url)
+    for run_index in range(9):  # nine small runs into one date partition: nine files, nine snapshots
+        batch = f"small-{run_index}"
+        table = pa.Table.from_pylist([{"sequence_number": run_index * 10 + i, "transaction_id": f"T{run_index}-{i}",
+                                       "_batch_id": batch, "transaction_timestamp": dt.datetime(2025, 12, 23, tzinfo=dt.UTC)}
+                                      for i in range(10)], schema=SCHEMA.output_arrow_schema())
+        path = f"{base}/dt={DATE}/batch_id={batch}/part-0.parquet"
+        pq.write_table(table, path, filesystem=fs)
+        commit_run(app.settings, SCHEMA, batch, [f"s3://{path}"], [])
+    before = sorted((r["_batch_id"], r["sequence_number"]) for r in visible(app))
+    assert len(load(app.settings, "authorization").inspect.files()) == 9
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=30)
+    keep_two = app.settings.model_copy(update={"catalog": app.settings.catalog.model_copy(update={"keep_snapshots": 2})})
+    snapshots = len(load(app.settings, "authorization").snapshots())
+    [report] = [r for r in maintain(keep_two, now=later) if r["table"] == "authorization"]
+    assert report["errors"] == [] and report["files_compacted"] == 9 and report["files_written"] == 1
+    assert report["snapshots_expired"] == snapshots - 2  # all but the newest two (older than the retention)
+    table = load(app.settings, "authorization")
+    assert sorted((r["_batch_id"], r["sequence_number"]) for r in visible(app)) == before  # no row changed
+    assert [p.rsplit("/", 1)[1][:10] for p in table.inspect.files().column("file_path").to_pylist()] == ["compacted-"]
+    # A re-run of one batch still replaces exactly its rows (the compacted file is rewritten without them).
+    commit_run(app.settings, SCHEMA, "small-3", [], [])
+    assert sorted(r["_batch_id"] for r in visible(app)).count("small-3") == 0 and len(visible(app)) == 80
