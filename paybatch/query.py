@@ -30,7 +30,8 @@ def run_query(settings: Settings, sql: str) -> pa.Table:
             connection.register(name, scan)
             sql = unquoted.sub(f'"{name}"', sql)
     try:
-        return connection.execute(sql).to_arrow_table()
+        relation = connection.sql(sql)
+        return relation.to_arrow_table() if relation is not None else pa.table({})  # a statement with no rows
     except duckdb.Error as exc:
         known = ", ".join(names) or "none yet (a table is created by the first run that commits to it)"
         raise PaybatchError(f"query failed: {str(exc).splitlines()[0]} (tables in {settings.catalog.database}: {known})") from None
