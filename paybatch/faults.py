@@ -16,6 +16,7 @@ AWS once the SDK has retried. ``TransactionConflict`` arrives as AWS sends it: a
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import threading
@@ -151,8 +152,6 @@ def error_response(error: str, operation: str, params: dict[str, Any]) -> tuple[
 def _transact_items(params: dict[str, Any]) -> int:
     body = params.get("body")
     if isinstance(body, bytes | str):
-        import json
-
         try:
             return len(json.loads(body).get("TransactItems", []))
         except ValueError:
