@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from paybatch.aws import AwsClients
-from paybatch.contracts.tracking import TERMINAL_FILE_STATUSES, FileStatus
+from paybatch.contracts.tracking import TERMINAL_FILE_STATUSES, TERMINAL_MANIFEST_STATUSES, FileStatus
 from paybatch.errors import PaybatchError
 from paybatch.generate.job import generate
 from paybatch.generate.plan import GenerationRequest
@@ -76,7 +76,9 @@ def run_phase(clients: AwsClients, files: int, date: str, *, timeout: float, spa
     while True:
         items = store.files_for_date(date)
         done = [f for f in items if f["status"] in TERMINAL_FILE_STATUSES]
-        if len(items) >= files and len(done) == len(items):
+        # The manifests too: a run moves its files before it records the manifest's totals.
+        recorded = all(m.get("manifest_status") in TERMINAL_MANIFEST_STATUSES for m in store.manifests_for_date(date))
+        if len(items) >= files and len(done) == len(items) and recorded:
             break
         if time.monotonic() > deadline:
             result.problems.append(f"timed out after {timeout:.0f} s: {len(done)} of {files} files terminal")
