@@ -58,7 +58,6 @@ def data_dir(settings: Settings, table: str) -> str:
 
 def _ensure(catalog: GlueCatalog, settings: Settings, name: str, arrow_schema: pa.Schema, day_of: str, partition_name: str) -> Table:
     from pyiceberg.exceptions import CommitFailedException, NoSuchTableError, TableAlreadyExistsError
-    from pyiceberg.partitioning import PartitionField, PartitionSpec
     from pyiceberg.transforms import DayTransform
 
     identifier = f"{settings.catalog.database}.{name}"
@@ -75,9 +74,7 @@ def _ensure(catalog: GlueCatalog, settings: Settings, name: str, arrow_schema: p
                 spec.add_field(day_of, DayTransform(), partition_name)
         except CommitFailedException:  # another run partitioned it first
             pass
-        table = catalog.load_table(identifier)
-        assert isinstance(table.spec(), PartitionSpec) and all(isinstance(f, PartitionField) for f in table.spec().fields)
-        return table
+        return catalog.load_table(identifier)
     missing = [f.name for f in arrow_schema if f.name not in {c.name for c in table.schema().columns}]
     if missing:  # a new optional field in the dataset's YAML: evolve the table
         try:

@@ -22,11 +22,13 @@ def pipeline_status(store: TrackingStore, files: list[dict[str, Any]] | None = N
 
     The counts come from the counters (``paybatch.transitions`` moves them with every status): exact, and
     read from a few items per date whatever the number of files. ``files`` and ``manifests`` are the items
-    when the caller has already read them (by default what operators see, ``TrackingStore.ops_files``); the
-    backlog and the runs are taken from them.
+    when the caller has already read them; by default only the pending files and the creating and running
+    manifests are read, as the backlog and the runs are taken from them.
     """
-    files = store.ops_files() if files is None else files
-    manifests = store.ops_manifests() if manifests is None else manifests
+    # The counts come from the counters: read only what the backlog and the runs need (never the completed files).
+    files = store.files_with_status(FileStatus.PENDING) if files is None else files
+    manifests = [m for s in (ManifestStatus.CREATING, ManifestStatus.RUNNING) for m in store.manifests_with_status(s)] \
+        if manifests is None else manifests
     counters = store.counts()
     file_counts = Counter({k.removeprefix("files:"): v for k, v in counters.items() if k.startswith("files:")})
     manifest_counts = Counter({k.removeprefix("manifests:"): v for k, v in counters.items() if k.startswith("manifests:")})

@@ -14,9 +14,14 @@ Run by `paybatch maintain --env ENV` and by the scheduler every ``catalog.mainta
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 
 from paybatch.catalog import catalog_for, list_tables
 from paybatch.config import Settings
@@ -66,8 +71,6 @@ def expire_snapshots(settings: Settings, table: Any, now: dt.datetime, report: T
 def remove_orphans(settings: Settings, table: Any, now: dt.datetime, report: TableUpkeep) -> None:
     referenced = set(table.inspect.all_files().column("file_path").to_pylist()) if table.current_snapshot() else set()
     fs, base = filesystem_for(f"{table.location()}/data", settings.endpoint_url)
-    import pyarrow.fs as pafs
-
     cutoff = now - dt.timedelta(hours=settings.catalog.orphan_min_age_hours)
     for info in fs.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True)):
         if info.type != pafs.FileType.File or f"s3://{info.path}" in referenced or info.path in referenced:
@@ -83,10 +86,6 @@ def compact(settings: Settings, table: Any, now: dt.datetime, report: TableUpkee
     """Rewrite each partition's small files as one file per batch, replacing exactly those files in one commit."""
     if table.current_snapshot() is None:
         return
-    import uuid
-
-    import pyarrow.parquet as pq
-
     small = settings.catalog.compact_small_file_mb * 2**20
     files = table.inspect.files().select(["file_path", "file_size_in_bytes", "partition"]).to_pylist()
     groups: dict[str, list[str]] = defaultdict(list)
@@ -96,8 +95,6 @@ def compact(settings: Settings, table: Any, now: dt.datetime, report: TableUpkee
     for paths in groups.values():
         if len(paths) < settings.catalog.compact_min_files:
             continue
-        import pyarrow as pa
-
         parts = []
         for path in paths:
             fs, key = filesystem_for(path, settings.endpoint_url)
