@@ -371,6 +371,8 @@ def load_settings(
     env = env or environ.get(constants.ENV_NAME) or "dev"
     base = directory or config_dir(environ)
     path = base / env / "config.yaml"
+    if path.is_relative_to(Path.cwd()):  # messages name the file the way the user would type it
+        path = path.relative_to(Path.cwd())
     text = _read_config(path)
     if text is None:
         known = sorted(p.parent.name for p in base.glob("*/config.yaml"))

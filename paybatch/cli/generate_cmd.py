@@ -65,6 +65,9 @@ def generate(
     for name, totals in result.table_totals().items():
         table.add_row(name, f"{totals['rows']:,}", str(totals["files"]), f"{totals['bytes'] / 2**20:,.1f}")
     console.print(table)
+    if result.pan_hash_key != settings.generator.pan_hash_key:  # a local folder with no environment running
+        console.print(f"[yellow]note:[/] environment {env!r} is not running, so PANs were hashed with the labelled local key "
+                      f"(not a secret; the one `paybatch local up` seeds, so hashes match a local environment's)")
     roles = sorted({f["role"] for f in result.files})
     for role in roles:
         first = next(f for f in result.files if f["role"] == role)
@@ -73,3 +76,5 @@ def generate(
         console.print(f"quality: [green]passed[/] {sum(s['expectations'] for s in result.quality['suites'].values())} expectations "
                       f"on {', '.join(result.quality['dates_checked'])}")
         console.print(f"  data docs  {result.quality['data_docs']}\n  profile    {result.quality['profile']}")
+        for suite, why in result.quality.get("suites_skipped", {}).items():
+            console.print(f"  [dim]not checked: {suite} ({why})[/]")

@@ -23,6 +23,10 @@ from paybatch.generate.streams import Stream, stream_key
 
 LOCAL_KEY_PREFIX = "local:"
 KEY_SOURCES = ("local:", "ssm:", "secretsmanager:")
+# The labelled, non-secret key of local work: `paybatch local up` seeds it into the environment's SSM
+# parameter or secret, and generating into a folder with no environment running uses it directly,
+# so both give the same hashes. Never valid on AWS (config refuses ``local:`` there).
+LOCAL_PAN_KEY = "paybatch-LOCAL-ONLY-pan-hash-key-seeded-by-local-up"
 
 
 def luhn_check_digit(digits: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:

@@ -18,7 +18,7 @@ from paybatch.aws import AwsClients
 from paybatch.config import Settings
 from paybatch.contracts.tracking import utcnow
 from paybatch.errors import PaybatchError
-from paybatch.generate.cards import resolve_hash_key
+from paybatch.generate.cards import LOCAL_KEY_PREFIX, LOCAL_PAN_KEY, resolve_hash_key
 from paybatch.generate.engine import TaskContext, builder_for, run_task
 from paybatch.generate.feed import ndjson_bytes
 from paybatch.generate.plan import GenerationRequest, build_plan
@@ -46,6 +46,7 @@ class GenerationResult:
     files: list[dict[str, Any]] = field(default_factory=list)
     duration_seconds: float = 0.0
     quality: dict[str, Any] | None = None
+    pan_hash_key: str = ""  # where the key came from (its source, never its value unless it is the labelled local key)
 
     def table_totals(self) -> dict[str, dict[str, int]]:
         """Rows, files and bytes per table, counting each file once (not again for its family bucket)."""
@@ -63,6 +64,24 @@ class GenerationResult:
         data = asdict(self)
         data["tables"] = self.table_totals()
         return data
+
+
+def hash_key_source(settings: Settings, sink: Sink, clients: AwsClients | None) -> str:
+    """Where the PAN hash key comes from: the configured source, or the labelled local key for a local folder.
+
+    Generating into a local folder needs no environment: when the local endpoint is not running, the key
+    is the labelled local one that ``paybatch local up`` seeds into SSM, so the hashes are the same
+    whether the environment is up or not. On AWS, and into the environment's buckets, the configured
+    source is always used.
+    """
+    source = settings.generator.pan_hash_key
+    if clients is not None or source.startswith(LOCAL_KEY_PREFIX) or settings.target != "local" or not isinstance(sink, LocalSink):
+        return source
+    from paybatch.local.stack import endpoint_answers
+
+    if settings.endpoint_url and endpoint_answers(settings.endpoint_url):
+        return source
+    return LOCAL_KEY_PREFIX + LOCAL_PAN_KEY
 
 
 def ledger_for(settings: Settings, sink: Sink, spec: PaymentsSpec, clients: AwsClients | None) -> SequenceLedger:
@@ -117,9 +136,10 @@ def generate(
     started = time.monotonic()
     spec = load_spec(Path(request.spec_path) if request.spec_path else None)
     sink = sink_for(settings, request.output)
-    needs_aws = not isinstance(sink, LocalSink) or not settings.generator.pan_hash_key.startswith("local:")
+    key_source = hash_key_source(settings, sink, clients)
+    needs_aws = not isinstance(sink, LocalSink) or not key_source.startswith(LOCAL_KEY_PREFIX)
     clients = clients or (AwsClients(settings) if needs_aws else None)
-    key = resolve_hash_key(settings.generator.pan_hash_key, clients)
+    key = resolve_hash_key(key_source, clients)
     ledger = ledger_for(settings, sink, spec, clients)
     per_date = request.rows_per_date()
     allocations = [ledger.allocate(d, request.job_index, per_date[d]) for d in request.selected_dates()]
@@ -134,7 +154,7 @@ def generate(
 
     run_id = f"{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     result = GenerationResult(run_id, settings.env, request.seed, [a.date for a in allocations],
-                              [asdict(a) for a in allocations])
+                              [asdict(a) for a in allocations], pan_hash_key=key_source)
     if spark is None:
         from paybatch.spark import get_spark
 

@@ -11,6 +11,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from paybatch.aws import AwsClients
+from paybatch.generate.cards import LOCAL_PAN_KEY
 from paybatch.lake_tables import lake_table_inputs
 from paybatch.resources import (
     GlueJobSpec,
@@ -133,9 +134,6 @@ def create_glue_jobs(clients: AwsClients) -> None:
             if _code(exc) != "EntityNotFoundException":
                 raise
         clients.glue.create_job(**glue_job_definition(clients, spec))
-
-
-LOCAL_PAN_KEY = "paybatch-LOCAL-ONLY-pan-hash-key-seeded-by-local-up"
 
 
 def seed_pan_hash_key(clients: AwsClients) -> None:

@@ -27,7 +27,7 @@ from paybatch.generate.sequences import DynamoSequenceLedger, SequenceAllocation
 from paybatch.generate.sinks import LocalSink
 from paybatch.generate.spec import DEFAULT_SPEC, load_spec
 from paybatch.generate.tables import Chunk, decode_dictionaries
-from paybatch.local.provision import LOCAL_PAN_KEY
+from paybatch.generate.cards import LOCAL_PAN_KEY
 
 DATES = tuple(parse_dates("2024-02-28..2024-03-01"))
 LOCAL_KEY = LOCAL_PAN_KEY.encode()  # what `local up` seeds into the dev SSM parameter
@@ -139,6 +139,25 @@ def test_quality_suite_passes_writes_reports_and_catches_tampering(settings, spa
     assert not outcome["success"]
     text = "\n".join(outcome["failures"])
     assert "same_amount_currency" in text and "clear_pans" in text, text
+
+
+def test_quality_suite_checks_only_the_tables_a_run_generated(settings, spark, tmp_path, small_spec) -> None:  # type: ignore[no-untyped-def]
+    """`--tables authorization` (a documented flag) once ended in a KeyError from the lifecycle suites."""
+    request = GenerationRequest(rows=6_000, dates=DATES[:1], output=str(tmp_path), spec_path=small_spec, tables=("authorization",))
+    result = generate(settings, request, spark=spark)
+    assert result.quality and result.quality["success"], result.quality["failures"]
+    assert set(result.quality["suites"]) == {"authorization", "distributions", "partitions", "no_clear_pans"}
+    assert result.quality["suites_skipped"] == {
+        "clearing_lifecycle": "clearing was not generated", "chargeback_lifecycle": "chargeback was not generated",
+        "hash_tables": "no _hash table was generated beside its parent", "pan_dimension": "pan_dimension was not generated"}
+    # The sequence checks still bite on what was generated: a duplicated sequence number fails the run's suite.
+    path = next((tmp_path / "lake" / "authorization").rglob("*.parquet"))
+    table = pq.read_table(path)
+    seq = table.column("sequence_number").to_pylist()
+    seq[1] = seq[0]
+    pq.write_table(table.set_column(table.column_names.index("sequence_number"), "sequence_number", pa.array(seq, pa.int64())), path)
+    outcome = run_quality(load_spec(Path(small_spec)), LocalSink(tmp_path), result, tmp_path / "r2", max_rows=100_000, key=LOCAL_KEY)
+    assert not outcome["success"] and any("partitions" in f for f in outcome["failures"]), outcome["failures"]
 
 
 def test_distributions_on_a_million_rows() -> None:
