@@ -18,7 +18,7 @@ import yaml
 
 from paybatch.aws import AwsClients
 from paybatch.errors import ConfigError
-from paybatch.generate.cards import hash_pan, resolve_hash_key
+from paybatch.generate.cards import LOCAL_PAN_KEY, hash_pan, resolve_hash_key
 from paybatch.generate.engine import TaskContext, builder_for
 from paybatch.generate.job import generate
 from paybatch.generate.plan import GenerationRequest, parse_dates
@@ -27,7 +27,6 @@ from paybatch.generate.sequences import DynamoSequenceLedger, SequenceAllocation
 from paybatch.generate.sinks import LocalSink
 from paybatch.generate.spec import DEFAULT_SPEC, load_spec
 from paybatch.generate.tables import Chunk, decode_dictionaries
-from paybatch.generate.cards import LOCAL_PAN_KEY
 
 DATES = tuple(parse_dates("2024-02-28..2024-03-01"))
 LOCAL_KEY = LOCAL_PAN_KEY.encode()  # what `local up` seeds into the dev SSM parameter
