@@ -11,7 +11,7 @@ ENV ?= dev
 export SPARK_LOCAL_IP := 127.0.0.1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup demo test lint lint-iac sanitize fuzz bench synth package local-up local-down local-status clean lock
+.PHONY: help setup demo test lint lint-iac sanitize fuzz bench synth package wheel local-up local-down local-status clean lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -19,12 +19,17 @@ help: ## list the targets
 setup: $(STAMP) $(JARS) ## venv + pinned dependencies + s3a jars + Spark's class archive (idempotent)
 	@$(BIN)/python -m paybatch.spark
 
+# uv installs the lock (exactly: `pip sync` removes what the lock does not name) far faster than pip.
+UV_VERSION := $(shell sed -n 's/^uv==//p' requirements.lock)
+UV := $(BIN)/uv
+
 $(STAMP): requirements.lock pyproject.toml setup.py paybatch/convert/_strict_ndjson.c
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
-	$(BIN)/python -m pip install --quiet -r requirements.lock 2>&1 | grep -v '^WARNING: Location' || true
-	$(BIN)/python -m pip install --quiet --no-deps -e . 2>&1 | grep -v -e '^WARNING: Location' -e BuildBackendWarning || true
-	$(BIN)/python -m pip check
+	@test -x $(UV) && [ "$$($(UV) --version | cut -d' ' -f2)" = "$(UV_VERSION)" ] || \
+	  $(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)" 2>&1 | grep -v '^WARNING: Location' || true
+	$(UV) pip sync --quiet --python $(BIN)/python requirements.lock
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
+	$(UV) pip check --quiet --python $(BIN)/python
 	@touch $@
 
 $(JARS):
@@ -78,11 +83,13 @@ local-status: setup ## show the local environment
 	$(BIN)/paybatch local status --env $(ENV)
 
 clean: local-down ## stop everything and remove the venv, caches and local state
-	rm -rf $(VENV) .cache .paybatch .pytest_cache .mypy_cache .ruff_cache demo-output *.egg-info deploy/build deploy/cdk.out
+	rm -rf $(VENV) .cache .paybatch .pytest_cache .mypy_cache .ruff_cache demo-output *.egg-info deploy/build deploy/cdk.out dist build
 
-lock: ## re-resolve requirements.in into requirements.lock
-	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv
-	.lockvenv/bin/pip install --quiet -r requirements.in
-	(echo "# Fully pinned, resolved dependencies (pip freeze of requirements.in). Regenerate: make lock"; \
-	  .lockvenv/bin/pip freeze --exclude-editable) > requirements.lock
-	rm -rf .lockvenv
+lock: ## re-resolve pyproject.toml's dependencies (every extra) into requirements.lock, keeping current pins where they fit
+	$(UV) pip compile pyproject.toml --all-extras --python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
+	  --quiet --no-header -o requirements.lock
+	@sed -i '1i # Fully pinned, resolved dependencies of pyproject.toml (all extras), for Python 3.11 on x86_64 Linux. Regenerate: make lock' requirements.lock
+
+wheel: setup ## build the paybatch wheel (its dependencies declared in pyproject.toml) into dist/
+	rm -rf dist build && $(UV) build --quiet --wheel --out-dir dist
+	@ls dist/*.whl

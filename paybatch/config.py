@@ -376,7 +376,8 @@ def load_settings(
     text = _read_config(path)
     if text is None:
         known = sorted(p.parent.name for p in base.glob("*/config.yaml"))
-        raise ConfigError(f"unknown environment {env!r}: no {path} (known environments: {', '.join(known) or 'none'})")
+        hint = "" if known else f"; set {constants.CONFIG_DIR} to the folder that holds <env>/config.yaml"
+        raise ConfigError(f"unknown environment {env!r}: no {path} (known environments: {', '.join(known) or 'none'}){hint}")
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from paybatch.aws import AwsClients
-from paybatch.charts import bars, histogram, stacked_columns
+from paybatch.charts import bars, dollars, histogram, stacked_columns
 from paybatch.contracts.tracking import FileStatus, ManifestStatus, parse_iso, utcnow
 from paybatch.ops.cost import DESIGN_MIB_PER_CPU_SECOND, MEASURED_MIB_PER_CPU_SECOND, estimate, glue_run_cost
 from paybatch.ops.diagnose import require_resources
@@ -21,7 +21,7 @@ from paybatch.tracking_store import TrackingStore
 _CSS = """body{font-family:system-ui,sans-serif;margin:2rem;color:#222;max-width:1400px}h1{font-size:1.4rem}
 h2{font-size:1.05rem;margin:0 0 .4rem}.card{display:inline-block;vertical-align:top;margin:0 1rem 1.5rem 0;padding:.8rem;
 border:1px solid #ddd;border-radius:6px}table{border-collapse:collapse;font-size:.85rem}td,th{padding:2px 10px 2px 0;text-align:left}
-svg text{font-size:10px;fill:#333}"""
+svg.chart{max-width:100%;height:auto;display:block}"""
 
 CHARTS = ("files-over-time", "manifest-sizes", "run-durations", "throughput", "quarantine-reasons", "reject-reasons", "cost")
 
@@ -63,7 +63,7 @@ def render(clients: AwsClients, data: dict[str, Any]) -> str:
         hours[parse_iso(f["upload_time"]).strftime("%m-%d %H:00")][str(f["status"])] += 1
     columns = sorted(hours)
     statuses = [str(s) for s in FileStatus if any(hours[c][str(s)] for c in columns)]
-    over_time = stacked_columns(columns, {s: [hours[c][s] for c in columns] for s in statuses})
+    over_time = stacked_columns(columns, {s: [hours[c][s] for c in columns] for s in statuses}, axis_label="files")
 
     finished = [m for m in manifests if m["manifest_status"] in (ManifestStatus.COMPLETED, ManifestStatus.PARTIAL, ManifestStatus.FAILED)]
     sizes_files = [int(m.get("file_count", 0)) for m in manifests]
@@ -79,25 +79,29 @@ def render(clients: AwsClients, data: dict[str, Any]) -> str:
                      mib_per_cpu_second=MEASURED_MIB_PER_CPU_SECOND)
     design = estimate(settings, files_per_day=max(1, len(files)), file_size_gb=settings.file_validation.expected_file_size_mb / 1024,
                       mib_per_cpu_second=DESIGN_MIB_PER_CPU_SECOND)
-    cost_rows = [("Glue so far (runs recorded here, per-second billing, 1-minute minimum)", f"${so_far:,.2f}"),
+    cost_rows = [("Glue so far (runs recorded here, per-second billing, 1-minute minimum)", dollars(so_far)),
                  (f"projected per day if {len(files):,} such files arrived daily (paybatch, {MEASURED_MIB_PER_CPU_SECOND} MiB/CPU-s)",
-                  f"${daily.total_per_day:,.2f}"),
-                 (f"design documents' estimate (Spark's reader, {DESIGN_MIB_PER_CPU_SECOND} MiB/CPU-s)", f"${design.total_per_day:,.2f}")]
+                  dollars(daily.total_per_day)),
+                 (f"design documents' estimate (Spark's reader, {DESIGN_MIB_PER_CPU_SECOND} MiB/CPU-s)", dollars(design.total_per_day))]
     cost = "<table>" + "".join(f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in cost_rows) + "</table>"
     cost += bars(["Glue", "Lambda", "DynamoDB", "S3", "SQS"],
-                 [daily.glue_per_day, daily.lambda_per_day, daily.dynamodb_per_day, daily.s3_per_day, daily.sqs_per_day], percent=False)
+                 [daily.glue_per_day, daily.lambda_per_day, daily.dynamodb_per_day, daily.s3_per_day, daily.sqs_per_day],
+                 fmt=dollars, axis_label="projected cost per day, by service")
 
     summary = (f"{len(files):,} files ({', '.join(f'{k} {v}' for k, v in sorted(Counter(str(f['status']) for f in files).items()))}); "
                f"{len(manifests):,} manifests; {sum(int(m.get('rows_written', 0)) for m in manifests):,} rows written, "
                f"{sum(int(m.get('rows_rejected', 0)) for m in manifests):,} rejected")
     cards = [
         _card("Files per status, by upload hour", over_time, CHARTS[0]),
-        _card("Manifest sizes (files; MiB)", histogram(sizes_files) + histogram(sizes_mb, unit=" MiB"), CHARTS[1]),
-        _card("Run durations", histogram(durations, unit=" s"), CHARTS[2]),
-        _card("Throughput per run", histogram(throughput, unit=" MiB/s"), CHARTS[3]),
-        _card("Quarantine reasons", bars(list(quarantine), [c / max(1, sum(quarantine.values())) for c in quarantine.values()])
+        _card("Manifest sizes", histogram(sizes_files, axis_label="files per manifest")
+              + histogram(sizes_mb, axis_label="MiB per manifest"), CHARTS[1]),
+        _card("Run durations", histogram(durations, axis_label="seconds per run"), CHARTS[2]),
+        _card("Throughput per run", histogram(throughput, axis_label="MiB per second"), CHARTS[3]),
+        _card("Quarantine reasons", bars(list(quarantine), [c / max(1, sum(quarantine.values())) for c in quarantine.values()],
+                                         axis_label=f"share of {sum(quarantine.values()):,} quarantined files")
               if quarantine else "<p>none</p>", CHARTS[4]),
-        _card("Reject reasons", bars(list(rejects), [c / max(1, sum(rejects.values())) for c in rejects.values()])
+        _card("Reject reasons", bars(list(rejects), [c / max(1, sum(rejects.values())) for c in rejects.values()],
+                                     axis_label=f"share of {sum(rejects.values()):,} rejected lines")
               if rejects else "<p>none</p>", CHARTS[5]),
         _card("Cost", cost, CHARTS[6]),
     ]
