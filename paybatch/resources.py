@@ -133,9 +133,16 @@ def glue_default_arguments(settings: Settings) -> dict[str, str]:
     return arguments
 
 
-# What the conversion and maintenance jobs need beyond Glue 5.1's provided modules (pip-installed by Glue at
-# start); the same pin as requirements.lock (a test keeps them equal).
-ICEBERG_MODULES = "pyiceberg==0.12.0,pyiceberg-core==0.10.1"  # core: a delete that rewrites a (compacted) file
+# What each job needs beyond the modules Glue 5.1 provides (tests/cluster/glue-5.1-provided.txt): Glue pip-installs
+# them at job start (--additional-python-modules). Pins as requirements.lock's (a test keeps them equal); the cluster
+# harness (make test-cluster) runs every job in an environment of Glue's modules plus exactly these.
+# - every job: paybatch's config (pydantic, pyyaml) and the pyarrow the converter and generator are tested on
+#   (Glue 5.1 provides 22; paybatch declares >=25,<26)
+# - conversion and housekeeping: pyiceberg (core: a delete that rewrites a compacted file)
+# - generation: the quality suite (great-expectations)
+GLUE_BASE_MODULES = ("pyarrow==25.0.1", "pydantic==2.14.3", "pyyaml==6.0.3")
+ICEBERG_MODULES = (*GLUE_BASE_MODULES, "pyiceberg==0.12.0", "pyiceberg-core==0.10.1")
+GENERATE_MODULES = (*GLUE_BASE_MODULES, "great-expectations==1.24.1")
 
 
 def glue_job_specs(settings: Settings) -> list[GlueJobSpec]:
@@ -146,12 +153,13 @@ def glue_job_specs(settings: Settings) -> list[GlueJobSpec]:
     runs = settings.glue.max_concurrent_runs
     light_arguments = {k: v for k, v in arguments.items() if k in {"--env", "--TempDir", "--extra-py-files",
                                                                    "--job-language", "--enable-metrics"}}
-    iceberg = {"--additional-python-modules": ICEBERG_MODULES}
+    iceberg = {"--additional-python-modules": ",".join(ICEBERG_MODULES)}
+    generation = {"--additional-python-modules": ",".join(GENERATE_MODULES)}
     return [
         GlueJobSpec("convert", jobs.convert, "convert_manifest.py", "glueetl", runs, {**arguments, **iceberg}),
         GlueJobSpec("convert_light", jobs.convert_light, "convert_manifest_light.py", "glueetl", runs,
                     {**light_arguments, **iceberg}, workers=LIGHT_WORKERS),
-        GlueJobSpec("generate", jobs.generate, "generate_payments.py", "glueetl", runs, arguments),
+        GlueJobSpec("generate", jobs.generate, "generate_payments.py", "glueetl", runs, {**arguments, **generation}),
         GlueJobSpec("maintain", jobs.maintain, "maintain_tables.py", "glueetl", 1, {**light_arguments, **iceberg},
                     workers=LIGHT_WORKERS),
     ]

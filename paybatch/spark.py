@@ -48,6 +48,11 @@ def running_on_glue() -> bool:
     return "GLUE_VERSION" in os.environ or "GLUE_PYTHON_VERSION" in os.environ
 
 
+def submitted() -> bool:
+    """True in a driver that spark-submit started (a cluster, as the harness in tests/cluster/ runs jobs)."""
+    return "PYSPARK_GATEWAY_PORT" in os.environ
+
+
 # C2 compilation pays off for long-running JVM work; a paybatch session's JVM only schedules Python tasks.
 CLIENT_COMPILER_ONLY = "-XX:TieredStopAtLevel=1"
 LOCAL_JVM_OPTIONS = ("-Duser.timezone=UTC", CLIENT_COMPILER_ONLY)
@@ -125,6 +130,13 @@ def get_spark(app_name: str = "paybatch", *, endpoint_url: str | None = None, co
         for key, value in COMMON_CONF.items():
             session.conf.set(key, value)
         return session
+
+    if submitted():  # spark-submit started this driver: the master, executors and their Python are its to say
+        builder = SparkSession.builder.appName(app_name)
+        for key, value in COMMON_CONF.items():
+            builder = builder.config(key, value)
+        submitted_session: SparkSession = builder.getOrCreate()
+        return submitted_session
 
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # workers use this interpreter and its packages

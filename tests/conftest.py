@@ -15,6 +15,8 @@ from paybatch.constants import SETTING_OVERRIDES
 from paybatch.local.stack import LocalStack
 
 FIXTURES = Path(__file__).parent / "fixtures"
+# The cluster harness (tests/cluster/) runs on its own: `make test-cluster` (CI runs both).
+collect_ignore = [] if os.environ.get("CLUSTER_TESTS") == "1" else ["cluster"]
 
 
 def free_port() -> int:

@@ -11,6 +11,7 @@ The batch id is a partition of its own, so re-running a batch replaces exactly i
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -61,6 +62,9 @@ class FileResult:
     outputs: list[str] = field(default_factory=list)
     partitions: list[str] = field(default_factory=list)
     error: str | None = None
+    strict_lines: int = 0  # lines the compiled strict parser read; the rest went through Arrow's reader
+    attempt: int = 0  # the Spark task attempt that wrote these outputs
+    worker: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getcwd()}")  # where it ran (host, executor dir)
 
     @property
     def reconciles(self) -> bool:
@@ -178,7 +182,7 @@ def convert_file(source: str, output: str, schema: DatasetSchema, batch_id: str,
     its tables' data folders). ``attempt`` makes the file names of one run attempt its own, so a re-run never
     overwrites a file an earlier commit references.
     """
-    result = FileResult(source=source)
+    result = FileResult(source=source, attempt=attempt)
     in_fs, in_path = filesystem_for(source, endpoint_url)
     out_fs, base = filesystem_for(output, endpoint_url)
     if rejects_output is None:
@@ -188,6 +192,7 @@ def convert_file(source: str, output: str, schema: DatasetSchema, batch_id: str,
     writer = PartitionedWriter(out_fs, rows_root, schema, batch_id, file_index, int(target_mb * 1024 * 1024), attempt=attempt)
     rejects: list[Reject] = []
     partitions: set[str] = set()
+    parser: NdjsonParser | None = None
     try:
         if in_path.endswith(".parquet"):
             blocks = _parquet_blocks(in_fs, in_path, schema)
@@ -204,6 +209,7 @@ def convert_file(source: str, output: str, schema: DatasetSchema, batch_id: str,
         result.error = f"{type(exc).__name__}: {exc}"
     finally:
         result.outputs = writer.close()
+        result.strict_lines = parser.strict_lines if parser is not None else 0
     if rejects:
         suffix = f"-{attempt}" if attempt else ""
         path = f"{rejects_root}/dt={reject_date}/batch_id={batch_id}/part-{file_index:05d}{suffix}.parquet"

@@ -215,6 +215,7 @@ class NdjsonParser:
                                       for f in self.arrow_schema])
         self.output_schema = self.arrow_schema.append(pa.field("_rescued", pa.string()))
         self.strict = strict_parser_available()
+        self.strict_lines = 0  # lines the compiled parser read (the rest went through Arrow's reader or line by line)
         first, last = datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
         self.date_ranges = [(f.name, *((pa.scalar(first, t), pa.scalar(last, t)) if f.type == "timestamp" else
                                        (pa.scalar(first.date(), t), pa.scalar(last.date(), t))))
@@ -268,6 +269,8 @@ class NdjsonParser:
         lines = bytes(block).count(b"\n") + unterminated_last if lines is None else lines
         if not unterminated_last:
             table = self._read_strict(block, lines) if self.strict else None
+            if table is not None:
+                self.strict_lines += lines
             if table is None and block_is_self_contained(block):  # else Arrow could crash or misread: line by line
                 try:
                     table = self._read(block)

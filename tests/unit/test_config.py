@@ -152,9 +152,14 @@ def test_raw_input_may_be_kept_for_good(tmp_path: Path) -> None:
     assert load_settings("keep", environ={}, directory=tmp_path).input_retention.expire_after_days is None
 
 
-def test_the_glue_jobs_pin_the_locked_pyiceberg() -> None:
-    """Declared once: the Glue jobs' --additional-python-modules is the pin of requirements.lock."""
-    from paybatch.resources import ICEBERG_MODULES
+def test_the_glue_jobs_additional_modules_are_the_locked_pins() -> None:
+    """Declared once: every job's --additional-python-modules holds requirements.lock's pins."""
+    from paybatch.config import load_settings
+    from paybatch.resources import glue_job_specs
 
     lock = (Path(__file__).parents[2] / "requirements.lock").read_text().splitlines()
-    assert set(ICEBERG_MODULES.split(",")) <= set(lock)
+    specs = glue_job_specs(load_settings("prod", environ={}))
+    for spec in specs:
+        modules = spec.default_arguments["--additional-python-modules"].split(",")
+        assert set(modules) <= set(lock), (spec.role, set(modules) - set(lock))
+        assert {"pydantic==2.14.3", "pyyaml==6.0.3"} <= set(modules)
