@@ -63,7 +63,6 @@ class FileResult:
     partitions: list[str] = field(default_factory=list)
     error: str | None = None
     strict_lines: int = 0  # lines the compiled strict parser read; the rest went through Arrow's reader
-    attempt: int = 0  # the Spark task attempt that wrote these outputs
     worker: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getcwd()}")  # where it ran (host, executor dir)
 
     @property
@@ -182,7 +181,7 @@ def convert_file(source: str, output: str, schema: DatasetSchema, batch_id: str,
     its tables' data folders). ``attempt`` makes the file names of one run attempt its own, so a re-run never
     overwrites a file an earlier commit references.
     """
-    result = FileResult(source=source, attempt=attempt)
+    result = FileResult(source=source)
     in_fs, in_path = filesystem_for(source, endpoint_url)
     out_fs, base = filesystem_for(output, endpoint_url)
     if rejects_output is None:
