@@ -63,16 +63,15 @@ def _svg(figure: Any) -> str:
 
 
 def _figure(width: float, height: float) -> tuple[Any, Any]:
-    import matplotlib
+    """A figure and its axes (no pyplot: no global figure state, safe in any thread); called inside ``_draw``."""
     from matplotlib.figure import Figure
 
-    with matplotlib.rc_context(_STYLE):
-        figure = Figure(figsize=(width, height), dpi=72)
-        axes = figure.add_subplot()
-    return figure, axes
+    figure = Figure(figsize=(width, height), dpi=72)
+    return figure, figure.add_subplot()
 
 
 def _draw(draw: Callable[[], Any]) -> str:
+    """Build a figure with paybatch's style in force (rc settings apply as artists are made) and return its SVG."""
     import matplotlib
 
     with matplotlib.rc_context(_STYLE):
@@ -86,14 +85,14 @@ def bars(labels: Sequence[str], values: Sequence[float], *, fmt: Formatter = per
         return "<p>(no data)</p>"
 
     def draw() -> Any:
+        from matplotlib.ticker import MaxNLocator
+
         figure, axes = _figure(width, 0.6 + 0.26 * len(labels))
         positions = np.arange(len(labels))
         axes.barh(positions, values, color=PALETTE[0], height=0.7)
         axes.set_yticks(positions, [str(label) for label in labels])
         axes.invert_yaxis()
         axes.set_xlabel(axis_label)
-        from matplotlib.ticker import MaxNLocator
-
         top = max(max(values, default=0), 1e-12)
         axes.set_xlim(0, top * 1.3)  # room for the value labels
         ticks = [t for t in MaxNLocator(nbins=4).tick_values(0, top * 1.3) if 0 <= t <= top * 1.3]

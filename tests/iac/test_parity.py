@@ -6,6 +6,7 @@ from typing import Any
 
 from paybatch.aws import AwsClients
 from paybatch.local.provision import describe_resources
+from paybatch.resources import glue_job_specs
 
 
 def by_type(data: dict[str, Any], kind: str) -> list[dict[str, Any]]:
@@ -55,4 +56,6 @@ def test_catalog_databases_lake_tables_and_input_retention_agree(template_data: 
     assert cfn_expiry["TagFilters"] == [{"Key": "paybatch-converted", "Value": "true"}]
     jobs = {p["Name"]: p for p in by_type(stack, "AWS::Glue::Job")}
     for job in (settings.glue.jobs.convert, settings.glue.jobs.convert_light, settings.glue.jobs.maintain):
-        assert jobs[job]["DefaultArguments"]["--additional-python-modules"].startswith("pyiceberg==")
+        assert "pyiceberg==" in jobs[job]["DefaultArguments"]["--additional-python-modules"]
+    for spec in glue_job_specs(settings):  # the stack's jobs carry exactly the modules local provisioning gives them
+        assert jobs[spec.name]["DefaultArguments"]["--additional-python-modules"] == spec.default_arguments["--additional-python-modules"]

@@ -68,3 +68,15 @@ def test_the_wheel_installs_into_an_empty_python_and_runs(tmp_path: Path) -> Non
                             capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert parser.stdout.strip() == "True", parser.stderr
     assert os.path.exists(venv / "bin" / "paybatch")
+
+
+def test_the_compiled_parser_runs_on_glue_5_1s_platform() -> None:
+    """Glue 5.1 is x86_64 with glibc 2.34 (AWS's Glue docs): the parser shipped in paybatch.zip must ask no newer glibc."""
+    import re
+
+    [library] = (PROJECT_ROOT / "paybatch" / "convert").glob("_strict_ndjson*.so")
+    header = library.read_bytes()[:20]
+    assert header[:4] == b"\x7fELF" and int.from_bytes(header[18:20], "little") == 62, "an x86-64 ELF"  # EM_X86_64
+    symbols = subprocess.run(["objdump", "-T", str(library)], capture_output=True, text=True, check=True).stdout
+    versions = {tuple(int(p) for p in v.split(".")) for v in re.findall(r"GLIBC_([0-9.]+)", symbols)}
+    assert versions and max(versions) <= (2, 34), sorted(versions)
