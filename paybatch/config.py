@@ -220,6 +220,23 @@ class GeneratorConfig(_Section):
         return value
 
 
+class ScreeningConfig(_Section):
+    """Sanctions screening: the nightly job, its alerts (queue and optional signed webhook), the real-time API."""
+
+    alerts_queue: QueueName
+    alerts_dlq: QueueName  # alerts the webhook refused after its last retry (a dead-letter record each)
+    job: JobName
+    threshold: Annotated[float, Field(gt=0, le=1)] = 0.92
+    customers_per_task: Annotated[int, Field(ge=100)] = 20_000
+    schedule: str = "cron(0 1 * * ? *)"  # EventBridge: nightly at 01:00 UTC
+    customers_uri: str | None = None  # what the nightly run screens (s3://…); unset: no nightly run
+    webhook_url: str | None = None
+    webhook_secret: str | None = None  # local:TEXT, ssm:/name or secretsmanager:id (the HMAC key)
+    webhook_retries: Annotated[int, Field(ge=0, le=10)] = 4
+    webhook_backoff_seconds: Annotated[float, Field(ge=0)] = 0.5  # doubled after each failed try
+    api_function: str
+
+
 class LambdaConfig(_Section):
     """The manifest builder and scheduler Lambdas (and the local poller that stands in)."""
 
@@ -265,6 +282,7 @@ class Settings(BaseModel):
     catalog: CatalogConfig
     glue: GlueConfig
     generator: GeneratorConfig = GeneratorConfig()
+    screening: ScreeningConfig
     lambda_: LambdaConfig = Field(alias="lambda")
     local: LocalConfig
     logging: LoggingConfig = LoggingConfig()

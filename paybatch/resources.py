@@ -110,6 +110,8 @@ def queue_specs(settings: Settings) -> list[QueueSpec]:
         QueueSpec("dlq", q.dlq, q.visibility_timeout_seconds, 14 * 86400),
         QueueSpec("ingest", q.ingest, q.visibility_timeout_seconds, retention, q.dlq, q.max_receive_count),
         QueueSpec("completion", q.completion, 60, retention),
+        QueueSpec("screening_alerts", settings.screening.alerts_queue, 60, 14 * 86400),
+        QueueSpec("screening_alerts_dlq", settings.screening.alerts_dlq, 60, 14 * 86400),
     ]
 
 
@@ -143,6 +145,8 @@ def glue_default_arguments(settings: Settings) -> dict[str, str]:
 GLUE_BASE_MODULES = ("pyarrow==25.0.1", "pydantic==2.14.3", "pyyaml==6.0.3")
 ICEBERG_MODULES = (*GLUE_BASE_MODULES, "pyiceberg==0.12.0", "pyiceberg-core==0.10.1")
 GENERATE_MODULES = (*GLUE_BASE_MODULES, "great-expectations==1.24.1")
+# - screening: the matcher's libraries, and pyiceberg for the matches table
+SCREEN_MODULES = (*ICEBERG_MODULES, "rapidfuzz==3.14.6", "jellyfish==1.3.0", "anyascii==0.3.3", "nicknames==1.0.1")
 
 
 def glue_job_specs(settings: Settings) -> list[GlueJobSpec]:
@@ -162,6 +166,8 @@ def glue_job_specs(settings: Settings) -> list[GlueJobSpec]:
         GlueJobSpec("generate", jobs.generate, "generate_payments.py", "glueetl", runs, {**arguments, **generation}),
         GlueJobSpec("maintain", jobs.maintain, "maintain_tables.py", "glueetl", 1, {**light_arguments, **iceberg},
                     workers=LIGHT_WORKERS),
+        GlueJobSpec("screen", settings.screening.job, "screen_customers.py", "glueetl", 1,
+                    {**arguments, "--additional-python-modules": ",".join(SCREEN_MODULES)}),
     ]
 
 
