@@ -61,6 +61,7 @@ class PaybatchStack(cdk.Stack):
         self.glue_jobs = self._glue_jobs()
         self._catalog()
         self.builder, self.scheduler = self._lambdas(lambda_code)
+        self.screening_api = self._screening(lambda_code)
         self._alarms_and_dashboard()
 
     # --- storage -------------------------------------------------------------------------------
@@ -257,6 +258,40 @@ class PaybatchStack(cdk.Stack):
                     schedule=events.Schedule.rate(cdk.Duration.minutes(lam.schedule_minutes)),
                     targets=[targets.LambdaFunction(scheduler)])
         return builder, scheduler
+
+    def _screening(self, code_dir: Path) -> lambda_.Function:
+        """Sanctions screening: the Glue job's alert queues and webhook key, the nightly rule, the real-time API."""
+        sc = self.settings.screening
+        for name in ("screening_alerts", "screening_alerts_dlq"):
+            self.queues[name].grant_send_messages(self.glue_role)
+        secret = sc.webhook_secret or ""
+        if secret.startswith("ssm:"):
+            self.glue_role.add_to_policy(iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[
+                f"arn:{cdk.Aws.PARTITION}:ssm:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}:parameter{secret[4:]}"]))
+        elif secret.startswith("secretsmanager:"):
+            self.glue_role.add_to_policy(iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"], resources=[
+                f"arn:{cdk.Aws.PARTITION}:secretsmanager:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}:secret:{secret[15:]}*"]))
+        # Nightly: the rule asks the scheduler Lambda (which may start Glue runs) to start the screening job.
+        events.Rule(self, "screening-rule", rule_name=f"paybatch-{self.settings.env}-screening-nightly",
+                    schedule=events.Schedule.expression(sc.schedule),
+                    targets=[targets.LambdaFunction(self.scheduler, event=events.RuleTargetInput.from_object(
+                        {"action": "screen-customers"}))])
+        # The real-time API: reads the stored lists, nothing else.
+        role = iam.Role(self, "screening-api-role", role_name=f"paybatch-{self.settings.env}-screening-api",
+                        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                        managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaBasicExecutionRole")])
+        self.buckets["artifacts"].grant_read(role, "screening/lists/*")
+        function = lambda_.Function(
+            self, "screening-api-function", function_name=sc.api_function, runtime=lambda_.Runtime.PYTHON_3_11,
+            handler="paybatch.screening.api.lambda_handler", code=lambda_.Code.from_asset(str(code_dir)), memory_size=1024,
+            timeout=cdk.Duration.seconds(30), environment=lambda_environment(self.settings), tracing=lambda_.Tracing.ACTIVE,
+            role=role, reserved_concurrent_executions=20, description=f"paybatch sanctions screening API ({self.settings.env})")
+        skip_checks(function, ("CKV_AWS_116", "invoked synchronously through its URL: no asynchronous events to dead-letter"),
+                    ("CKV_AWS_117", "reads the list from S3 only; no VPC resources"),
+                    ("CKV_AWS_173", "environment holds names and caps only, no secrets"))
+        url = function.add_function_url(auth_type=lambda_.FunctionUrlAuthType.AWS_IAM)
+        cdk.CfnOutput(self, "screening-api-url", value=url.url, description="POST /screen with 1-100 names (SigV4-signed)")
+        return function
 
     # --- operations ----------------------------------------------------------------------------
     def _alarms_and_dashboard(self) -> None:

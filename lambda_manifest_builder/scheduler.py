@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -37,6 +37,15 @@ metrics = Metrics(namespace="paybatch", service="scheduler")
 
 CREATED_GRACE_SECONDS = 30  # a builder normally dispatches within this
 MAINTAIN_CURSOR = ("maintain#tables", "last")
+SCREENING_CURSOR = ("screening#nightly", "last")
+
+
+def cron_time(expression: str) -> tuple[int, int]:
+    """(hour, minute) of a daily EventBridge cron such as ``cron(0 1 * * ? *)``."""
+    fields = expression.removeprefix("cron(").removesuffix(")").split()
+    if len(fields) != 6 or not fields[0].isdigit() or not fields[1].isdigit():
+        raise ValueError(f"screening.schedule {expression!r} is not a daily cron(M H * * ? *)")
+    return int(fields[1]), int(fields[0])
 
 
 @dataclass
@@ -51,6 +60,7 @@ class SchedulerReport:
     files_swept: int = 0
     sweep_requests: int = 0
     tables_maintained: int = 0
+    screening_runs_started: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -86,7 +96,34 @@ class Scheduler:
             except Exception as exc:
                 logger.exception("table maintenance failed")
                 report.errors.append(f"maintain: {type(exc).__name__}: {exc}")
+            try:
+                self.screen_customers(report)
+            except Exception as exc:
+                logger.exception("nightly screening failed to start")
+                report.errors.append(f"screening: {type(exc).__name__}: {exc}")
         return report
+
+    def screen_customers(self, report: SchedulerReport, *, now: datetime | None = None, due: bool = False) -> str | None:
+        """Start the nightly screening run once a day, at the configured cron time (``due``: the rule says it is time).
+
+        On AWS an EventBridge rule with the schedule invokes this Lambda (``{"action": "screen-customers"}``); locally
+        the scheduler's loop checks the time. Either way the day's cursor in the tracking table starts it once.
+        """
+        screening = self.settings.screening
+        if not screening.customers_uri:
+            return None
+        now = now or utcnow()
+        if not due:
+            hour, minute = cron_time(screening.schedule)
+            if (now.hour, now.minute) < (hour, minute):
+                return None
+        last = self.store.get_file(*SCREENING_CURSOR)
+        if last and last.get("date") == now.date().isoformat():
+            return None
+        self.store.save_item(*SCREENING_CURSOR, {"date": now.date().isoformat(), "at": iso(now)})  # first: once a day
+        run_id = self.app.launcher.start_job_run(screening.job, {"--customers": screening.customers_uri})
+        report.screening_runs_started += 1
+        return run_id
 
     def maintain_tables(self, report: SchedulerReport) -> None:
         """The tables' housekeeping, when it is due (its last run is kept in the tracking table).
@@ -229,6 +266,10 @@ class Scheduler:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     app = app_for()
+    if event.get("action") == "screen-customers":  # the nightly screening rule
+        nightly = SchedulerReport()
+        run_id = Scheduler(app).screen_customers(nightly, due=True)
+        return {"screening_run": run_id, **nightly.__dict__}
     report = Scheduler(app).run_once()
     logger.info("scheduler pass", **report.__dict__)
     oldest = app.store.oldest_with_status(FileStatus.PENDING)

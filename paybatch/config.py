@@ -228,7 +228,7 @@ class ScreeningConfig(_Section):
     job: JobName
     threshold: Annotated[float, Field(gt=0, le=1)] = 0.92
     customers_per_task: Annotated[int, Field(ge=100)] = 20_000
-    schedule: str = "cron(0 1 * * ? *)"  # EventBridge: nightly at 01:00 UTC
+    schedule: Annotated[str, Field(pattern=r"^cron\(\d{1,2} \d{1,2} \* \* \? \*\)$")] = "cron(0 1 * * ? *)"  # daily, UTC
     customers_uri: str | None = None  # what the nightly run screens (s3://…); unset: no nightly run
     webhook_url: str | None = None
     webhook_secret: str | None = None  # local:TEXT, ssm:/name or secretsmanager:id (the HMAC key)

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from paybatch.paths import PROJECT_ROOT as ROOT
 
-# What the builder and scheduler import beyond the Lambda runtime (which provides boto3).
-LAMBDA_DEPENDENCIES = ("pydantic", "aws-lambda-powertools", "pyyaml")
+# What the builder, the scheduler and the screening API import beyond the Lambda runtime (which provides boto3).
+LAMBDA_DEPENDENCIES = ("pydantic", "aws-lambda-powertools", "pyyaml", "numpy", "rapidfuzz", "jellyfish", "anyascii", "nicknames")
 DEPENDENCIES_MARKER = ".with-dependencies"
 SOURCES = ("paybatch", "lambda_manifest_builder", "environments")
 IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "scripts", "*.so", "*.c")  # the Lambda converts nothing

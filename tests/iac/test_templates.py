@@ -87,6 +87,32 @@ def test_lambdas_glue_jobs_and_alarms(template_data: dict[str, dict[str, Any]], 
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
+def test_screening_job_rule_queues_and_api(template_data: dict[str, dict[str, Any]], env: str) -> None:
+    template = Template.from_json(template_data[env])
+    settings = load_settings(env, environ={"PAYBATCH_TARGET": "aws"})
+    sc = settings.screening
+    template.has_resource_properties("AWS::Glue::Job", {
+        "Name": sc.job, "Command": Match.object_like({"Name": "glueetl", "ScriptLocation": Match.string_like_regexp("screen_customers.py$")}),
+        "DefaultArguments": Match.object_like({"--additional-python-modules": Match.string_like_regexp("rapidfuzz==")})})
+    for name in (sc.alerts_queue, sc.alerts_dlq):
+        template.has_resource_properties("AWS::SQS::Queue", {"QueueName": name, "SqsManagedSseEnabled": True})
+    template.has_resource_properties("AWS::Events::Rule", {
+        "ScheduleExpression": sc.schedule,
+        "Targets": [Match.object_like({"Input": json.dumps({"action": "screen-customers"}, separators=(",", ":"))})]})
+    template.has_resource_properties("AWS::Lambda::Function", {
+        "FunctionName": sc.api_function, "Handler": "paybatch.screening.api.lambda_handler", "Runtime": "python3.11"})
+    template.has_resource_properties("AWS::Lambda::Url", {"AuthType": "AWS_IAM"})
+    data = template_data[env]["Resources"]
+    [api_role] = [k for k, r in data.items() if r["Type"] == "AWS::IAM::Role"
+                  and r["Properties"].get("RoleName") == f"paybatch-{env}-screening-api"]
+    statements = [st for r in data.values() if r["Type"] == "AWS::IAM::Policy"
+                  and any(ref == {"Ref": api_role} for ref in r["Properties"]["Roles"]) for st in r["Properties"]["PolicyDocument"]["Statement"]]
+    actions = {a for st in statements for a in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])}
+    assert actions <= {"s3:GetObject*", "s3:GetBucket*", "s3:List*", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}, actions
+    assert all("screening/lists/" in json.dumps(st["Resource"]) for st in statements if "s3:GetObject*" in json.dumps(st["Action"]))
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
 def test_iam_is_least_privilege(template_data: dict[str, dict[str, Any]], env: str) -> None:
     for role in resources(template_data[env], "AWS::IAM::Role"):
         managed = json.dumps(role.get("ManagedPolicyArns", []))

@@ -189,3 +189,34 @@ def test_the_glue_job_screens_on_local_spark(list_folder: Path, tmp_path: Path) 
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert summary["customers"] == 60 and summary["matches"] >= 10
     assert list((tmp_path / "out" / "matches").rglob("*.parquet")) and list((tmp_path / "out").glob("summary-*.json"))
+
+
+class RecordingLauncher:
+    def __init__(self) -> None:
+        self.started: list[tuple[str, dict[str, str]]] = []
+
+    def start_job_run(self, job_name: str, arguments: dict[str, str]) -> str:
+        self.started.append((job_name, dict(arguments)))
+        return f"jr_{len(self.started)}"
+
+
+def test_the_scheduler_starts_the_nightly_run_once_a_day_at_its_time(clients: AwsClients) -> None:
+    from datetime import UTC, datetime
+
+    from lambda_manifest_builder.app import BuilderApp
+    from lambda_manifest_builder.scheduler import Scheduler, SchedulerReport, cron_time
+
+    settings = clients.settings
+    settings = settings.model_copy(update={"screening": settings.screening.model_copy(update={"customers_uri": "s3://b/c.csv"})})
+    launcher = RecordingLauncher()
+    scheduler = Scheduler(BuilderApp.create(settings, launcher=launcher))  # type: ignore[arg-type]
+    assert cron_time(settings.screening.schedule) == (1, 0)
+    report = SchedulerReport()
+    assert scheduler.screen_customers(report, now=datetime(2026, 11, 29, 0, 59, tzinfo=UTC)) is None  # not yet
+    assert scheduler.screen_customers(report, now=datetime(2026, 11, 29, 1, 0, tzinfo=UTC)) == "jr_1"
+    assert scheduler.screen_customers(report, now=datetime(2026, 11, 29, 13, 0, tzinfo=UTC)) is None  # once a day
+    assert scheduler.screen_customers(report, now=datetime(2026, 11, 30, 0, 10, tzinfo=UTC), due=True) == "jr_2"  # the rule
+    assert launcher.started == [(settings.screening.job, {"--customers": "s3://b/c.csv"})] * 2
+    assert report.screening_runs_started == 2
+    with pytest.raises(ValueError, match="not a daily cron"):
+        cron_time("rate(1 day)")
