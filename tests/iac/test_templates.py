@@ -92,7 +92,8 @@ def test_screening_job_rule_queues_and_api(template_data: dict[str, dict[str, An
     settings = load_settings(env, environ={"PAYBATCH_TARGET": "aws"})
     sc = settings.screening
     template.has_resource_properties("AWS::Glue::Job", {
-        "Name": sc.job, "Command": Match.object_like({"Name": "glueetl", "ScriptLocation": Match.string_like_regexp("screen_customers.py$")}),
+        "Name": sc.job,
+        "Command": Match.object_like({"Name": "glueetl", "ScriptLocation": Match.string_like_regexp("screen_customers.py$")}),
         "DefaultArguments": Match.object_like({"--additional-python-modules": Match.string_like_regexp("rapidfuzz==")})})
     for name in (sc.alerts_queue, sc.alerts_dlq):
         template.has_resource_properties("AWS::SQS::Queue", {"QueueName": name, "SqsManagedSseEnabled": True})
@@ -105,8 +106,8 @@ def test_screening_job_rule_queues_and_api(template_data: dict[str, dict[str, An
     data = template_data[env]["Resources"]
     [api_role] = [k for k, r in data.items() if r["Type"] == "AWS::IAM::Role"
                   and r["Properties"].get("RoleName") == f"paybatch-{env}-screening-api"]
-    statements = [st for r in data.values() if r["Type"] == "AWS::IAM::Policy"
-                  and any(ref == {"Ref": api_role} for ref in r["Properties"]["Roles"]) for st in r["Properties"]["PolicyDocument"]["Statement"]]
+    policies = [r["Properties"] for r in data.values() if r["Type"] == "AWS::IAM::Policy"]
+    statements = [st for p in policies if {"Ref": api_role} in p["Roles"] for st in p["PolicyDocument"]["Statement"]]
     actions = {a for st in statements for a in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])}
     assert actions <= {"s3:GetObject*", "s3:GetBucket*", "s3:List*", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}, actions
     assert all("screening/lists/" in json.dumps(st["Resource"]) for st in statements if "s3:GetObject*" in json.dumps(st["Action"]))
