@@ -41,7 +41,15 @@ for database in (settings["catalog"]["database"], settings["catalog"]["lake_data
 PY
 paybatch query --env "$env" "select transaction_type, count(*) as rows, round(sum(amount), 2) as amount from authorization group by 1 order by 2 desc"
 
-step "7. The operator's view: what needs a look, and a report with charts"
+step "7. Sanctions screening: a generated list in OFAC's formats, 5,000 customers, an alert per match"
+screening="demo-output/screening"
+paybatch screen sample --out "$screening" --entries 2000 --customers 5000
+paybatch screen list update --env "$env" --from "$screening/list"
+paybatch screen run --env "$env" --customers "$screening/customers.csv"
+paybatch query --env "$env" "select customer_name, matched_name, round(score, 3) as score, entry_id from screening_matches order by score desc limit 8"
+paybatch queues --env "$env"   # the alerts queue holds one alert per match
+
+step "8. The operator's view: what needs a look, and a report with charts"
 paybatch diagnose --env "$env" || true   # the three quarantined sample files show up as a warning, as they should
 paybatch report --env "$env"
 

@@ -69,6 +69,40 @@ def _fetch(clients: object, uri: str, folder: Path) -> Path:
     return folder if len(keys) > 1 or Path(keys[0]).name.lower() == "sdn.csv" else folder / Path(keys[0]).name
 
 
+@app.command("sample")
+@clean_errors
+def sample(
+    out: Annotated[Path, typer.Option(help="Folder for the list (OFAC's SDN.CSV, ALT.CSV, ADD.CSV) and customers.csv.")],
+    entries: Annotated[int, typer.Option(help="List entries to generate.")] = 2_000,
+    customers: Annotated[int, typer.Option(help="Customers to generate (about 2 % of them variants of listed names).")] = 5_000,
+    seed: Annotated[int, typer.Option(help="Same seed, same files.")] = 0,
+) -> None:
+    """Generate a sanctions list in OFAC's formats and a customer file to screen against it (no real list is shipped)."""
+    import csv
+    import random
+
+    from paybatch.screening.synthetic import negatives, variant, write_ofac_list
+
+    generated = write_ofac_list(out / "list", entries, seed=seed)
+    from paybatch.screening.lists import parse
+
+    sanctions = parse(out / "list")
+    rng = random.Random(seed)
+    rows = [(c.id, c.name, c.type) for c in negatives(customers - customers // 50, seed=seed + 1)]
+    for i in range(customers // 50):
+        entry = rng.choice(sanctions.entries)
+        kind = rng.choice(("exact", "typo", "name_order", "transliteration"))
+        rows.append((f"p{i:05d}", variant(entry.names[0], kind, rng) or entry.names[0],
+                     "individual" if entry.type == "individual" else "entity"))
+    rng.shuffle(rows)
+    with (out / "customers.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "name", "type"])
+        writer.writerows(rows)
+    console.print(f"{out / 'list'}: {generated.entries:,} entries, {generated.names:,} names; {out / 'customers.csv'}: "
+                  f"{len(rows):,} customers ({customers // 50:,} of them variants of listed names)")
+
+
 @app.command("run")
 @clean_errors
 def run(

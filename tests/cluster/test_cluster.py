@@ -27,7 +27,7 @@ from paybatch.convert.manifest_run import run_in_process
 from paybatch.generate.job import generate
 from paybatch.generate.plan import GenerationRequest, parse_dates
 from paybatch.paths import GLUE_JOBS_DIR
-from paybatch.resources import GENERATE_MODULES, ICEBERG_MODULES
+from paybatch.resources import GENERATE_MODULES, ICEBERG_MODULES, SCREEN_MODULES
 from paybatch.sample_files import sample_file
 from tests.cluster.harness import Cluster, jars_present
 from tests.integration.builder_support import deliver_all, small_settings
@@ -175,3 +175,46 @@ def test_conversion_on_the_cluster_matches_the_in_process_run_and_uses_the_compi
     local_rows, local_rejects = committed()
     assert cluster_rows == local_rows and len(cluster_rows) == result["rows_written"]
     assert cluster_rejects == local_rejects and len(cluster_rejects) == 3
+
+
+def test_screening_on_the_cluster_finds_what_local_mode_finds(cluster: Cluster, stack: Any, clients: AwsClients, spark: Any,
+                                                             tmp_path: Path) -> None:
+    from paybatch.screening.bulk import run_screening
+    from paybatch.screening.lists import parse, store
+    from paybatch.screening.synthetic import negatives, variant, write_ofac_list
+
+    write_ofac_list(tmp_path / "list", 3000, seed=21)
+    sanctions = parse(tmp_path / "list")
+    store(clients, sanctions)
+    rng = __import__("random").Random(2)
+    import csv
+    import io
+
+    rows = [(c.id, c.name) for c in negatives(2000, seed=5)]
+    rows += [(f"p{i}", variant(e.names[0], "typo", rng) or e.names[0]) for i, e in enumerate(rng.sample(sanctions.entries, 60))]
+    text = io.StringIO()
+    csv.writer(text).writerows([("id", "name"), *rows])
+    bucket = clients.settings.buckets.artifacts
+    clients.s3.put_object(Bucket=bucket, Key="screening/in/customers.csv", Body=text.getvalue().encode())
+    customers = f"s3://{bucket}/screening/in/customers.csv"
+    env = job_env(stack)
+    run = cluster.submit(GLUE_JOBS_DIR / "screen_customers.py", {"customers": customers, "env": "dev", "alerts": "false",
+                                                                  "output": f"s3://{bucket}/screening/cluster"},
+                         job_env=env, endpoint_url=stack.url, additional_modules=",".join(SCREEN_MODULES))
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    on_cluster = run.result()
+    local = run_screening(clients.settings, customers, output=str(tmp_path / "local"), alerts=False, spark=spark)
+    assert on_cluster["list_version"] == local.list_version == sanctions.version
+    assert on_cluster["matches"] == local.matches > 60 and on_cluster["customers_matched"] == local.customers_matched
+
+    def pairs(table: Any) -> set[tuple[str, str, float]]:
+        return {(r["customer_id"], r["entry_id"], r["score"]) for r in table.to_pylist()}
+
+    import pyarrow.parquet as pq
+
+    from paybatch.convert.files import filesystem_for
+
+    fs, base = filesystem_for(f"s3://{bucket}/screening/cluster", stack.url)
+    cluster_table = pq.read_table(f"{base}/matches/run_id={on_cluster['run_id']}", filesystem=fs)
+    local_table = pq.read_table(next((tmp_path / "local" / "matches").rglob("*.parquet")))
+    assert pairs(cluster_table) == pairs(local_table)
