@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -203,7 +204,9 @@ def write_matches(settings: Settings, table: pa.Table, run_id: str, output: str 
     identifier = f"{settings.catalog.database}.{MATCHES_TABLE}"
     catalog.create_namespace_if_not_exists(settings.catalog.database)
     iceberg = catalog.create_table_if_not_exists(identifier, schema=MATCHES_SCHEMA, location=table_location(settings, MATCHES_TABLE))
-    iceberg.overwrite(table, overwrite_filter=EqualTo(term=Reference("run_id"), literal=run_id))  # type: ignore[call-arg]
+    with warnings.catch_warnings():  # a first run has nothing to replace, which pyiceberg warns about
+        warnings.filterwarnings("ignore", message="Delete operation did not match any records")
+        iceberg.overwrite(table, overwrite_filter=EqualTo(term=Reference("run_id"), literal=run_id))  # type: ignore[call-arg]
     snapshot = iceberg.refresh().current_snapshot()
     return identifier, snapshot.snapshot_id if snapshot else None
 
