@@ -21,12 +21,12 @@ from statistics import median
 
 from bench.convert_engines import ENGINES
 from bench.measure import ROOT, run_measured
+from paybatch.ops.cost import GLUE_DPU_HOUR, VCPU_PER_DPU
+from paybatch.ops.rates import record
 
 FILES = int(os.environ.get("BENCH_CONVERT_FILES", "8"))
 FILE_MB = int(os.environ.get("BENCH_CONVERT_FILE_MB", "128"))
 ROUNDS = int(os.environ.get("BENCH_CONVERT_ROUNDS", "3"))
-GLUE_DPU_HOUR = 0.44
-VCPU_PER_DPU = 4
 PROD_FILES_PER_DAY, PROD_FILE_GB = 338_000, 3.5
 DATE = "2025-12-23"
 
@@ -116,6 +116,9 @@ def main() -> None:
     print(f"memory does not grow with the file: one {_mib(one):.0f} MiB file peaks at {small['peak_mib']:.0f} MiB, "
           f"one {_mib(whole):.0f} MiB file at {big['peak_mib']:.0f} MiB (the whole converting process; a task holds "
           f"one 16 MiB block and at most one row group of rows)")
+    written = record({"convert_mib_per_cpu_second": ours, "spark_json_mib_per_cpu_second": spark}, by="bench/bench_convert.py")
+    print(f"recorded in {written.relative_to(ROOT)}: paybatch {ours:.1f}, Spark's reader {spark:.1f} MiB per CPU-second "
+          "(the cost model's rates)")
     for engine in ("paybatch (spark, task per file)", "spark native, explicit schema"):
         cpu_hours_per_tb = (1024 * 1024 / summary[engine]) / 3600
         per_tb = cpu_hours_per_tb / VCPU_PER_DPU * GLUE_DPU_HOUR

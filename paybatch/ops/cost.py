@@ -1,7 +1,7 @@
 """The cost model: Glue, Lambda, DynamoDB, S3 and SQS for a daily volume, from measured throughput and list prices.
 
 Unit prices are us-east-1 on-demand list prices (checked 2026-11); the conversion throughput is
-what `make bench` measured (docs/benchmarks.md). The design documents' estimate assumed Spark's
+what `make bench` last measured, read from paybatch/ops/rates.json (which the benchmark writes). The design documents' estimate assumed Spark's
 native JSON reader (≈ 20 MiB per CPU-second), which is printed beside ours for the same volume.
 """
 
@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from paybatch.config import Settings
+from paybatch.ops.rates import rate
 
 GLUE_DPU_HOUR = 0.44  # per DPU-hour, billed per second with a 1-minute minimum per run (Glue 2.0+)
 VCPU_PER_DPU = 4
@@ -24,8 +25,8 @@ S3_PUT = 0.005 / 1_000
 S3_GET = 0.0004 / 1_000
 SQS_REQUEST = 0.40 / 1_000_000
 
-MEASURED_MIB_PER_CPU_SECOND = 49.9  # paybatch through Spark, whole run, `make bench` 2026-11-22 (docs/benchmarks.md)
-DESIGN_MIB_PER_CPU_SECOND = 20.0  # Spark's native JSON reader, the design documents' assumption
+MEASURED_MIB_PER_CPU_SECOND = rate("convert_mib_per_cpu_second")  # what `make bench` last measured (paybatch/ops/rates.json)
+DESIGN_MIB_PER_CPU_SECOND = 20.0  # Spark's native JSON reader: the design documents' own assumption, not a measurement
 BUILDER_WRITES_PER_FILE, BUILDER_READS_PER_FILE, S3_REQUESTS_PER_FILE = 1.13, 0.16, 1.02  # builder bench, 8 builders
 LAMBDA_SECONDS_PER_FILE = 0.05
 
