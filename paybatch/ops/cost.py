@@ -1,7 +1,8 @@
 """The cost model: Glue, Lambda, DynamoDB, S3 and SQS for a daily volume, from measured throughput and list prices.
 
-Unit prices are us-east-1 on-demand list prices (checked 2026-11); the conversion throughput is
-what `make bench` last measured, read from paybatch/ops/rates.json (which the benchmark writes). The design documents' estimate assumed Spark's
+Unit prices are us-east-1 on-demand list prices (checked 2026-11); the conversion throughput is what
+`make bench` last measured, read from paybatch/ops/rates.json (which the benchmark writes). The design
+documents' estimate assumed Spark's
 native JSON reader (≈ 20 MiB per CPU-second), which is printed beside ours for the same volume.
 """
 
