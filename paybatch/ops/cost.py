@@ -2,8 +2,8 @@
 
 Unit prices are us-east-1 on-demand list prices (checked 2026-11); the conversion throughput is what
 `make bench` last measured, read from paybatch/ops/rates.json (which the benchmark writes). The design
-documents' estimate assumed Spark's
-native JSON reader (≈ 20 MiB per CPU-second), which is printed beside ours for the same volume.
+documents' estimate assumed Spark's native JSON reader (≈ 20 MiB per CPU-second), which is printed
+beside ours for the same volume.
 """
 
 from __future__ import annotations
