@@ -220,3 +220,18 @@ def test_the_scheduler_starts_the_nightly_run_once_a_day_at_its_time(clients: Aw
     assert report.screening_runs_started == 2
     with pytest.raises(ValueError, match="not a daily cron"):
         cron_time("rate(1 day)")
+
+
+def test_list_update_from_s3_through_the_cli(clients: AwsClients, list_folder: Path) -> None:
+    from typer.testing import CliRunner
+
+    from paybatch.cli.app import app
+
+    bucket = clients.settings.buckets.artifacts
+    for path in list_folder.iterdir():
+        clients.s3.upload_file(str(path), bucket, f"incoming/ofac/{path.name}")
+    result = CliRunner().invoke(app, ["screen", "list", "update", "--env", "dev", "--from", f"s3://{bucket}/incoming/ofac/", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["version"] == parse(list_folder).version == load_stored(clients).version
+    missing = CliRunner().invoke(app, ["screen", "list", "update", "--env", "dev", "--from", f"s3://{bucket}/nothing/"])
+    assert missing.exit_code == 2 and "nothing at s3://" in missing.output
