@@ -112,12 +112,15 @@ class ScreeningResult:
 
 
 def _screen_chunk(index: ListIndex, customers: list[Customer], threshold: float, run_id: str, screened_at: str,
-                  send: Callable[[dict[str, Any]], None] | None) -> tuple[list[dict[str, Any]], int, list[str]]:
-    """One task: match a chunk, alert per match as found (customer by customer), return the rows."""
+                  send: Callable[[dict[str, Any]], None] | None) -> list[dict[str, Any]]:
+    """One task: match a chunk a slice at a time, alert per match as found, return the rows.
+
+    An alert that cannot be queued fails the task (Spark retries it); a retried task sends its alerts again under
+    the same alert ids, so a receiver drops the repeats.
+    """
     from paybatch.screening.alerts import alert_for
 
     rows: list[dict[str, Any]] = []
-    errors: list[str] = []
     names = {c.id: c.name for c in customers}
     step = 500
     for start in range(0, len(customers), step):
@@ -127,12 +130,8 @@ def _screen_chunk(index: ListIndex, customers: list[Customer], threshold: float,
                          "explanation": json.dumps(match.explanation, sort_keys=True), "list_version": index.version,
                          "screened_at": screened_at})
             if send is not None:
-                try:
-                    send(alert_for(match, run_id=run_id, list_version=index.version, customer_name=names[match.customer_id]))
-                except Exception as exc:
-                    errors.append(f"{type(exc).__name__}: {exc}")
-                    raise
-    return rows, len(customers), errors
+                send(alert_for(match, run_id=run_id, list_version=index.version, customer_name=names[match.customer_id]))
+    return rows
 
 
 def run_screening(settings: Settings, customers_uri: str, *, list_source: str | None = None, output: str | None = None,
@@ -159,24 +158,23 @@ def run_screening(settings: Settings, customers_uri: str, *, list_source: str | 
     shared = spark.sparkContext.broadcast(index)  # built once, sent once per executor
     want_alerts = alerts
 
-    def work(chunk: list[Customer]) -> tuple[list[dict[str, Any]], int, list[str], int, int]:
-        sender = None
-        if want_alerts:
-            from paybatch.aws import AwsClients as Clients
-            from paybatch.screening.alerts import AlertSender
+    def work(chunk: list[Customer]) -> tuple[list[dict[str, Any]], list[str], int, int]:
+        """(rows, webhook failures, alerts sent, alerts dead-lettered) of one chunk."""
+        if not want_alerts:
+            return _screen_chunk(shared.value, chunk, policy.threshold, run_id, screened_at, None), [], 0, 0
+        from paybatch.aws import AwsClients as Clients
+        from paybatch.screening.alerts import AlertSender
 
-            sender = AlertSender.for_settings(Clients(settings))
-        rows, screened, errors = _screen_chunk(shared.value, chunk, policy.threshold, run_id, screened_at,
-                                               sender.send if sender else None)
-        return rows, screened, [*errors, *(sender.errors if sender else [])], sender.sent if sender else 0, \
-            sender.dead_lettered if sender else 0
+        sender = AlertSender.for_settings(Clients(settings))
+        rows = _screen_chunk(shared.value, chunk, policy.threshold, run_id, screened_at, sender.send)
+        return rows, sender.errors, sender.sent, sender.dead_lettered
 
     outcomes = run_tasks(spark, chunks, work, on_progress=on_progress)
     rows = [r for outcome in outcomes for r in outcome[0]]
     result = ScreeningResult(run_id, sanctions.version, len(customers), matches=len(rows),
                              customers_matched=len({r["customer_id"] for r in rows}), tasks=len(chunks),
-                             alerts_sent=sum(o[3] for o in outcomes), alerts_dead_lettered=sum(o[4] for o in outcomes),
-                             errors=[e for o in outcomes for e in o[2]])
+                             alerts_sent=sum(o[2] for o in outcomes), alerts_dead_lettered=sum(o[3] for o in outcomes),
+                             errors=[e for o in outcomes for e in o[1]])
     table = pa.Table.from_pylist([{**r, "screened_at": datetime.fromisoformat(r["screened_at"])} for r in rows],
                                  schema=MATCHES_SCHEMA)
     result.output, result.snapshot_id = write_matches(settings, table, run_id, output)
