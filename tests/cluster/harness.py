@@ -204,8 +204,8 @@ class Cluster:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
-        for pid, _ in list(self.executor_pids()):
-            if str(self.root) in _:
+        for pid, cwd in list(self.executor_pids()):  # an executor the workers left behind
+            if cwd.startswith(str(self.root)):
                 os.kill(pid, signal.SIGKILL)
 
 
