@@ -15,8 +15,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -56,8 +58,6 @@ def glue_python(additional_modules: str = "") -> Path:
 
 
 def _free_port() -> int:
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -188,8 +188,6 @@ class Cluster:
 
     @staticmethod
     def app_of(stderr: str) -> str | None:
-        import re
-
         match = re.search(r"(app-\d{14}-\d{4})", stderr)
         return match.group(1) if match else None
 
