@@ -11,7 +11,7 @@ ENV ?= dev
 export SPARK_LOCAL_IP := 127.0.0.1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup demo test test-cluster lint lint-iac sanitize fuzz bench synth package wheel local-up local-down local-status clean lock
+.PHONY: help setup demo test test-chaos test-cluster lint lint-iac sanitize fuzz bench synth package wheel local-up local-down local-status clean lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ demo: setup ## run the whole pipeline end to end on the local environment
 
 test: setup ## run the test suite (real local endpoint, real local Spark)
 	$(BIN)/python -m pytest
+
+test-chaos: setup ## the fault campaign: the whole pipeline under 10 % AWS faults, killed processes and poison input
+	CHAOS_TESTS=1 $(BIN)/python -m pytest tests/integration/test_fault_campaign.py
 
 test-cluster: setup ## the Glue jobs on a Spark standalone cluster (2 worker JVMs) with Glue 5.1's Python
 	CLUSTER_TESTS=1 $(BIN)/python -m pytest tests/cluster -s -p no:randomly

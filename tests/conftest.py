@@ -15,8 +15,11 @@ from paybatch.constants import SETTING_OVERRIDES
 from paybatch.local.stack import LocalStack
 
 FIXTURES = Path(__file__).parent / "fixtures"
-# The cluster harness (tests/cluster/) runs on its own: `make test-cluster` (CI runs both).
+# Two suites run on their own (CI runs all three): the cluster harness (`make test-cluster`) and the fault
+# campaign (`make test-chaos`, about 5 minutes: the whole pipeline under faults, kills and poison input).
 collect_ignore = [] if os.environ.get("CLUSTER_TESTS") == "1" else ["cluster"]
+if os.environ.get("CHAOS_TESTS") != "1":
+    collect_ignore.append("integration/test_fault_campaign.py")
 
 
 def free_port() -> int:
