@@ -176,7 +176,8 @@ def test_dev_scripts_generate_upload_and_inspect(clients: AwsClients, tmp_path: 
     keys = [o["Key"] for o in clients.s3.list_objects_v2(Bucket=clients.settings.buckets.input)["Contents"]]
     assert sorted(keys) == sorted(str(f.relative_to(tmp_path / "input")) for f in files)
     queue = script("check-sqs-queue.sh", "--json")
-    assert queue.returncode == 0 and {q["role"] for q in json.loads(queue.stdout)["queues"]} == {"ingest", "dlq", "completion"}
+    roles = {q["role"] for q in json.loads(queue.stdout)["queues"]} if queue.returncode == 0 else set()
+    assert roles == {"ingest", "dlq", "completion", "screening_alerts", "screening_alerts_dlq"}, queue.stderr
     assert script("check-dynamodb-files.sh").returncode == 0
     errors = script("check-glue-errors.sh", "--env", "dev", "--json")
     assert errors.stdout.startswith("["), errors.stderr[-3000:]
