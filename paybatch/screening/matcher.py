@@ -14,9 +14,10 @@ generous to short strings: "li"/"lu" is 0.67, "lima"/"lim" 0.95). Pairs below ``
 **Name score** (customer name q against one list name c): the best pairs are taken greedily, highest
 similarity first, each token used once. At least ``min(2, |q|, |c|)`` pairs must match and one of them
 must be an *anchor* (two tokens of two letters or more), else the score is 0 ("George Bush" matches only "george" in
-"George Habbash": 0). Otherwise the score is the matched similarity summed over the shorter name's
-length, less ``extra_token_penalty`` for each unmatched token of the longer name (a dropped or an added
-middle name costs a little). Then, for the entry: ``type_penalty`` when the customer's type
+"George Habbash": 0). Otherwise the score is the mean similarity over the shorter name's tokens (0 for an
+unmatched one), each weighted by its rarity on the list (inverse document frequency: a given name on a
+thousand list names says less than a surname on one), less ``extra_token_penalty`` for each unmatched token
+of the longer name (a dropped or an added middle name costs a little). Then, for the entry: ``type_penalty`` when the customer's type
 (individual/entity) differs from the entry's; with both dates of birth, ``dob_bonus`` for the same year
 or ``dob_penalty`` for years more than one apart; with both countries, ``country_bonus`` for one in
 common or ``country_penalty`` for none. The entry's score is its best name's (primary or alias).
@@ -96,7 +97,7 @@ def _namer() -> Any:
 
 
 def token_similarity(a: str, b: str, policy: ScoringPolicy = DEFAULT_POLICY) -> tuple[float, str]:
-    """``sim(a, b)`` and how it was reached: exact, nickname, initial or fuzzy."""
+    """``sim(a, b)`` and how it was reached: exact, initial, nickname, one edit, transliteration or fuzzy."""
     if a == b:
         return 1.0, "exact"
     if len(a) == 1 or len(b) == 1:
