@@ -57,26 +57,30 @@ def hash_pan(key: bytes, pan: str) -> str:
     return hmac.new(key, pan.encode(), hashlib.sha256).hexdigest()
 
 
-def resolve_hash_key(source: str, clients: Any | None = None) -> bytes:
-    """The HMAC key named by configuration: ``local:TEXT``, ``ssm:/parameter`` or ``secretsmanager:secret-id``."""
+def resolve_hash_key(source: str, clients: Any | None = None, *, what: str = "the PAN hash key") -> bytes:
+    """The HMAC key named by configuration: ``local:TEXT``, ``ssm:/parameter`` or ``secretsmanager:secret-id``.
+
+    The one resolver of configured secrets (the PAN hash key, the screening webhook's signing key); ``what``
+    names the secret in errors.
+    """
     if source.startswith(LOCAL_KEY_PREFIX):
         return source[len(LOCAL_KEY_PREFIX):].encode()
     if clients is None:
-        raise ConfigError(f"the PAN hash key {source!r} needs AWS access (SSM or Secrets Manager)")
+        raise ConfigError(f"{what} {source!r} needs AWS access (SSM or Secrets Manager)")
     try:
         if source.startswith("ssm:"):
             value = clients.client("ssm").get_parameter(Name=source[4:], WithDecryption=True)["Parameter"]["Value"]
         elif source.startswith("secretsmanager:"):
             value = clients.client("secretsmanager").get_secret_value(SecretId=source[15:])["SecretString"]
         else:
-            raise ConfigError(f"PAN hash key source {source!r} must start with one of {', '.join(KEY_SOURCES)}")
+            raise ConfigError(f"{what}: source {source!r} must start with one of {', '.join(KEY_SOURCES)}")
     except ConfigError:
         raise
     except Exception as exc:  # botocore ClientError, endpoint errors: say which key could not be read
-        raise ConfigError(f"cannot read the PAN hash key from {source}: {exc}. Locally, start the environment "
+        raise ConfigError(f"cannot read {what} from {source}: {exc}. Locally, start the environment "
                           "(paybatch local up), which seeds a labelled local key, or set PAN_HASH_KEY=local:TEXT") from exc
     if not value:
-        raise ConfigError(f"the PAN hash key at {source} is empty")
+        raise ConfigError(f"{what} at {source} is empty")
     return str(value).encode()
 
 

@@ -58,7 +58,8 @@ class AlertSender:
         from paybatch.generate.cards import resolve_hash_key  # the one resolver of local:/ssm:/secretsmanager: secrets
 
         screening = clients.settings.screening
-        key = resolve_hash_key(screening.webhook_secret, clients) if screening.webhook_url and screening.webhook_secret else None
+        key = (resolve_hash_key(screening.webhook_secret, clients, what="the screening webhook's signing key")
+               if screening.webhook_url and screening.webhook_secret else None)
         return cls(clients, screening.webhook_url, key, screening.webhook_retries, screening.webhook_backoff_seconds)
 
     def send(self, alert: dict[str, Any]) -> None:

@@ -235,3 +235,17 @@ def test_list_update_from_s3_through_the_cli(clients: AwsClients, list_folder: P
     assert json.loads(result.output)["version"] == parse(list_folder).version == load_stored(clients).version
     missing = CliRunner().invoke(app, ["screen", "list", "update", "--env", "dev", "--from", f"s3://{bucket}/nothing/"])
     assert missing.exit_code == 2 and "nothing at s3://" in missing.output
+
+
+def test_the_webhook_key_comes_from_configuration_and_a_missing_one_is_named(clients: AwsClients) -> None:
+    from paybatch.errors import ConfigError
+
+    def with_webhook(secret: str) -> AwsClients:
+        settings = clients.settings
+        screening = settings.screening.model_copy(update={"webhook_url": "http://127.0.0.1:9/alerts", "webhook_secret": secret})
+        return AwsClients(settings.model_copy(update={"screening": screening}))
+
+    sender = AlertSender.for_settings(with_webhook("local:s3cret"))
+    assert sender.webhook_key == b"s3cret" and sender.webhook_url == "http://127.0.0.1:9/alerts"
+    with pytest.raises(ConfigError, match="cannot read the screening webhook's signing key from ssm:/paybatch/dev/nope"):
+        AlertSender.for_settings(with_webhook("ssm:/paybatch/dev/nope"))
