@@ -21,6 +21,8 @@ import time
 from collections import Counter
 from typing import Any
 
+from paybatch.ops.rates import record
+
 FILES = int(os.environ.get("BENCH_BUILDER_FILES", "1000"))
 WORKERS = (1, 4, 8)
 READS = ("Get", "Head", "List", "Describe", "Query", "Scan", "Receive")
@@ -161,6 +163,10 @@ def main() -> None:
     for r in rows:
         print(f"{r['workers']:>7} {r['seconds']:>8.1f} {r['files_per_s']:>8.1f} {r['ddb_writes']:>16.2f} "
               f"{r['ddb_reads']:>15.2f} {r['s3']:>12.2f} {r['sqs']:>13.2f} {r['manifests']:>9}  {r['statuses']}")
+    busiest = max(rows, key=lambda r: r["workers"])
+    written = record({"builder_ddb_writes_per_file": busiest["ddb_writes"], "builder_ddb_reads_per_file": busiest["ddb_reads"],
+                      "builder_s3_requests_per_file": busiest["s3"]}, by="bench/bench_manifest_builder.py", digits=2)
+    print(f"recorded in {written.name} ({busiest['workers']} builders): the cost model's requests per file")
     worst = max(r["ddb_writes"] for r in rows)
     complete = all(r["manifested"] == r["files"] for r in rows)
     print(f"floor: ≤ 3 DynamoDB write requests per file → {worst:.2f} {'PASS' if worst <= 3 else 'FAIL'}; "

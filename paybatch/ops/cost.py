@@ -28,7 +28,9 @@ SQS_REQUEST = 0.40 / 1_000_000
 
 MEASURED_MIB_PER_CPU_SECOND = rate("convert_mib_per_cpu_second")  # what `make bench` last measured (paybatch/ops/rates.json)
 DESIGN_MIB_PER_CPU_SECOND = 20.0  # Spark's native JSON reader: the design documents' own assumption, not a measurement
-BUILDER_WRITES_PER_FILE, BUILDER_READS_PER_FILE, S3_REQUESTS_PER_FILE = 1.13, 0.16, 1.02  # builder bench, 8 builders
+BUILDER_WRITES_PER_FILE = rate("builder_ddb_writes_per_file")  # the builder bench, 8 builders (rates.json)
+BUILDER_READS_PER_FILE = rate("builder_ddb_reads_per_file")
+S3_REQUESTS_PER_FILE = rate("builder_s3_requests_per_file")
 LAMBDA_SECONDS_PER_FILE = 0.05
 
 

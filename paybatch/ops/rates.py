@@ -24,13 +24,13 @@ def rate(name: str) -> float:
     return float(load()[name]["value"])
 
 
-def record(values: dict[str, float], *, by: str, path: Path | None = None) -> Path:
+def record(values: dict[str, float], *, by: str, path: Path | None = None, digits: int = 1) -> Path:
     """Write measured ``values`` (name → value) with today's date; keeps the descriptions already there."""
     target = path or Path(__file__).with_name(RATES)
     data = json.loads(target.read_text())
     today = datetime.date.today().isoformat()
     for name, value in values.items():
         entry = data.setdefault(name, {"what": name})
-        entry.update(value=round(value, 1), measured=today, by=by)
+        entry.update(value=round(value, digits), measured=today, by=by)
     target.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     return target
