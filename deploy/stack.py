@@ -26,7 +26,14 @@ from constructs import Construct
 from paybatch import constants
 from paybatch.config import Settings
 from paybatch.lake_tables import lake_table_inputs
-from paybatch.ops.lambdas import lambda_environment, lambda_role_name
+from paybatch.ops.lambdas import (
+    SCREENING_API_CONCURRENCY,
+    SCREENING_API_HANDLER,
+    SCREENING_API_MEMORY_MB,
+    lambda_environment,
+    lambda_role_name,
+    screening_api_role_name,
+)
 from paybatch.resources import (
     bucket_names,
     glue_job_specs,
@@ -277,15 +284,16 @@ class PaybatchStack(cdk.Stack):
                     targets=[targets.LambdaFunction(self.scheduler, event=events.RuleTargetInput.from_object(
                         {"action": "screen-customers"}))])
         # The real-time API: reads the stored lists, nothing else.
-        role = iam.Role(self, "screening-api-role", role_name=f"paybatch-{self.settings.env}-screening-api",
+        role = iam.Role(self, "screening-api-role", role_name=screening_api_role_name(self.settings),
                         assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
                         managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaBasicExecutionRole")])
         self.buckets["artifacts"].grant_read(role, "screening/lists/*")
         function = lambda_.Function(
             self, "screening-api-function", function_name=sc.api_function, runtime=lambda_.Runtime.PYTHON_3_11,
-            handler="paybatch.screening.api.lambda_handler", code=lambda_.Code.from_asset(str(code_dir)), memory_size=1024,
+            handler=SCREENING_API_HANDLER, code=lambda_.Code.from_asset(str(code_dir)), memory_size=SCREENING_API_MEMORY_MB,
             timeout=cdk.Duration.seconds(30), environment=lambda_environment(self.settings), tracing=lambda_.Tracing.ACTIVE,
-            role=role, reserved_concurrent_executions=20, description=f"paybatch sanctions screening API ({self.settings.env})")
+            role=role, reserved_concurrent_executions=SCREENING_API_CONCURRENCY,
+            description=f"paybatch sanctions screening API ({self.settings.env})")
         skip_checks(function, ("CKV_AWS_116", "invoked synchronously through its URL: no asynchronous events to dead-letter"),
                     ("CKV_AWS_117", "reads the list from S3 only; no VPC resources"),
                     ("CKV_AWS_173", "environment holds names and caps only, no secrets"))

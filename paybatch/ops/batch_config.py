@@ -83,7 +83,7 @@ def live_values(clients: AwsClients) -> dict[str, Any] | None:
 
 
 def apply(clients: AwsClients, new: Settings) -> list[str]:
-    """Push the new values to both Lambdas and the conversion job; returns what was updated."""
+    """Push the new values to every Lambda and the conversion job; returns what was updated."""
     done = []
     client = clients.client("lambda")
     for _, name, _ in functions(new):

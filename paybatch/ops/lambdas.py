@@ -1,4 +1,4 @@
-"""Lambda operations: deploy the builder and scheduler code and configuration, read their environment.
+"""Lambda operations: deploy the builder's, the scheduler's and the screening API's code and configuration.
 
 The bundle is the folder deploy/package.py builds (code, configs and dependencies); it is zipped,
 uploaded to the artifacts bucket, and each function is created or updated with the environment
@@ -27,6 +27,16 @@ def lambda_role_name(settings: Settings) -> str:
     return f"paybatch-{settings.env}-lambda"
 
 
+def screening_api_role_name(settings: Settings) -> str:
+    """The screening API's own role: it reads the stored lists and nothing else."""
+    return f"paybatch-{settings.env}-screening-api"
+
+
+SCREENING_API_HANDLER = "paybatch.screening.api.lambda_handler"
+SCREENING_API_MEMORY_MB = 1024  # the list's index in memory, and numpy
+SCREENING_API_CONCURRENCY = 20
+
+
 def lambda_environment(settings: Settings) -> dict[str, str]:
     """The seed's environment variable names with this environment's values (read back as overrides)."""
     data = settings.model_dump(by_alias=False)
@@ -46,7 +56,8 @@ def functions(settings: Settings) -> list[tuple[str, str, str]]:
     """(role, function name, handler) of each function."""
     lam = settings.lambda_
     return [("builder", lam.builder_function, constants.BUILDER_HANDLER),
-            ("scheduler", lam.scheduler_function, constants.SCHEDULER_HANDLER)]
+            ("scheduler", lam.scheduler_function, constants.SCHEDULER_HANDLER),
+            ("screening-api", settings.screening.api_function, SCREENING_API_HANDLER)]
 
 
 def zip_bundle(folder: Path) -> bytes:
@@ -79,8 +90,10 @@ def deploy_lambdas(clients: AwsClients, bundle: Path) -> list[DeployedFunction]:
     account = account_id(clients)
     deployed = []
     for role, name, handler in functions(settings):
-        config = {"Runtime": "python3.11", "Handler": handler, "MemorySize": lam.memory_mb, "Timeout": lam.timeout_seconds,
-                  "Environment": {"Variables": lambda_environment(settings)}}
+        api = role == "screening-api"
+        config = {"Runtime": "python3.11", "Handler": handler, "MemorySize": SCREENING_API_MEMORY_MB if api else lam.memory_mb,
+                  "Timeout": 30 if api else lam.timeout_seconds, "Environment": {"Variables": lambda_environment(settings)}}
+        iam_role = screening_api_role_name(settings) if api else lambda_role_name(settings)
         try:
             client.get_function(FunctionName=name)
             client.update_function_code(FunctionName=name, S3Bucket=bucket, S3Key=key)
@@ -89,11 +102,11 @@ def deploy_lambdas(clients: AwsClients, bundle: Path) -> list[DeployedFunction]:
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ResourceNotFoundException":
                 raise
-            client.create_function(FunctionName=name, Role=f"arn:aws:iam::{account}:role/{lambda_role_name(settings)}",
+            client.create_function(FunctionName=name, Role=f"arn:aws:iam::{account}:role/{iam_role}",
                                    Code={"S3Bucket": bucket, "S3Key": key}, Description=f"paybatch {role} ({settings.env})", **config)
             action = "created"
-        client.put_function_concurrency(FunctionName=name,
-                                        ReservedConcurrentExecutions=lam.reserved_concurrency if role == "builder" else 1)
+        concurrency = {"builder": lam.reserved_concurrency, "scheduler": 1}.get(role, SCREENING_API_CONCURRENCY)
+        client.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=concurrency)
         deployed.append(DeployedFunction(name, action, key))
     return deployed
 
