@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # deploy-lambda.sh — build the Lambda bundle, then create or update the builder, scheduler and screening API functions.
-USAGE="deploy-lambda.sh — build the Lambda bundle, then create or update the builder and scheduler functions.
+USAGE="deploy-lambda.sh — build the Lambda bundle, then create or update the builder, scheduler and screening API functions.
 
 usage: deploy-lambda.sh [--env dev|prod] [--bundle DIR] [--json]
 
