@@ -88,16 +88,21 @@ def _digests(clients: AwsClients, bucket: str, prefix: str) -> dict[str, str]:
 
 
 def _kill_one_executor_when_busy(cluster: Cluster, stop: threading.Event, killed: list[str]) -> None:
-    """Once worker-0's executor has started a task, SIGKILL its JVM (once): Spark must re-run what it held."""
+    """Once worker-0's executor of the job now starting has begun a task, SIGKILL its JVM (once).
+
+    Only applications that appear after this starts count (earlier tests' executors left their logs behind).
+    """
+    earlier = {p.name for p in cluster.worker_dir(0).glob("app-*")}
     while not stop.wait(0.2):
         for log in cluster.worker_dir(0).glob("app-*/*/stderr"):
-            if "Running task" in log.read_text(errors="replace"):
-                time.sleep(1.0)
-                for pid, cwd in cluster.executor_pids():
-                    if cwd.startswith(str(cluster.worker_dir(0))):
-                        os.kill(pid, signal.SIGKILL)
-                        killed.append(cwd)
-                return
+            if log.parent.parent.name in earlier or "Running task" not in log.read_text(errors="replace"):
+                continue
+            time.sleep(1.0)
+            for pid, cwd in cluster.executor_pids():
+                if cwd == str(log.parent):
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(cwd)
+                    return
 
 
 def test_generation_on_the_cluster_is_byte_identical_to_local_mode_even_when_an_executor_dies(
