@@ -16,7 +16,7 @@ from paybatch.local.stack import LocalStack
 
 FIXTURES = Path(__file__).parent / "fixtures"
 # Two suites run on their own (CI runs all three): the cluster harness (`make test-cluster`) and the fault
-# campaign (`make test-chaos`, about 5 minutes: the whole pipeline under faults, kills and poison input).
+# campaign (`make test-chaos`, 5–8 minutes: the whole pipeline under faults, kills and poison input).
 collect_ignore = [] if os.environ.get("CLUSTER_TESTS") == "1" else ["cluster"]
 if os.environ.get("CHAOS_TESTS") != "1":
     collect_ignore.append("integration/test_fault_campaign.py")

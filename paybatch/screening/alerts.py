@@ -62,10 +62,17 @@ class AlertSender:
                if screening.webhook_url and screening.webhook_secret else None)
         return cls(clients, screening.webhook_url, key, screening.webhook_retries, screening.webhook_backoff_seconds)
 
+    _queue_urls: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def _queue(self, name: str) -> str:
+        """A queue's URL, looked up once per sender (not once per alert)."""
+        if name not in self._queue_urls:
+            self._queue_urls[name] = retrying(self.clients.queue_url, name)
+        return self._queue_urls[name]
+
     def send(self, alert: dict[str, Any]) -> None:
         body = json.dumps(alert, sort_keys=True, default=str).encode()
-        settings = self.clients.settings.screening
-        queue = self.clients.queue_url(settings.alerts_queue)
+        queue = self._queue(self.clients.settings.screening.alerts_queue)
         retrying(lambda: self.clients.sqs.send_message(QueueUrl=queue, MessageBody=body.decode()))
         self.sent += 1
         if self.webhook_url:
@@ -94,7 +101,7 @@ class AlertSender:
                 last = f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
         record = {"alert_id": identifier, "reason": f"webhook {self.webhook_url} failed after {attempt + 1} tries: {last}",
                   "alert": json.loads(body)}
-        dlq = self.clients.queue_url(self.clients.settings.screening.alerts_dlq)
+        dlq = self._queue(self.clients.settings.screening.alerts_dlq)
         retrying(lambda: self.clients.sqs.send_message(QueueUrl=dlq, MessageBody=json.dumps(record)))
         self.dead_lettered += 1
         self.errors.append(record["reason"])
