@@ -15,10 +15,12 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from pathlib import Path
 from statistics import median
 from typing import Any
 
 from bench.measure import run_measured
+from paybatch.ops import rates
 
 ROWS = int(os.environ.get("BENCH_GENERATE_ROWS", "4000000"))
 STARTUP_ROWS = 1_000
@@ -28,9 +30,13 @@ OURS, THEIRS, ALL = "paybatch, authorization", "dbldatagen, authorization (same 
 
 
 def run(engine: str, rows: int) -> dict[str, Any]:
+    """One measured run; ``bytes`` is what it wrote, each table once (not again for its family's lake bucket)."""
     out = tempfile.mkdtemp(prefix="bench-generate-")
     try:
-        return run_measured("bench.generate_engines", engine, str(rows), out)
+        result = run_measured("bench.generate_engines", engine, str(rows), out)
+        result["bytes"] = sum(p.stat().st_size for p in Path(out).rglob("*")
+                              if p.is_file() and not p.relative_to(out).parts[0].startswith("lake_"))
+        return result
     finally:
         shutil.rmtree(out, ignore_errors=True)
 
@@ -66,7 +72,12 @@ def main() -> None:
         floor = f"≤ {limit:.0f} s" + (" and driver < 1 GiB" if rows == 1_000_000 else "")
         ok = r["wall"] <= limit and (driver_ok or rows != 1_000_000)
         print(f"  {rows:>10,} authorizations: {r['wall']:6.1f} s wall, {rows / r['cpu']:>9,.0f} rows/CPU-s, "
-              f"peak {r['peak_mib']:,.0f} MiB, driver {r['driver_peak_mib']:,.0f} MiB (floor {floor}: {verdict(ok)})")
+              f"{r['bytes'] / rows:,.0f} bytes/row, peak {r['peak_mib']:,.0f} MiB, driver {r['driver_peak_mib']:,.0f} MiB "
+              f"(floor {floor}: {verdict(ok)})")
+    # The bulk planner's figures (paybatch bulk plan): the larger run, whose start-up weighs least.
+    path = rates.record({"generate_rows_per_cpu_second": rows / r["cpu"], "generate_bytes_per_row": r["bytes"] / rows},
+                        by="bench/bench_generate.py", digits=0)
+    print(f"  recorded generate_rows_per_cpu_second and generate_bytes_per_row in {path}")
 
 
 if __name__ == "__main__":

@@ -119,8 +119,12 @@ class ManifestBuilder:
             remaining = [f for j, f in enumerate(remaining) if j not in lost]
         return []
 
-    def create_manifest(self, date_prefix: str, files: list[dict[str, Any]], *, fence: int = 0) -> dict[str, Any] | None:
-        """Claim ``files`` (those still pending) into a new manifest; None if none could be claimed."""
+    def create_manifest(self, date_prefix: str, files: list[dict[str, Any]], *, fence: int = 0,
+                        bulk_run: str | None = None) -> dict[str, Any] | None:
+        """Claim ``files`` (those still pending) into a new manifest; None if none could be claimed.
+
+        With ``bulk_run`` the manifest belongs to that bulk backfill (``paybatch.bulk``), which starts its run.
+        """
         now = self.clock()
         batch_id = new_batch_id(date_prefix, now)
         header = {
@@ -129,6 +133,8 @@ class ManifestBuilder:
             "fence": fence,
             "manifest_path": f"s3://{self.settings.buckets.manifest}/{manifest_key(date_prefix, batch_id)}",
         }
+        if bulk_run:
+            header["bulk_run"] = bulk_run
         claimed = 0
         for start in range(0, len(files), CLAIM_CHUNK):
             claimed += len(self._claim_chunk(date_prefix, batch_id, files[start : start + CLAIM_CHUNK], header))

@@ -23,13 +23,21 @@ SOURCE_ETAG_META = "paybatch-source-etag"
 _TRANSFER = TransferConfig(multipart_threshold=5 * 1024**3 - 1, multipart_chunksize=512 * 1024**2, max_concurrency=8)
 
 
-def classify(key: str, size: int, rules: FileValidationConfig) -> QuarantineReason | None:
-    """Why a file must be quarantined, or None if it is acceptable."""
+def splittable(key: str) -> bool:
+    """Uncompressed NDJSON: a conversion run can cut it into newline-aligned byte ranges (gzip cannot be)."""
+    return key.lower().endswith((".ndjson", ".jsonl", ".json"))
+
+
+def classify(key: str, size: int, rules: FileValidationConfig, *, accept_large: bool = False) -> QuarantineReason | None:
+    """Why a file must be quarantined, or None if it is acceptable.
+
+    ``accept_large`` (a bulk backfill) accepts an oversized file that conversion can split into byte ranges.
+    """
     if not any(key.lower().endswith(ext) for ext in rules.allowed_extensions):
         return QuarantineReason.UNSUPPORTED
     if size == 0 or size < rules.min_bytes:
         return QuarantineReason.TOO_SMALL
-    if size > rules.max_bytes:
+    if size > rules.max_bytes and not (accept_large and splittable(key)):
         return QuarantineReason.TOO_LARGE
     return None
 

@@ -8,6 +8,7 @@ Each pass repairs every state a crash or a failed write can leave:
 4. fails files left ``manifested`` or ``processing`` under a manifest that finished or vanished
    (the run's own move of them could not be made), so none stays in flight for good;
 5. starts queued manifests while run slots are free;
+   (a bulk backfill's manifests, marked ``bulk_run``, are left to that run's state machine in 2, 3 and 5)
 6. flushes stragglers: packs every date whose oldest pending file waited too long;
 7. sweeps the input bucket (``lambda_manifest_builder.sweep``): an object with no tracking item (a
    lost notification), or a newer version than the one tracked, is registered, whatever its age;
@@ -69,6 +70,24 @@ class Scheduler:
         self.app = app
         self.settings = app.settings
         self.store = app.store
+        self._bulk_runs: dict[str, dict[str, Any] | None] = {}
+
+    def bulk_owned(self, record: dict[str, Any]) -> bool:
+        """A manifest a bulk backfill still drives: its run is running, or being planned (younger than the lock lease).
+
+        Once that run ends (or was never created), its leftover manifests are the scheduler's like any other.
+        """
+        run_id = record.get("bulk_run")
+        if not run_id:
+            return False
+        if run_id not in self._bulk_runs:
+            from paybatch.bulk.ledger import BulkLedger
+
+            self._bulk_runs[run_id] = BulkLedger(self.app.clients).find_run(run_id)
+        run = self._bulk_runs[run_id]
+        if run is None:
+            return (utcnow() - parse_iso(record["created_at"])).total_seconds() < self.settings.lock.ttl_seconds
+        return bool(run["status"] == "running")
 
     def run_once(self, *, flush: bool = False, sweep: bool = True) -> SchedulerReport:
         report = SchedulerReport()
@@ -161,6 +180,8 @@ class Scheduler:
                 self.app.builder.finalize(record["manifest_date"], record["batch_id"])
                 report.manifests_repaired += 1
         for record in self.store.manifests_with_status(ManifestStatus.CREATED):
+            if self.bulk_owned(record):
+                continue  # a bulk backfill's manifest: its run starts it (paybatch.bulk)
             if (now - parse_iso(record["updated_at"])).total_seconds() > CREATED_GRACE_SECONDS:
                 outcome = self.app.builder.dispatch(record)
                 report.manifests_repaired += 1
@@ -168,6 +189,8 @@ class Scheduler:
 
     def watch_runs(self, report: SchedulerReport) -> None:
         for record in self.store.manifests_with_status(ManifestStatus.RUNNING):
+            if self.bulk_owned(record):
+                continue  # a bulk backfill's manifest: its state machine retries it, with its own backoff
             run = self.app.launcher.get_job_run(record["job_name"], record["run_id"])
             state = run["JobRunState"]
             if state in FAILED_STATES:
@@ -244,7 +267,8 @@ class Scheduler:
                     logger.warning("repaired a file stranded in flight", key=item["file_key"], batch_id=batch_id, why=why)
 
     def start_queued(self, report: SchedulerReport) -> None:
-        queued = sorted(self.store.manifests_with_status(ManifestStatus.QUEUED), key=lambda r: r["created_at"])
+        queued = sorted((r for r in self.store.manifests_with_status(ManifestStatus.QUEUED) if not self.bulk_owned(r)),
+                        key=lambda r: r["created_at"])
         now = time.time()
         for record in queued:
             if float(record.get("retry_after", 0)) > now:

@@ -66,7 +66,8 @@ class FileRegistry:
             return self.removed(event)
         return self.created(event)
 
-    def _new_item(self, bucket: str, key: str, head: dict[str, Any], date_prefix: str, version: int) -> dict[str, Any]:
+    def _new_item(self, bucket: str, key: str, head: dict[str, Any], date_prefix: str, version: int,
+                  accept_large: bool = False) -> dict[str, Any]:
         size = int(head["ContentLength"])
         etag = str(head["ETag"]).strip('"')
         uploaded: datetime = head["LastModified"]
@@ -84,11 +85,13 @@ class FileRegistry:
             "attempts": 0,
             "version": version,
         }
-        reason = classify(key, size, self.settings.file_validation)
+        reason = classify(key, size, self.settings.file_validation, accept_large=accept_large)
         if reason:
             item["status"] = str(FileStatus.QUARANTINING)
             item["quarantine_reason"] = str(reason)
             item["error"] = self._reason_text(reason, size)
+            if accept_large and reason == "too-large":
+                item["error"] += "; compressed input cannot be split into byte ranges: split it upstream"
         else:
             item["status"] = str(FileStatus.PENDING)
         return item
@@ -106,10 +109,14 @@ class FileRegistry:
         date_prefix = self.date_prefix(event.key, head["LastModified"])
         return self.register_object(event.bucket, event.key, head, date_prefix)
 
-    def register_object(self, bucket: str, key: str, head: dict[str, Any], date_prefix: str) -> Registration:
-        """Register the current version of one object (from an event or the scheduler's sweep)."""
+    def register_object(self, bucket: str, key: str, head: dict[str, Any], date_prefix: str, *,
+                        accept_large: bool = False) -> Registration:
+        """Register the current version of one object (from an event, the scheduler's sweep or a bulk backfill).
+
+        ``accept_large``: a backfill's oversized uncompressed NDJSON is converted in byte ranges, not quarantined.
+        """
         etag = str(head["ETag"]).strip('"')
-        item = self._new_item(bucket, key, head, date_prefix, version=1)
+        item = self._new_item(bucket, key, head, date_prefix, version=1, accept_large=accept_large)
         uploaded = {"file_uploaded": (1, item["size_bytes"])}
         if self.moves.register(item, uploaded).outcome == Move.MOVED:
             return self._after_write(item, Outcome.REGISTERED)  # the common case: one write, no read
@@ -125,7 +132,8 @@ class FileRegistry:
                 return Registration(Outcome.DUPLICATE, date_prefix, key)
             status = FileStatus(existing["status"])
             if status in REPLACEABLE_FILE_STATUSES:
-                item = self._new_item(bucket, key, head, date_prefix, version=int(existing.get("version", 1)) + 1)
+                item = self._new_item(bucket, key, head, date_prefix, version=int(existing.get("version", 1)) + 1,
+                                      accept_large=accept_large)
                 if status == FileStatus.PENDING:  # the old version never left pending: still one file
                     events = {"file_uploaded": (0, item["size_bytes"] - int(existing["size_bytes"]))}
                 else:

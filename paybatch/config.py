@@ -97,6 +97,9 @@ class BatchingConfig(_Section):
     max_batch_size_gb: PositiveFloat
     max_wait_seconds: PositiveInt = 300
     light_path_max_mb: Annotated[float, Field(ge=0)] = 0
+    # A conversion run converts an uncompressed NDJSON file above this size as newline-aligned byte ranges,
+    # one Spark task each (same rows, rejects and line numbers as one task). 0: never split.
+    split_file_mb: Annotated[float, Field(ge=0)] = 0
 
 
 class FileValidationConfig(_Section):
@@ -237,6 +240,22 @@ class ScreeningConfig(_Section):
     api_function: str
 
 
+class BulkConfig(_Section):
+    """Bulk runs on Step Functions (`paybatch bulk`): the state machine, its work queue and ledger, and their limits."""
+
+    state_machine: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,80}$")]
+    table: TableName  # the run ledger: one item per run and per chunk (outcomes the aggregation reads)
+    work_queue: QueueName  # chunk tasks (with their task tokens) for the bulk worker
+    work_dlq: QueueName
+    worker_function: str
+    max_concurrency: Annotated[int, Field(ge=1, le=1000)] = 3  # chunks in flight at once (the Map's MaxConcurrency)
+    tolerated_failure_percent: Annotated[float, Field(ge=0, le=100)] = 10  # more failed chunks than this fails the run
+    heartbeat_seconds: Annotated[int, Field(ge=1, le=86400)] = 900  # a chunk whose worker went quiet this long is retried
+    chunk_timeout_minutes: Annotated[int, Field(ge=1, le=10080)] = 480
+    rows_per_job: PositiveInt = 1_500_000  # one generation job: a (date, job index) slice with its own sequence range
+    jobs_per_chunk: PositiveInt = 10  # generation jobs per chunk (one Glue run)
+
+
 class LambdaConfig(_Section):
     """The manifest builder and scheduler Lambdas (and the local poller that stands in)."""
 
@@ -283,6 +302,7 @@ class Settings(BaseModel):
     glue: GlueConfig
     generator: GeneratorConfig = GeneratorConfig()
     screening: ScreeningConfig
+    bulk: BulkConfig
     lambda_: LambdaConfig = Field(alias="lambda")
     local: LocalConfig
     logging: LoggingConfig = LoggingConfig()
@@ -304,6 +324,17 @@ class Settings(BaseModel):
                 f"tracking.ttl_days ({self.tracking.ttl_days}) must exceed input_retention.expire_after_days ({days}) by "
                 "more than a day (S3 expires objects within a day of their date), or the sweep would convert an "
                 "expired item's object again"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _heartbeats_in_time(self) -> Settings:
+        watch = self.local.scheduler_interval_seconds if self.target == "local" else self.lambda_.schedule_minutes * 60
+        if self.bulk.heartbeat_seconds < 2 * watch:
+            raise ValueError(
+                f"bulk.heartbeat_seconds ({self.bulk.heartbeat_seconds}) must be at least twice the interval of the watch that "
+                f"sends heartbeats ({watch:g}s: {'local.scheduler_interval_seconds' if self.target == 'local' else 'lambda.schedule_minutes'}), "
+                "or running chunks time out"
             )
         return self
 

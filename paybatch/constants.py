@@ -52,3 +52,4 @@ LOCAL_ACCOUNT_ID = "123456789012"
 # Lambda entry points (the deploy code and the local poller use the same ones).
 BUILDER_HANDLER = "lambda_manifest_builder.handler.lambda_handler"
 SCHEDULER_HANDLER = "lambda_manifest_builder.scheduler.lambda_handler"
+BULK_WORKER_HANDLER = "paybatch.bulk.handler.lambda_handler"

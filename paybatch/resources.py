@@ -19,6 +19,9 @@ TRACKING_SK = "file_key"
 STATUS_INDEX = "status-index"
 MANIFEST_STATUS_INDEX = "manifest-status-index"
 TTL_ATTRIBUTE = "ttl"
+# Bulk-run ledger keys: (run id, "run" | "chunk#NNNNN"), and ("jobrun#<Glue run id>", "ref") to find a run's chunk.
+BULK_PK = "run_id"
+BULK_SK = "item"
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,7 @@ def table_specs(settings: Settings) -> list[TableSpec]:
         tracking,
         TableSpec(role="metrics", name=t.metrics, partition_key="metric_date", sort_key="metric_type"),
         TableSpec(role="counters", name=t.counters, partition_key="partition_key", sort_key="allocation"),
+        TableSpec(role="bulk", name=settings.bulk.table, partition_key=BULK_PK, sort_key=BULK_SK),
     ]
     if t.lock and t.lock != t.tracking:
         specs.append(
@@ -112,7 +116,16 @@ def queue_specs(settings: Settings) -> list[QueueSpec]:
         QueueSpec("completion", q.completion, 60, retention),
         QueueSpec("screening_alerts", settings.screening.alerts_queue, 60, 14 * 86400),
         QueueSpec("screening_alerts_dlq", settings.screening.alerts_dlq, 60, 14 * 86400),
+        QueueSpec("bulk_work_dlq", settings.bulk.work_dlq, 60, 14 * 86400),
+        # A chunk message the worker could not take (a start refused, say) comes back after a minute; the
+        # state machine's heartbeat and retries bound how long a chunk can wait in all.
+        QueueSpec("bulk_work", settings.bulk.work_queue, BULK_WORK_VISIBILITY_SECONDS, retention, settings.bulk.work_dlq,
+                  BULK_WORK_MAX_RECEIVES),
     ]
+
+
+BULK_WORK_VISIBILITY_SECONDS = 60
+BULK_WORK_MAX_RECEIVES = 20
 
 
 def glue_default_arguments(settings: Settings) -> dict[str, str]:

@@ -383,9 +383,14 @@ class TrackingStore:
         return self._update(self.manifest_key(date_prefix, batch_id), attrs, condition, placeholders, remove)
 
     def manifest_claim_item(self, date_prefix: str, batch_id: str, entries: list[dict[str, Any]], *, env: str,
-                            created_at: str, input_format: str, fence: int, manifest_path: str) -> dict[str, Any]:
-        """The Update that appends claimed files to a manifest record still ``creating`` (creating it if new)."""
-        return {
+                            created_at: str, input_format: str, fence: int, manifest_path: str,
+                            bulk_run: str | None = None) -> dict[str, Any]:
+        """The Update that appends claimed files to a manifest record still ``creating`` (creating it if new).
+
+        ``bulk_run`` marks a manifest a bulk backfill owns: its run is started, watched and retried by that
+        run's state machine, not by the scheduler.
+        """
+        update = {
             "TableName": self.table,
             "Key": to_ddb(self.manifest_key(date_prefix, batch_id)),
             "UpdateExpression": (
@@ -405,6 +410,10 @@ class TrackingStore:
                 ":path": manifest_path,
             }),
         }
+        if bulk_run:
+            update["UpdateExpression"] += ", bulk_run = :bulk"
+            update["ExpressionAttributeValues"][":bulk"] = {"S": bulk_run}
+        return update
 
     def take_start_lease(self, date_prefix: str, batch_id: str, seconds: float, statuses: Sequence[ManifestStatus]
                          ) -> dict[str, Any] | None:

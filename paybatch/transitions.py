@@ -226,3 +226,23 @@ class StatusMoves:
         if status == new and ours:
             return MoveResult(Move.ALREADY, status, item)
         return MoveResult(Move.CONFLICT, status, item)
+
+
+def requeue_manifest(moves: StatusMoves, record: Mapping[str, Any], reason: str, *, keep_bulk_run: bool = False) -> MoveResult:
+    """A finished manifest (or one whose run died unrecorded) → queued, its finished files → manifested: run it again.
+
+    The manifest first: once it is queued, the scheduler's repair no longer fails its files as stranded. The
+    run that follows replaces the batch's earlier output (one commit per batch), so nothing is doubled.
+    Used by `paybatch reprocess --batch-id` (which hands a bulk backfill's manifest back to the scheduler) and
+    by a bulk run's retry of its chunk (``keep_bulk_run``: the bulk run starts it).
+    """
+    date_prefix, batch_id = record["manifest_date"], record["batch_id"]
+    moved = moves.move_manifest(date_prefix, batch_id, ManifestStatus.QUEUED, expected=record["manifest_status"],
+                                set_values={"attempts": 0, "queue_reason": reason[:1000]},
+                                remove=["last_error", "retry_after", *([] if keep_bulk_run else ["bulk_run"])])
+    if moved.outcome != Move.MOVED:
+        raise ManifestMovedOn(f"manifest {batch_id} is {moved.previous or 'gone'}, not {record['manifest_status']}: not queued again")
+    for entry in record["files"]:
+        moves.move_file(date_prefix, entry["key"], FileStatus.MANIFESTED, expected=[FileStatus.FAILED, FileStatus.COMPLETED],
+                        set_values={"batch_id": batch_id}, remove=["error"], events={"file_reprocessed": (1, int(entry["size"]))})
+    return moved

@@ -10,11 +10,11 @@ from rich.table import Table
 
 from paybatch.aws import AwsClients
 from paybatch.cli.common import EnvOption, JsonOption, clean_errors, console, print_json, settings_for
-from paybatch.contracts.tracking import TERMINAL_MANIFEST_STATUSES, FileStatus, ManifestStatus
+from paybatch.contracts.tracking import TERMINAL_MANIFEST_STATUSES, FileStatus
 from paybatch.errors import PaybatchError
 from paybatch.pipeline_status import pipeline_status
 from paybatch.tracking_store import OPS_COMPLETED_DAYS, TrackingStore
-from paybatch.transitions import Move, StatusMoves
+from paybatch.transitions import Move, StatusMoves, requeue_manifest
 
 
 def _store(env: str) -> TrackingStore:
@@ -151,16 +151,7 @@ def reprocess(
             raise PaybatchError(f"no manifest with batch id {batch_id!r} (see `paybatch manifests --env {env}`)")
         if record["manifest_status"] not in TERMINAL_MANIFEST_STATUSES:
             raise PaybatchError(f"manifest {batch_id} is {record['manifest_status']}; only a finished manifest is re-run")
-        date_prefix = record["manifest_date"]
-        moves = StatusMoves(store)
-        # The manifest first: once it is queued, the scheduler's repair no longer fails its files as stranded.
-        moves.move_manifest(date_prefix, batch_id, ManifestStatus.QUEUED, expected=record["manifest_status"],
-                            set_values={"attempts": 0, "queue_reason": "reprocess requested"},
-                            remove=["last_error", "retry_after"])
-        for entry in record["files"]:
-            moves.move_file(date_prefix, entry["key"], FileStatus.MANIFESTED, expected=[FileStatus.FAILED, FileStatus.COMPLETED],
-                            set_values={"batch_id": batch_id}, remove=["error"],
-                            events={"file_reprocessed": (1, int(entry["size"]))})
+        requeue_manifest(StatusMoves(store), record, "reprocess requested")
         console.print(f"manifest {batch_id} queued again; the scheduler starts its run")
         return
     moves = StatusMoves(store)

@@ -24,6 +24,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from paybatch.convert.ndjson import NdjsonParser, ParsedBlock, Reject, iter_line_blocks
+from paybatch.convert.splits import ByteRange, open_range
 from paybatch.datasets import DatasetSchema
 
 REJECT_SCHEMA = pa.schema([
@@ -73,6 +74,20 @@ class FileResult:
         return asdict(self)
 
 
+def merge_ranges(source: str, parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The results of one file's byte ranges as the one file's result (any range's error is the file's)."""
+    merged = FileResult(source=source, worker=",".join(sorted({p["worker"] for p in parts})))
+    for part in parts:
+        merged.lines_read += part["lines_read"]
+        merged.rows_written += part["rows_written"]
+        merged.rows_rejected += part["rows_rejected"]
+        merged.strict_lines += part["strict_lines"]
+        merged.outputs += part["outputs"]
+        merged.error = merged.error or part["error"]
+    merged.partitions = sorted({d for part in parts for d in part["partitions"]})
+    return merged.to_dict()
+
+
 ROW_GROUP_ROWS = 128 * 1024  # about 20 MiB of Parquet for the authorization feed
 
 
@@ -83,7 +98,7 @@ class PartitionedWriter:
     several input blocks: one row group per 16 MiB block would be about 3 MiB, small for readers.
     """
 
-    def __init__(self, fs: pafs.FileSystem, root: str, schema: DatasetSchema, batch_id: str, file_index: int,
+    def __init__(self, fs: pafs.FileSystem, root: str, schema: DatasetSchema, batch_id: str, file_index: int | str,
                  target_bytes: int, row_group_rows: int = ROW_GROUP_ROWS, attempt: str = "") -> None:
         self.fs, self.root, self.schema, self.batch_id, self.attempt = fs, root, schema, batch_id, attempt
         self.file_index, self.target_bytes, self.row_group_rows = file_index, target_bytes, row_group_rows
@@ -104,7 +119,8 @@ class PartitionedWriter:
         if writer is None:
             part = self.parts.setdefault(dt, 0)
             suffix = f"-{self.attempt}" if self.attempt else ""
-            path = f"{self.root}/dt={dt}/batch_id={self.batch_id}/part-{self.file_index:05d}-{part:03d}{suffix}.parquet"
+            name = f"{self.file_index:05d}" if isinstance(self.file_index, int) else self.file_index
+            path = f"{self.root}/dt={dt}/batch_id={self.batch_id}/part-{name}-{part:03d}{suffix}.parquet"
             self.fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
             # Dictionary pages only where values repeat: trying them on ids and hashes costs about 30 % of the write.
             writer = pq.ParquetWriter(path, self.output_schema, filesystem=self.fs, compression="snappy",
@@ -173,13 +189,15 @@ def _reject_table(rejects: list[Reject], source: str, batch_id: str, ingested_at
 def convert_file(source: str, output: str, schema: DatasetSchema, batch_id: str, file_index: int,
                  ingested_at: datetime, reject_date: str, *, target_mb: float = 256,
                  block_bytes: int = 16 << 20, endpoint_url: str | None = None, rejects_output: str | None = None,
-                 attempt: str = "") -> FileResult:
+                 attempt: str = "", byte_range: ByteRange | None = None, first_line: int = 1) -> FileResult:
     """Convert one NDJSON(.gz) or Parquet file; never raises for bad data (it is counted and kept).
 
     Rows go to ``output``/parquet/ and rejects to ``output``/rejects/ (the layout of `paybatch convert`), or, with
     ``rejects_output``, rows straight under ``output`` and rejects under ``rejects_output`` (a run writing into
     its tables' data folders). ``attempt`` makes the file names of one run attempt its own, so a re-run never
-    overwrites a file an earlier commit references.
+    overwrites a file an earlier commit references. ``byte_range`` (with ``first_line``, the number of its
+    first line in the whole file) converts one newline-aligned range of an uncompressed NDJSON file
+    (``paybatch.convert.splits``); its output files carry the range's number.
     """
     result = FileResult(source=source)
     in_fs, in_path = filesystem_for(source, endpoint_url)
@@ -188,7 +206,8 @@ def convert_file(source: str, output: str, schema: DatasetSchema, batch_id: str,
         rows_root, rejects_root = f"{base}/parquet", f"{base}/rejects"
     else:
         rows_root, rejects_root = base, filesystem_for(rejects_output, endpoint_url)[1]
-    writer = PartitionedWriter(out_fs, rows_root, schema, batch_id, file_index, int(target_mb * 1024 * 1024), attempt=attempt)
+    name = f"{file_index:05d}" if byte_range is None else f"{file_index:05d}-r{byte_range.index:04d}"
+    writer = PartitionedWriter(out_fs, rows_root, schema, batch_id, name, int(target_mb * 1024 * 1024), attempt=attempt)
     rejects: list[Reject] = []
     partitions: set[str] = set()
     parser: NdjsonParser | None = None
@@ -197,8 +216,9 @@ def convert_file(source: str, output: str, schema: DatasetSchema, batch_id: str,
             blocks = _parquet_blocks(in_fs, in_path, schema)
         else:
             parser = NdjsonParser(schema)
-            stream = _open(in_fs, in_path)
-            blocks = (parser.parse_block(data, first, last, count) for data, first, last, count in iter_line_blocks(stream, block_bytes))
+            stream = _open(in_fs, in_path) if byte_range is None else open_range(in_fs, in_path, byte_range)
+            blocks = (parser.parse_block(data, first, last, count)
+                      for data, first, last, count in iter_line_blocks(stream, block_bytes, first_line))
         for block in blocks:
             result.lines_read += block.lines
             result.rows_written += block.table.num_rows
@@ -211,7 +231,7 @@ def convert_file(source: str, output: str, schema: DatasetSchema, batch_id: str,
         result.strict_lines = parser.strict_lines if parser is not None else 0
     if rejects:
         suffix = f"-{attempt}" if attempt else ""
-        path = f"{rejects_root}/dt={reject_date}/batch_id={batch_id}/part-{file_index:05d}{suffix}.parquet"
+        path = f"{rejects_root}/dt={reject_date}/batch_id={batch_id}/part-{name}{suffix}.parquet"
         out_fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
         pq.write_table(_reject_table(rejects, source, batch_id, ingested_at), path, filesystem=out_fs)
         result.outputs.append(path)

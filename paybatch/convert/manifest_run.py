@@ -6,7 +6,9 @@
    completed by an earlier attempt is converted again, as the commit replaces the batch);
 3. every file is converted — in this process (the light path) or one Spark task per file, each
    task streaming its file through Arrow and writing Parquet data files itself, under the dataset's
-   Iceberg table (file names unique to this attempt, so nothing committed is ever overwritten);
+   Iceberg table (file names unique to this attempt, so nothing committed is ever overwritten); an
+   uncompressed NDJSON file above ``batching.split_file_mb`` is converted as newline-aligned byte
+   ranges, one task each, with the same rows, rejects, line numbers and counts as one task;
 4. one Iceberg commit (``paybatch.convert.commit``): the batch's earlier rows out, the data files of
    the files that converted in; the files of a failed file are deleted, never committed;
 5. per file lines read = rows written + rows rejected, recorded on the tracking item; files →
@@ -33,7 +35,8 @@ from paybatch.config import Settings
 from paybatch.contracts.manifest import Manifest
 from paybatch.contracts.tracking import FileStatus, ManifestStatus, iso, utcnow
 from paybatch.convert.commit import RunCommit, commit_run
-from paybatch.convert.files import FileResult, convert_file, filesystem_for
+from paybatch.convert.files import FileResult, convert_file, filesystem_for, merge_ranges
+from paybatch.convert.splits import ByteRange, aligned_ranges, can_split, count_range_newlines, first_lines
 from paybatch.datasets import DatasetSchema, load_schema
 from paybatch.errors import PaybatchError
 from paybatch.retention import mark_converted
@@ -44,12 +47,21 @@ from paybatch.transitions import Move, MoveResult, StatusMoves
 
 logger = logging.getLogger(__name__)
 
-# (index, source URI) → FileResult as a dict; a Spark runner ships the same function to its tasks.
-FileTask = tuple[int, str]
-Runner = Callable[[Sequence[FileTask], Callable[[FileTask], dict[str, Any]]], list[dict[str, Any]]]
+@dataclass(frozen=True)
+class FileTask:
+    """One task: a whole file, or one newline-aligned byte range of it (with the number of its first line)."""
+
+    index: int
+    source: str
+    byte_range: ByteRange | None = None
+    first_line: int = 1
 
 
-def run_in_process(tasks: Sequence[FileTask], work: Callable[[FileTask], dict[str, Any]]) -> list[dict[str, Any]]:
+# A task → its FileResult as a dict; a Spark runner ships the same function to its tasks.
+Runner = Callable[[Sequence[Any], Callable[[Any], Any]], list[Any]]
+
+
+def run_in_process(tasks: Sequence[Any], work: Callable[[Any], Any]) -> list[Any]:
     """The light path: convert the files one after the other in this process."""
     return [work(task) for task in tasks]
 
@@ -57,7 +69,7 @@ def run_in_process(tasks: Sequence[FileTask], work: Callable[[FileTask], dict[st
 def spark_runner(spark: Any) -> Runner:
     """One Spark task per file: the task streams its file through Arrow and writes Parquet directly."""
 
-    def run(tasks: Sequence[FileTask], work: Callable[[FileTask], dict[str, Any]]) -> list[dict[str, Any]]:
+    def run(tasks: Sequence[Any], work: Callable[[Any], Any]) -> list[Any]:
         return run_tasks(spark, tasks, work)
 
     return run
@@ -73,6 +85,43 @@ class ManifestResult:
     rows_rejected: int = 0
     duration_seconds: float = 0.0
     output_uri: str = ""
+
+
+def split_large_files(tasks: list[FileTask], sizes: dict[int, int], split_bytes: int, runner: Runner,
+                      endpoint_url: str | None) -> list[FileTask]:
+    """Each uncompressed NDJSON file above ``split_bytes`` as newline-aligned byte ranges of about that size.
+
+    The ranges' lines are counted first, one task per range (so the conversion tasks know their first line
+    numbers); a file that cannot be split (gzip, Parquet) stays one task. ``split_bytes`` 0: nothing splits.
+    """
+    if split_bytes <= 0:
+        return tasks
+    out: list[FileTask] = []
+    ranges: list[tuple[FileTask, ByteRange]] = []
+    for task in tasks:
+        size = sizes.get(task.index, 0)
+        if size <= split_bytes or not can_split(task.source):
+            out.append(task)
+            continue
+        fs, path = filesystem_for(task.source, endpoint_url)
+        ranges += [(task, r) for r in aligned_ranges(fs, path, size, split_bytes)]
+    if not ranges:
+        return tasks
+
+    def count(item: tuple[FileTask, ByteRange]) -> int:
+        fs, path = filesystem_for(item[0].source, endpoint_url)
+        return count_range_newlines(fs, path, item[1])
+
+    newlines = runner(ranges, count)
+    per_file: dict[int, list[tuple[ByteRange, int]]] = {}
+    for (task, byte_range), lines in zip(ranges, newlines, strict=True):
+        per_file.setdefault(task.index, []).append((byte_range, lines))
+    for task in tasks:
+        if task.index in per_file:
+            parts = per_file[task.index]
+            starts = first_lines([lines for _, lines in parts])
+            out += [FileTask(task.index, task.source, r, first) for (r, _), first in zip(parts, starts, strict=True)]
+    return out
 
 
 def read_manifest(clients: AwsClients, manifest_path: str) -> Manifest:
@@ -150,15 +199,20 @@ def run_manifest(settings: Settings, manifest_path: str, runner: Runner = run_in
         elif str(head["ETag"]).strip('"') != entry.etag:
             failed[entry.key] = f"the object changed since it was manifested (etag {entry.etag} → {head['ETag'].strip(chr(34))})"
         else:
-            tasks.append((index, f"s3://{entry.bucket}/{entry.key}"))
+            tasks.append(FileTask(index, f"s3://{entry.bucket}/{entry.key}"))
     endpoint_url = settings.endpoint_url
+    tasks = split_large_files(tasks, {i: e.size for i, e in enumerate(manifest.files)},
+                              int(settings.batching.split_file_mb * 1024 * 1024), runner, endpoint_url)
 
     def work(task: FileTask) -> dict[str, Any]:
-        index, source = task
-        return convert_file(source, rows_dir, schema, batch_id, index, ingested_at, date, target_mb=target_mb,
-                            endpoint_url=endpoint_url, rejects_output=rejects_dir, attempt=attempt).to_dict()
+        return convert_file(task.source, rows_dir, schema, batch_id, task.index, ingested_at, date, target_mb=target_mb,
+                            endpoint_url=endpoint_url, rejects_output=rejects_dir, attempt=attempt,
+                            byte_range=task.byte_range, first_line=task.first_line).to_dict()
 
-    results = {r["source"]: r for r in runner(tasks, work)}
+    by_source: dict[str, list[dict[str, Any]]] = {}
+    for result in runner(tasks, work):
+        by_source.setdefault(result["source"], []).append(result)
+    results = {source: parts[0] if len(parts) == 1 else merge_ranges(source, parts) for source, parts in by_source.items()}
     summary = ManifestResult(batch_id=batch_id, status="", output_uri=output_uri)
     per_file = []
     for entry in manifest.files:

@@ -142,8 +142,10 @@ def count_newlines(data: bytearray | memoryview, end: int, scratch: np.ndarray[A
     return total
 
 
-def iter_line_blocks(stream: IO[bytes], block_bytes: int = 16 << 20) -> Iterator[tuple[memoryview, int, bool, int]]:
+def iter_line_blocks(stream: IO[bytes], block_bytes: int = 16 << 20, first_line: int = 1) -> Iterator[tuple[memoryview, int, bool, int]]:
     """Stream (block of whole lines with their newlines, first line number, last line unterminated, lines).
+
+    ``first_line``: the number of the stream's first line (a byte range of a file starting at a line's start).
 
     The blocks are views into one reused buffer: a block is valid until the next one is asked for
     (copy what must outlive it). Memory stays at one block plus the longest line, whatever the file size.
@@ -151,7 +153,7 @@ def iter_line_blocks(stream: IO[bytes], block_bytes: int = 16 << 20) -> Iterator
     buffer = bytearray(block_bytes)
     view = memoryview(buffer)
     scratch = np.empty(_COUNT_CHUNK, np.bool_)
-    filled, line_number, at_end = 0, 1, False
+    filled, line_number, at_end = 0, first_line, False
     while True:
         while not at_end and filled < len(buffer):  # a compressed stream may return less than asked
             got = stream.readinto(view[filled:])  # type: ignore[attr-defined]

@@ -123,6 +123,18 @@ def publish_reports(clients: AwsClients, folder: Path, run_id: str) -> str:
     return f"s3://{bucket}/{prefix}/"
 
 
+def write_result(settings: Settings, result: GenerationResult, uri: str) -> None:
+    """Keep a run's result as JSON at ``uri`` (s3://…), where a bulk run's worker reads it back."""
+    import json
+
+    from paybatch.generate.sinks import split_s3_uri
+    from paybatch.retry import retrying
+
+    bucket, key = split_s3_uri(uri)
+    body = json.dumps(result.to_dict(), default=str).encode()
+    retrying(AwsClients(settings).s3.put_object, Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+
+
 def generate(
     settings: Settings,
     request: GenerationRequest,
@@ -141,8 +153,11 @@ def generate(
     clients = clients or (AwsClients(settings) if needs_aws else None)
     key = resolve_hash_key(key_source, clients)
     ledger = ledger_for(settings, sink, spec, clients)
-    per_date = request.rows_per_date()
-    allocations = [ledger.allocate(d, request.job_index, per_date[d]) for d in request.selected_dates()]
+    if request.slices:  # a bulk chunk: its jobs' ranges were allocated, in order, when the bulk run was planned
+        allocations = [ledger.allocate(s.date, s.job_index, s.rows) for s in request.slices]
+    else:
+        per_date = request.rows_per_date()
+        allocations = [ledger.allocate(d, request.job_index, per_date[d]) for d in request.selected_dates()]
     context = TaskContext(spec, request.seed, key, sink)
     feed_rows: dict[str, int] = {}
     if request.ndjson and request.ndjson_rows_per_file:
@@ -153,7 +168,7 @@ def generate(
     plan = build_plan(request, allocations, spec.volumes.rows_per_file, feed_rows)
 
     run_id = f"{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
-    result = GenerationResult(run_id, settings.env, request.seed, [a.date for a in allocations],
+    result = GenerationResult(run_id, settings.env, request.seed, sorted({a.date for a in allocations}),
                               [asdict(a) for a in allocations], pan_hash_key=key_source)
     if spark is None:
         from paybatch.spark import get_spark

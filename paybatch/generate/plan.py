@@ -23,6 +23,36 @@ class GenerationRequestError(PaybatchError):
     """A generation request that cannot be run as given (dates, rows, tables, format)."""
 
 
+@dataclass(frozen=True)
+class JobSlice:
+    """One generation job of a bulk run: ``rows`` rows of one date under one job index (one sequence range)."""
+
+    date: str
+    job_index: int
+    rows: int
+
+
+def job_slices(rows: int, dates: list[str] | tuple[str, ...], rows_per_job: int) -> list[JobSlice]:
+    """Every job of a bulk generation, in (date, job index) order: a pure function of the request.
+
+    Each date gets its share of ``rows`` (the remainder one row each to the first dates, as one run spreads
+    them), cut into as few jobs of at most ``rows_per_job`` as fit, of near-equal size. Which jobs run
+    together, and in what order, never changes a job's rows or its sequence range.
+    """
+    if rows < 1 or rows_per_job < 1 or not dates:
+        raise GenerationRequestError("a bulk generation needs at least one row, one date and one row per job")
+    base, extra = divmod(rows, len(dates))
+    slices = []
+    for i, date in enumerate(dates):
+        day_rows = base + (1 if i < extra else 0)
+        if day_rows == 0:
+            continue
+        jobs = -(-day_rows // rows_per_job)
+        job_base, job_extra = divmod(day_rows, jobs)
+        slices += [JobSlice(date, j, job_base + (1 if j < job_extra else 0)) for j in range(jobs)]
+    return slices
+
+
 def parse_dates(text: str) -> list[str]:
     """``FROM..TO`` (inclusive) or a single ``YYYY-MM-DD`` → every date in order."""
     first, sep, last = text.partition("..")
@@ -37,6 +67,18 @@ def parse_dates(text: str) -> list[str]:
     if days > MAX_DATES:
         raise GenerationRequestError(f"--dates {text!r}: {days} dates is more than {MAX_DATES}; split the run")
     return [(start + dt.timedelta(days=i)).isoformat() for i in range(days)]
+
+
+def parse_slice_range(text: str) -> tuple[int, int]:
+    """``FIRST..END`` (END exclusive) → (FIRST, END), as --job_slices passes a chunk's jobs."""
+    first, sep, end = text.partition("..")
+    try:
+        bounds = int(first), int(end)
+    except ValueError:
+        bounds = (-1, -1)
+    if not sep or bounds[0] < 0 or bounds[1] <= bounds[0]:
+        raise GenerationRequestError(f"--job_slices {text!r}: expected FIRST..END with 0 <= FIRST < END")
+    return bounds
 
 
 @dataclass(frozen=True)
@@ -56,6 +98,7 @@ class GenerationRequest:
     reports_dir: str | None = None
     ndjson_file_mb: float | None = None
     ndjson_rows_per_file: int | None = None  # overrides ndjson_file_mb: exactly this many records per feed file
+    slices: tuple[JobSlice, ...] = ()  # a bulk chunk: exactly these (date, job) jobs instead of rows spread over dates
 
     def __post_init__(self) -> None:
         if self.rows < 1:
@@ -76,6 +119,9 @@ class GenerationRequest:
             raise GenerationRequestError(f"--seed must be 0..2**63-1 (got {self.seed})")
         if self.ndjson_rows_per_file is not None and self.ndjson_rows_per_file < 1:
             raise GenerationRequestError(f"--records-per-file must be at least 1 (got {self.ndjson_rows_per_file})")
+        outside_slices = sorted({s.date for s in self.slices} - set(self.dates))
+        if outside_slices:
+            raise GenerationRequestError(f"job slices for {outside_slices} are not inside --dates {self.dates[0]}..{self.dates[-1]}")
         if self.rows // len(self.dates) >= 2**31:
             raise GenerationRequestError("more than 2**31 rows per date in one job: split the run with --job-index")
 
@@ -160,7 +206,7 @@ def build_plan(request: GenerationRequest, allocations: list[Allocation], rows_p
     tables = tuple(t for t in request.tables if t in TABLES)
     for allocation in allocations:
         if request.parquet and tables:
-            plan.tasks += [TableTask(c, request.job_index, tables) for c in chunks(allocation, rows_per_file)]
+            plan.tasks += [TableTask(c, allocation.job_index, tables) for c in chunks(allocation, rows_per_file)]
         if request.ndjson:
-            plan.tasks += [FeedTask(c, request.job_index, c.index) for c in feed_chunks(allocation, feed_rows[allocation.date])]
+            plan.tasks += [FeedTask(c, allocation.job_index, c.index) for c in feed_chunks(allocation, feed_rows[allocation.date])]
     return plan

@@ -54,6 +54,8 @@ class JobLauncher(Protocol):
 
     def list_job_runs(self, job_name: str) -> list[dict[str, Any]]: ...
 
+    def stop_job_run(self, job_name: str, run_id: str) -> None: ...
+
 
 class GlueLauncher:
     """Starts runs on AWS Glue with boto3."""
@@ -78,6 +80,14 @@ class GlueLauncher:
         for page in self._glue.get_paginator("get_job_runs").paginate(JobName=job_name):
             runs.extend(page["JobRuns"])
         return runs
+
+    def stop_job_run(self, job_name: str, run_id: str) -> None:
+        response = self._glue.batch_stop_job_run(JobName=job_name, JobRunIds=[run_id])
+        for error in response.get("Errors", []):
+            detail = error.get("ErrorDetail", {})
+            if detail.get("ErrorCode") != "InvalidInputException":  # already finished: nothing to stop
+                raise ClientError({"Error": {"Code": detail.get("ErrorCode", "Unknown"), "Message": detail.get("ErrorMessage", "")}},
+                                  "BatchStopJobRun")
 
 
 def launcher_for(settings: Settings, clients: AwsClients | None = None) -> JobLauncher:

@@ -173,6 +173,20 @@ class LocalLauncher:
     def list_job_runs(self, job_name: str) -> list[dict[str, Any]]:
         return [to_glue_shape(r) for r in self.store.all(job_name)]
 
+    def stop_job_run(self, job_name: str, run_id: str) -> None:
+        """Stop a run in flight (its process group), recorded as Glue records a stopped run."""
+        from paybatch.local.processes import terminate
+
+        with self.store.locked(job_name):
+            path = self.store.record_path(job_name, run_id)
+            record = self.store.read(job_name, run_id)
+            if record["JobRunState"] not in RUNNING_STATES:
+                return
+            if record.get("Pid"):
+                terminate(int(record["Pid"]))
+            record.update(JobRunState="STOPPED", ErrorMessage="stopped on request", CompletedOn=_now(), LastModifiedOn=_now())
+            write_json_atomic(path, record)
+
     def run_pids(self) -> list[int]:
         """Pids of runs still in flight, so `local down` can stop them."""
         return [

@@ -3,7 +3,9 @@
 Started by ``LocalLauncher`` as ``python -m paybatch.jobs.local_runner RECORD.json``. The
 script gets Glue's argv (``--JOB_NAME``, ``--JOB_RUN_ID`` and the merged arguments) and runs
 as ``__main__``; an exception or a non-zero exit is FAILED with the error, the job's timeout
-is TIMEOUT, anything else SUCCEEDED.
+is TIMEOUT, anything else SUCCEEDED. Then, as Glue's EventBridge event would, the end of the run is
+delivered to the bulk worker ("Glue Job State Change"); a run killed before it can do so is found by
+the worker's periodic watch, as on AWS a missed event would be.
 """
 
 from __future__ import annotations
@@ -50,6 +52,26 @@ def _finish(path: Path, record: dict[str, Any], state: str, error: str | None, s
     if error:
         record["ErrorMessage"] = error[:2000]
     write_json_atomic(path, record)
+    _announce(record)
+
+
+def job_state_change_event(record: dict[str, Any]) -> dict[str, Any]:
+    """EventBridge's "Glue Job State Change" event for a finished run."""
+    return {"version": "0", "source": "aws.glue", "detail-type": "Glue Job State Change",
+            "time": record["CompletedOn"], "detail": {"jobName": record["JobName"], "jobRunId": record["Id"],
+                                                       "state": record["JobRunState"], "message": record.get("ErrorMessage", "")}}
+
+
+def _announce(record: dict[str, Any]) -> None:
+    """Hand the state change to the bulk worker's handler (the rule's target on AWS); never fails the run."""
+    try:
+        from paybatch.bulk.handler import handle
+        from paybatch.bulk.worker import BulkWorker
+        from paybatch.config import load_settings
+
+        handle(job_state_change_event(record), None, BulkWorker(load_settings(record["Arguments"].get("--env"))))
+    except Exception as exc:  # noqa: BLE001 - the watch settles what this could not
+        print(f"job state change not delivered ({type(exc).__name__}: {exc}); the bulk watch will find it", file=sys.stderr)
 
 
 def main(record_path: str) -> int:

@@ -29,6 +29,9 @@ Glue's UpdateTable checks the VersionId it is given, as AWS does: Iceberg's opti
 (pyiceberg's GlueCatalog) rely on it, and moto ignored it, so two concurrent commits could both
 succeed and one of them be lost. A stale VersionId now gets ``ConcurrentModificationException``.
 
+Its Step Functions run state machines (moto's ASL interpreter, switched on by provisioning), calling
+back into this same server for the services a definition uses.
+
 Run as ``python -m paybatch.local.endpoint -p PORT`` (what `paybatch local up` starts).
 """
 
@@ -36,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -218,6 +222,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument("-p", "--port", type=int, required=True)
     args = parser.parse_args(argv)
+    # moto's Step Functions interpreter calls the services a state machine uses (SQS, S3, DynamoDB) through
+    # boto3 at localhost:MOTO_PORT: this server.
+    os.environ["MOTO_PORT"] = str(args.port)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     _fast_sqs_retention_check()
     _lazy_sqs_queue_attributes()

@@ -11,6 +11,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from paybatch.aws import AwsClients
+from paybatch.bulk.definition import execution_role_name, local_substitutions, render, state_machine_arn
 from paybatch.generate.cards import LOCAL_PAN_KEY
 from paybatch.lake_tables import lake_table_inputs
 from paybatch.resources import (
@@ -171,6 +172,34 @@ def create_catalog(clients: AwsClients) -> None:
             clients.glue.update_table(DatabaseName=settings.catalog.lake_database, TableInput=table_input)
 
 
+def enable_state_machine_execution(clients: AwsClients) -> None:
+    """moto runs ASL only with this setting on, set before the state machine is created (there is no env var)."""
+    import urllib.request
+
+    url = f"{clients.settings.endpoint_url}/moto-api/config"
+    body = json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode()
+    request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})  # noqa: S310
+    urllib.request.urlopen(request, timeout=10).close()  # noqa: S310 - loopback only
+
+
+def create_state_machine(clients: AwsClients) -> str:
+    """The bulk state machine from the repository's ASL file, its placeholders filled with the local resources."""
+    settings = clients.settings
+    enable_state_machine_execution(clients)
+    definition = render(local_substitutions(settings, clients.queue_url(settings.bulk.work_queue)))
+    sfn = clients.client("stepfunctions")
+    arn = state_machine_arn(settings, settings.account_id)
+    role = f"arn:aws:iam::{settings.account_id}:role/{execution_role_name(settings)}"
+    try:
+        sfn.describe_state_machine(stateMachineArn=arn)
+        sfn.update_state_machine(stateMachineArn=arn, definition=definition, roleArn=role)
+    except ClientError as exc:
+        if _code(exc) != "StateMachineDoesNotExist":
+            raise
+        sfn.create_state_machine(name=settings.bulk.state_machine, definition=definition, roleArn=role, type="STANDARD")
+    return arn
+
+
 def provision(clients: AwsClients) -> None:
     """Create every resource of the environment; safe to run again."""
     for name in bucket_names(clients.settings).values():
@@ -183,12 +212,14 @@ def provision(clients: AwsClients) -> None:
     create_catalog(clients)
     create_glue_jobs(clients)
     seed_pan_hash_key(clients)
+    create_state_machine(clients)
 
 
 def describe_resources(clients: AwsClients) -> dict[str, Any]:
     """What exists on the endpoint for each configured resource (for `local status` and tests)."""
     settings = clients.settings
-    report: dict[str, Any] = {"buckets": {}, "tables": {}, "queues": {}, "glue_jobs": {}, "notifications": {}}
+    report: dict[str, Any] = {"buckets": {}, "tables": {}, "queues": {}, "glue_jobs": {}, "notifications": {},
+                              "state_machines": {}}
     for role, name in bucket_names(settings).items():
         try:
             clients.s3.head_bucket(Bucket=name)
@@ -239,6 +270,13 @@ def describe_resources(clients: AwsClients) -> dict[str, Any]:
             }
         except ClientError:
             report["glue_jobs"][job_spec.role] = {"name": job_spec.name, "exists": False}
+    arn = state_machine_arn(settings, settings.account_id or "000000000000")
+    try:
+        machine = clients.client("stepfunctions").describe_state_machine(stateMachineArn=arn)
+        report["state_machines"]["bulk"] = {"name": settings.bulk.state_machine, "exists": True, "arn": arn,
+                                            "status": machine.get("status")}
+    except ClientError:
+        report["state_machines"]["bulk"] = {"name": settings.bulk.state_machine, "exists": False}
     try:
         config = clients.s3.get_bucket_notification_configuration(Bucket=settings.buckets.input)
         report["notifications"] = {
@@ -253,5 +291,5 @@ def describe_resources(clients: AwsClients) -> dict[str, Any]:
 
 def all_present(report: dict[str, Any]) -> bool:
     """True when every resource in a ``describe_resources`` report exists and notifications are set."""
-    groups = ("buckets", "tables", "queues", "glue_jobs")
+    groups = ("buckets", "tables", "queues", "glue_jobs", "state_machines")
     return all(item["exists"] for g in groups for item in report[g].values()) and all(report["notifications"].values())

@@ -49,6 +49,15 @@ def start_services(settings: Settings, stop: threading.Event) -> list[threading.
         interval=settings.local.scheduler_interval_seconds,
     )
     threads.append(threading.Thread(target=schedule.run, args=(stop,), name="scheduler", daemon=True))
+    # The bulk worker: its work queue (chunk tasks with task tokens) and its watch (heartbeats; settling ended runs,
+    # which on AWS the Glue job state-change event also does).
+    bulk = import_handler(constants.BULK_WORKER_HANDLER)
+    worker_poller = SqsPoller(clients, settings.bulk.work_queue, bulk, function_name=settings.bulk.worker_function,
+                              batch_size=1, wait_seconds=settings.local.poll_wait_seconds,
+                              timeout_seconds=settings.lambda_.timeout_seconds)
+    threads.append(threading.Thread(target=worker_poller.run, args=(stop,), name="bulk-worker", daemon=True))
+    watch = Schedule(clients, bulk, function_name=settings.bulk.worker_function, interval=settings.local.scheduler_interval_seconds)
+    threads.append(threading.Thread(target=watch.run, args=(stop,), name="bulk-watch", daemon=True))
     for thread in threads:
         thread.start()
     return threads

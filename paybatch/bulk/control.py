@@ -1,0 +1,324 @@
+"""Starting and steering bulk runs: what `paybatch bulk generate|convert|status|list|resume|cancel` call.
+
+A run is planned here (its chunks written to S3 and to the ledger), then one execution of the bulk state
+machine processes them. Planning does the work that must not depend on chunking:
+
+- **generation** allocates every (date, job) sequence range in the counter table, in job order, before any
+  chunk runs; chunks then only reuse ranges, so the rows are the same however the jobs are chunked or how
+  many run at once, and running the same request again reuses the same ranges and rewrites the same objects;
+- **conversion** registers every object under the prefix in the tracking table (the manifest builder's own
+  registration: a file already tracked, converted or in flight, is left alone) and packs the new ones into
+  manifests with the builder's policy, marked as this run's; one chunk per manifest.
+
+``resume`` starts a new execution over the chunks not yet succeeded (earlier executions are stopped
+first); ``cancel`` stops the execution and the chunks' Glue runs.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date as Date
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from paybatch.aws import AwsClients, head_object
+from paybatch.bulk.definition import state_machine_arn
+from paybatch.bulk.ledger import TERMINAL_RUN_STATUSES, BulkLedger, ChunkStatus, RunStatus
+from paybatch.bulk.plan import BulkPlanError, generation_chunks
+from paybatch.config import Settings
+from paybatch.contracts.tracking import date_prefix_for, iso, utcnow
+from paybatch.generate.plan import GenerationRequest, JobSlice, job_slices
+from paybatch.generate.sinks import split_s3_uri
+from paybatch.jobs.launcher import RUNNING_STATES
+from paybatch.ops.artifacts import account_id
+from paybatch.retry import retrying
+
+Progress = Callable[[int, int], None]
+
+
+def new_run_id(kind: str) -> str:
+    return f"{kind}-{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+
+
+@dataclass(frozen=True)
+class GenerationPlan:
+    request: dict[str, Any]
+    jobs: list[JobSlice]
+    chunks: list[dict[str, Any]]
+
+
+def plan_generation(settings: Settings, request: GenerationRequest, *, rows_per_job: int | None = None,
+                    jobs_per_chunk: int | None = None, chunks: int | None = None) -> GenerationPlan:
+    """The jobs and chunks of a bulk generation (no side effects)."""
+    if request.output and not request.output.startswith("s3://"):
+        raise BulkPlanError(f"--output {request.output}: a bulk run writes to the environment's buckets or an s3:// prefix, "
+                            "not a local folder (its chunks run as Glue jobs)")
+    per_job = rows_per_job or settings.bulk.rows_per_job
+    jobs = job_slices(request.rows, request.dates, per_job)
+    if len(jobs) > 100_000:
+        raise BulkPlanError(f"{len(jobs)} jobs is more than the 100,000 job indexes a date's ledger holds; raise --rows-per-job")
+    specs = generation_chunks(jobs, jobs_per_chunk=jobs_per_chunk or settings.bulk.jobs_per_chunk, chunks=chunks,
+                              with_pan="pan_dimension" in request.tables)
+    stored = {"rows": request.rows, "dates": list(request.dates), "rows_per_job": per_job, "seed": request.seed,
+              "format": request.format, "tables": list(request.tables), "quality": request.quality, "output": request.output}
+    return GenerationPlan(stored, jobs, specs)
+
+
+@dataclass
+class ListedObject:
+    bucket: str
+    key: str
+    size: int
+    last_modified: Any
+
+
+def list_prefix(clients: AwsClients, prefix_uri: str, since: Date | None = None) -> Iterator[ListedObject]:
+    """Every object under an s3:// prefix (modified on or after ``since``), folder markers left out."""
+    if not prefix_uri.startswith("s3://"):
+        raise BulkPlanError(f"--prefix {prefix_uri!r}: expected s3://bucket/prefix")
+    bucket, prefix = split_s3_uri(prefix_uri)
+    try:
+        for page in clients.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                if obj["Key"].endswith("/") or (since and obj["LastModified"].date() < since):
+                    continue
+                yield ListedObject(bucket, obj["Key"], int(obj["Size"]), obj["LastModified"])
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "NoSuchBucket":
+            raise BulkPlanError(f"--prefix {prefix_uri}: bucket {bucket} does not exist") from None
+        raise
+
+
+class BulkControl:
+    def __init__(self, settings: Settings, clients: AwsClients | None = None) -> None:
+        self.settings = settings
+        self.clients = clients or AwsClients(settings)
+        self.ledger = BulkLedger(self.clients)
+        self.sfn = self.clients.client("stepfunctions")
+        self._account: str | None = None
+
+    @property
+    def account(self) -> str:
+        if self._account is None:
+            self._account = account_id(self.clients)
+        return self._account
+
+    # --- generation ----------------------------------------------------------------------------------
+    def allocate(self, plan: GenerationPlan, on_progress: Progress | None = None) -> None:
+        """Every job's sequence range, in job order (a range recorded earlier is reused, never moved)."""
+        from paybatch.generate.sequences import DynamoSequenceLedger
+        from paybatch.generate.spec import load_spec
+
+        spec = load_spec(None)
+        sequences = DynamoSequenceLedger(self.clients.dynamodb, self.settings.tables.counters, spec.sequence_start)
+        for done, job in enumerate(plan.jobs, 1):
+            sequences.allocate(job.date, job.job_index, job.rows)
+            if on_progress:
+                on_progress(done, len(plan.jobs))
+
+    def start_generation(self, plan: GenerationPlan, *, max_concurrency: int | None = None, tolerance: float | None = None,
+                         on_progress: Progress | None = None) -> dict[str, Any]:
+        self.allocate(plan, on_progress)
+        return self._start("generate", plan.request, plan.chunks, max_concurrency, tolerance, new_run_id("generate"))
+
+    # --- conversion ----------------------------------------------------------------------------------
+    def start_conversion(self, prefix_uri: str, since: Date | None = None, *, max_concurrency: int | None = None,
+                         tolerance: float | None = None, on_progress: Progress | None = None) -> dict[str, Any]:
+        """Register the prefix's objects, pack the new ones into this run's manifests, start the run.
+
+        Returns the run, or (with ``run_id`` None) what the registration found when nothing is left to convert.
+        """
+        from lambda_manifest_builder.app import BuilderApp
+
+        app = BuilderApp.create(self.settings)
+        run_id = new_run_id("convert")
+        objects = list(list_prefix(self.clients, prefix_uri, since))
+        outcomes: Counter[str] = Counter()
+        ours: dict[str, set[str]] = {}
+        for done, obj in enumerate(objects, 1):
+            head = head_object(self.clients.s3, obj.bucket, obj.key)
+            if head is None:
+                outcomes["gone"] += 1
+                continue
+            date_prefix = date_prefix_for(obj.key, self.settings.file_validation.date_prefix_pattern, head["LastModified"])
+            registration = app.registry.register_object(obj.bucket, obj.key, head, date_prefix, accept_large=True)
+            outcomes[str(registration.outcome)] += 1
+            ours.setdefault(date_prefix, set()).add(obj.key)
+            if on_progress:
+                on_progress(done, len(objects))
+        chunks: list[dict[str, Any]] = []
+        for date_prefix, keys in sorted(ours.items()):
+            for record in self._pack(app, date_prefix, keys, run_id):
+                chunk_id = len(chunks)
+                route = "light" if app.builder.job_for(int(record["total_bytes"])) == self.settings.glue.jobs.convert_light else "spark"
+                chunks.append({"chunk_id": chunk_id, "item": f"chunk#{chunk_id:05d}", "kind": "convert", "date": date_prefix,
+                               "batch_id": record["batch_id"], "files": int(record["file_count"]),
+                               "bytes": int(record["total_bytes"]), "route": route})
+        registration = {"objects": len(objects), **dict(outcomes)}
+        if not chunks:
+            return {"run_id": None, "registration": registration}
+        request = {"prefix": prefix_uri, "since": since.isoformat() if since else None, "registration": registration}
+        return self._start("convert", request, chunks, max_concurrency, tolerance, run_id)
+
+    def _pack(self, app: Any, date_prefix: str, keys: set[str], run_id: str) -> list[dict[str, Any]]:
+        """The date's pending files among ``keys``, packed now (whatever their age) into manifests marked as this run's."""
+        builder = app.builder
+        pending = [f for f in builder.pending_files(date_prefix) if f["file_key"] in keys]
+        if not pending:
+            return []
+        lease = None
+        for _ in range(int(self.settings.lock.max_wait_seconds * 10) + 50):
+            lease = builder.lock.acquire(date_prefix)
+            if lease is not None:
+                break
+            time.sleep(0.1)
+        if lease is None:
+            raise BulkPlanError(f"could not take the packing lock of {date_prefix}; another builder holds it — try again")
+        created = []
+        try:
+            pending = [f for f in builder.pending_files(date_prefix) if f["file_key"] in keys]
+            for batch in builder._plan(pending, True):
+                record = builder.create_manifest(date_prefix, batch, fence=lease.fence, bulk_run=run_id)
+                if record:
+                    builder.write_manifest_json(record)
+                    created.append(record)
+        finally:
+            builder.lock.release(lease)
+        return created
+
+    # --- the execution -------------------------------------------------------------------------------
+    def _execution_input(self, run: dict[str, Any], chunks_key: str, count: int) -> dict[str, Any]:
+        return {"run_id": run["run_id"], "kind": run["kind"], "chunk_count": count,
+                "chunks": {"bucket": self.settings.buckets.artifacts, "key": chunks_key},
+                "max_concurrency": int(run["max_concurrency"]), "heartbeat_seconds": self.settings.bulk.heartbeat_seconds,
+                "chunk_timeout_seconds": self.settings.bulk.chunk_timeout_minutes * 60}
+
+    def _launch(self, run: dict[str, Any], chunks: list[dict[str, Any]], attempt: int) -> str:
+        key = f"bulk/{run['run_id']}/chunks-{attempt}.json"
+        retrying(self.clients.s3.put_object, Bucket=self.settings.buckets.artifacts, Key=key,
+                 Body=json.dumps(chunks).encode(), ContentType="application/json")
+        name = f"{run['run_id']}-{attempt}"
+        arn = self.sfn.start_execution(stateMachineArn=state_machine_arn(self.settings, self.account), name=name,
+                                       input=json.dumps(self._execution_input(run, key, len(chunks))))["executionArn"]
+        self.ledger.update_run(run["run_id"], {"execution_arn": arn, "execution": name, "attempt": attempt,
+                                               "status": str(RunStatus.RUNNING), "chunks_uri": f"s3://{self.settings.buckets.artifacts}/{key}"})
+        return str(arn)
+
+    def _start(self, kind: str, request: dict[str, Any], chunks: list[dict[str, Any]], max_concurrency: int | None,
+               tolerance: float | None, run_id: str) -> dict[str, Any]:
+        if max_concurrency is not None and max_concurrency < 1:
+            raise BulkPlanError(f"--max-concurrency must be at least 1 (got {max_concurrency})")
+        if tolerance is not None and not 0 <= tolerance <= 100:
+            raise BulkPlanError(f"--tolerate must be a percentage 0..100 (got {tolerance})")
+        run = {"run_id": run_id, "kind": kind, "env": self.settings.env, "status": str(RunStatus.RUNNING),
+               "created_at": iso(utcnow()), "request": json.dumps(request), "chunk_count": len(chunks),
+               "max_concurrency": max_concurrency or self.settings.bulk.max_concurrency,
+               "tolerated_failure_percent": self.settings.bulk.tolerated_failure_percent if tolerance is None else tolerance}
+        self.ledger.create_run(run, chunks)
+        self._launch(run, chunks, 1)
+        return self.ledger.get_run(run_id)
+
+    # --- control -------------------------------------------------------------------------------------
+    def execution_status(self, run: dict[str, Any]) -> dict[str, Any] | None:
+        if not run.get("execution_arn"):
+            return None
+        try:
+            return dict(retrying(self.sfn.describe_execution, executionArn=run["execution_arn"]))
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ExecutionDoesNotExist":
+                return None
+            raise
+
+    def resume(self, run_id: str, *, redrive: bool = False) -> dict[str, Any]:
+        """Run the chunks not yet succeeded in a new execution (or, with ``redrive``, Step Functions' RedriveExecution)."""
+        run = self.ledger.get_run(run_id)
+        execution = self.execution_status(run)
+        if redrive:
+            if not execution or execution["status"] not in ("FAILED", "ABORTED", "TIMED_OUT"):
+                raise BulkPlanError(f"run {run_id}: only a failed, aborted or timed-out execution can be redriven "
+                                    f"(it is {execution['status'] if execution else 'missing'}); use resume without --redrive")
+            self.sfn.redrive_execution(executionArn=run["execution_arn"])
+            self.ledger.update_run(run_id, {"status": str(RunStatus.RUNNING), "redriven_at": iso(utcnow())})
+            return self.ledger.get_run(run_id)
+        if execution and execution["status"] == "RUNNING":
+            self.sfn.stop_execution(executionArn=run["execution_arn"], error="BulkRun.Resumed",
+                                    cause="stopped by `paybatch bulk resume`, which continues in a new execution")
+        chunks = self.ledger.chunks(run_id)
+        remaining = [json.loads(c["spec"]) for c in chunks if c["status"] != ChunkStatus.SUCCEEDED]
+        for chunk in chunks:
+            if chunk["status"] == ChunkStatus.CANCELLED:
+                self.ledger.reopen_chunk(run_id, int(chunk["chunk_id"]))
+        if not remaining:
+            raise BulkPlanError(f"run {run_id}: every chunk already succeeded; nothing to resume")
+        attempt = int(run.get("attempt", 1)) + 1
+        self.ledger.update_run(run_id, {"status": str(RunStatus.RUNNING), "resumed_at": iso(utcnow())})
+        self._launch(run, remaining, attempt)
+        return self.ledger.get_run(run_id)
+
+    def cancel(self, run_id: str) -> dict[str, Any]:
+        """Stop the execution and every chunk's Glue run still going; chunks not done are marked cancelled."""
+        from paybatch.jobs.launcher import launcher_for
+
+        run = self.ledger.get_run(run_id)
+        execution = self.execution_status(run)
+        if execution and execution["status"] == "RUNNING":
+            self.sfn.stop_execution(executionArn=run["execution_arn"], error="BulkRun.Cancelled", cause="`paybatch bulk cancel`")
+        self.ledger.update_run(run_id, {"status": str(RunStatus.CANCELLED), "finished_at": iso(utcnow())})
+        launcher = launcher_for(self.settings, self.clients)
+        stopped = 0
+        for chunk in self.ledger.chunks(run_id):
+            if chunk["status"] == ChunkStatus.RUNNING and chunk.get("job_run_id"):
+                if run["kind"] == "generate":  # a conversion run finishes its manifest (all or nothing) rather than die mid-way
+                    job_run = launcher.get_job_run(chunk["job_name"], chunk["job_run_id"])
+                    if job_run["JobRunState"] in RUNNING_STATES:
+                        launcher.stop_job_run(chunk["job_name"], chunk["job_run_id"])
+                        stopped += 1
+            self.ledger.cancel_chunk(run_id, int(chunk["chunk_id"]))
+        return {**self.ledger.get_run(run_id), "runs_stopped": stopped}
+
+    def status(self, run_id: str) -> dict[str, Any]:
+        run = self.ledger.get_run(run_id)
+        chunks = self.ledger.chunks(run_id)
+        counts = Counter(str(c["status"]) for c in chunks)
+        execution = self.execution_status(run)
+        return {"run": run, "chunks": chunks, "counts": dict(counts), "execution": execution}
+
+    def wait(self, run_id: str, on_progress: Callable[[dict[str, Any]], None] | None = None, *, poll: float = 2.0,
+             timeout: float | None = None) -> dict[str, Any]:
+        """Until the run's execution ends; returns the final status (``on_progress`` gets each poll's)."""
+        deadline = time.monotonic() + timeout if timeout else None
+        while True:
+            status = self.status(run_id)
+            if on_progress:
+                on_progress(status)
+            execution = status["execution"]
+            ended = execution is None or execution["status"] != "RUNNING"
+            if ended and (status["run"]["status"] in TERMINAL_RUN_STATUSES or execution is None):
+                return status
+            if ended:  # the execution ended outside the aggregation (stopped, timed out): record it, as the watch would
+                from paybatch.bulk.worker import BulkWorker
+
+                BulkWorker(self.settings, self.clients).close_if_ended(status["run"])
+                return self.status(run_id)
+            if deadline and time.monotonic() > deadline:
+                raise BulkPlanError(f"run {run_id} still running after {timeout:.0f}s; `paybatch bulk status {run_id}` follows it")
+            time.sleep(poll)
+
+    def result(self, run_id: str) -> dict[str, Any] | None:
+        """The aggregated result kept in S3 (None before the aggregation ran)."""
+        from paybatch.bulk.worker import result_key
+
+        try:
+            body = self.clients.s3.get_object(Bucket=self.settings.buckets.artifacts, Key=result_key(run_id))["Body"].read()
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                return None
+            raise
+        return dict(json.loads(body))
+

@@ -1,0 +1,48 @@
+"""Lambda entry point of the bulk worker: work-queue batches, Glue job state changes, and its schedule.
+
+- SQS records (``Records``): chunk and aggregate tasks, one at a time; a record that cannot be taken now
+  (no free Glue run slot) or that failed is reported in ``batchItemFailures`` and comes back.
+- ``aws.glue`` "Glue Job State Change": settles the chunk whose run ended.
+- a scheduled event: the watch (heartbeats, settling runs that ended without an event).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from paybatch.bulk.worker import BulkWorker
+from paybatch.config import load_settings
+
+logger = Logger(service="bulk-worker")
+
+
+@lru_cache(maxsize=4)
+def worker_for(env: str | None = None) -> BulkWorker:
+    return BulkWorker(load_settings(env))
+
+
+def handle(event: dict[str, Any], context: Any, worker: BulkWorker) -> dict[str, Any]:
+    if "Records" in event:
+        def record_handler(record: SQSRecord) -> None:
+            worker.handle_message(json.loads(record.body))
+
+        processor = BatchProcessor(event_type=EventType.SQS)  # one per call: safe when the local poller runs threads
+        return dict(process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context))
+    if event.get("source") == "aws.glue":
+        settled = worker.on_job_event(event.get("detail", {}))
+        return {"settled": settled}
+    report = worker.watch()
+    if report.errors:
+        logger.warning("bulk watch errors", errors=report.errors)
+    return report.__dict__
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return handle(event, context, worker_for())

@@ -1,0 +1,265 @@
+"""The bulk-run ledger (DynamoDB): one item per run and per chunk, and a reference from each Glue run to its chunk.
+
+Every chunk status change is a conditional write here, so the worker, the watch, a second delivery of the
+same task and the state machine's own ``RecordChunkFailed`` step cannot undo one another:
+
+    pending → running → succeeded                   (terminal: a resume or a redelivery never redoes it)
+                      ↘ failed → running            (the state machine's retry, or `bulk resume`)
+    pending | running | failed → cancelled → pending   (`bulk cancel`, then `bulk resume`)
+
+A chunk is settled (succeeded or failed) only by the Glue run it is recorded with, so the late end of an
+earlier attempt cannot overwrite the outcome of a later one. The aggregation and the tolerated-failure
+check read the outcomes here, on AWS and locally alike.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from paybatch.aws import AwsClients
+from paybatch.contracts.tracking import iso, utcnow
+from paybatch.errors import PaybatchError
+from paybatch.resources import BULK_PK, BULK_SK
+from paybatch.retry import retrying
+from paybatch.tracking_store import from_ddb as from_item
+from paybatch.tracking_store import to_ddb as to_item
+
+RUN_ITEM = "run"
+REF_ITEM = "ref"
+MAX_ATTEMPT_LOG = 20
+
+
+class ChunkStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"  # every chunk done
+    PARTIAL = "partial"  # some chunks failed, within the tolerance
+    FAILED = "failed"  # more failed than tolerated, or the execution failed
+    CANCELLED = "cancelled"
+
+
+TERMINAL_RUN_STATUSES = frozenset({RunStatus.SUCCEEDED, RunStatus.PARTIAL, RunStatus.FAILED, RunStatus.CANCELLED})
+
+
+class BulkRunNotFound(PaybatchError):
+    """No run with this id in the ledger."""
+
+
+def chunk_item(chunk_id: int) -> str:
+    return f"chunk#{chunk_id:05d}"
+
+
+def job_run_key(job_run_id: str) -> str:
+    return f"jobrun#{job_run_id}"
+
+
+@dataclass(frozen=True)
+class ChunkRef:
+    run_id: str
+    chunk_id: int
+
+
+class BulkLedger:
+    """Reads and conditional writes of one environment's bulk-run table."""
+
+    def __init__(self, clients: AwsClients) -> None:
+        self.clients = clients
+        self.table = clients.settings.bulk.table
+        self.ddb = clients.dynamodb
+
+    # --- reads -----------------------------------------------------------------------------------
+    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        item = retrying(self.ddb.get_item, TableName=self.table, ConsistentRead=True,
+                        Key={BULK_PK: {"S": pk}, BULK_SK: {"S": sk}}).get("Item")
+        return from_item(item) if item else None
+
+    def get_run(self, run_id: str) -> dict[str, Any]:
+        run = self._get(run_id, RUN_ITEM)
+        if run is None:
+            raise BulkRunNotFound(f"no bulk run {run_id!r} in {self.table} (see `paybatch bulk list`)")
+        return run
+
+    def find_run(self, run_id: str) -> dict[str, Any] | None:
+        return self._get(run_id, RUN_ITEM)
+
+    def get_chunk(self, run_id: str, chunk_id: int) -> dict[str, Any] | None:
+        return self._get(run_id, chunk_item(chunk_id))
+
+    def chunks(self, run_id: str) -> list[dict[str, Any]]:
+        """Every chunk of a run, in chunk order."""
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table, "ConsistentRead": True,
+            "KeyConditionExpression": "#pk = :run AND begins_with(#sk, :chunk)",
+            "ExpressionAttributeNames": {"#pk": BULK_PK, "#sk": BULK_SK},
+            "ExpressionAttributeValues": {":run": {"S": run_id}, ":chunk": {"S": "chunk#"}},
+        }
+        while True:
+            page = retrying(self.ddb.query, **kwargs)
+            items += [from_item(i) for i in page["Items"]]
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def runs(self) -> list[dict[str, Any]]:
+        """Every run, newest first (a scan: runs are few, and chunks are skipped server-side)."""
+        runs: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"TableName": self.table, "FilterExpression": "#sk = :run",
+                                  "ExpressionAttributeNames": {"#sk": BULK_SK}, "ExpressionAttributeValues": {":run": {"S": RUN_ITEM}}}
+        for page in self.ddb.get_paginator("scan").paginate(**kwargs):
+            runs += [from_item(i) for i in page["Items"]]
+        return sorted(runs, key=lambda r: r["created_at"], reverse=True)
+
+    def active_runs(self) -> list[dict[str, Any]]:
+        return [r for r in self.runs() if r["status"] == RunStatus.RUNNING]
+
+    def chunk_for_job_run(self, job_run_id: str) -> ChunkRef | None:
+        ref = self._get(job_run_key(job_run_id), REF_ITEM)
+        return ChunkRef(ref["bulk_run_id"], int(ref["chunk_id"])) if ref else None
+
+    # --- writes ----------------------------------------------------------------------------------
+    def create_run(self, run: Mapping[str, Any], chunks: list[Mapping[str, Any]]) -> None:
+        """The run item (only if new) and one pending item per chunk."""
+        try:
+            self.ddb.put_item(TableName=self.table, Item=to_item({BULK_PK: run["run_id"], BULK_SK: RUN_ITEM, **run}),
+                              ConditionExpression="attribute_not_exists(#pk)", ExpressionAttributeNames={"#pk": BULK_PK})
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise PaybatchError(f"bulk run {run['run_id']} already exists") from None
+            raise
+        for start in range(0, len(chunks), 25):
+            requests = [{"PutRequest": {"Item": to_item({
+                BULK_PK: run["run_id"], BULK_SK: chunk_item(int(c["chunk_id"])), "chunk_id": int(c["chunk_id"]),
+                "status": str(ChunkStatus.PENDING), "attempts": 0, "spec": json.dumps(c, sort_keys=True),
+                "updated_at": iso(utcnow())})}} for c in chunks[start:start + 25]]
+            pending: dict[str, Any] = {self.table: requests}
+            for _ in range(10):
+                unprocessed = retrying(self.ddb.batch_write_item, RequestItems=pending).get("UnprocessedItems", {})
+                if not unprocessed:
+                    break
+                pending = unprocessed
+            else:
+                raise PaybatchError(f"could not record the chunks of bulk run {run['run_id']} (DynamoDB kept them unprocessed)")
+
+    def update_run(self, run_id: str, values: Mapping[str, Any], *, expected: set[RunStatus] | None = None) -> bool:
+        """Set run attributes; with ``expected``, only while the run's status is one of them. True if written."""
+        values = {**values, "updated_at": iso(utcnow())}
+        names = {f"#a{i}": k for i, k in enumerate(values)}
+        attrs = {f":v{i}": v for i, v in enumerate(values.values())}
+        kwargs: dict[str, Any] = {}
+        if expected:
+            names["#status"] = "status"
+            attrs.update({f":e{i}": str(s) for i, s in enumerate(sorted(expected))})
+            kwargs["ConditionExpression"] = "#status IN (" + ", ".join(f":e{i}" for i in range(len(expected))) + ")"
+        try:
+            self.ddb.update_item(TableName=self.table, Key={BULK_PK: {"S": run_id}, BULK_SK: {"S": RUN_ITEM}},
+                                 UpdateExpression="SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(values))),
+                                 ExpressionAttributeNames=names, ExpressionAttributeValues=to_item(attrs), **kwargs)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def _move_chunk(self, run_id: str, chunk_id: int, to: ChunkStatus, condition: str, values: Mapping[str, Any],
+                    condition_values: Mapping[str, Any], *, append_attempt: Mapping[str, Any] | None = None,
+                    remove: tuple[str, ...] = ()) -> bool:
+        values = {**values, "status": str(to), "updated_at": iso(utcnow())}
+        names = {f"#a{i}": k for i, k in enumerate(values)}
+        attrs = {f":v{i}": v for i, v in enumerate(values.values())}
+        sets = [f"#a{i} = :v{i}" for i in range(len(values))]
+        if append_attempt is not None:
+            names["#log"] = "attempt_log"
+            attrs[":entry"] = [dict(append_attempt)]
+            attrs[":empty"] = []
+            sets.append("#log = list_append(if_not_exists(#log, :empty), :entry)")
+        names["#status"] = "status"
+        attrs.update(condition_values)
+        expression = "SET " + ", ".join(sets)
+        if remove:
+            names.update({f"#r{i}": k for i, k in enumerate(remove)})
+            expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
+        try:
+            self.ddb.update_item(TableName=self.table, Key={BULK_PK: {"S": run_id}, BULK_SK: {"S": chunk_item(chunk_id)}},
+                                 UpdateExpression=expression, ConditionExpression=condition,
+                                 ExpressionAttributeNames=names, ExpressionAttributeValues=to_item(attrs))
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def start_chunk(self, run_id: str, chunk_id: int, *, task_token: str, execution: str, job_name: str, job_run_id: str,
+                    route: str, attempts: int) -> bool:
+        """pending | failed | running (its earlier run is over) → running with this Glue run; and the run → chunk reference.
+
+        ``attempts`` is the count the caller read: the write only lands if nobody started the chunk meanwhile.
+        """
+        self.ddb.put_item(TableName=self.table, Item=to_item({BULK_PK: job_run_key(job_run_id), BULK_SK: REF_ITEM,
+                                                              "bulk_run_id": run_id, "chunk_id": chunk_id}))
+        now = iso(utcnow())
+        return self._move_chunk(
+            run_id, chunk_id, ChunkStatus.RUNNING,
+            "#status IN (:pending, :failed, :running) AND attempts = :attempts",
+            {"task_token": task_token, "execution": execution, "job_name": job_name, "job_run_id": job_run_id, "route": route,
+             "attempts": attempts + 1, "started_at": now},
+            {":pending": str(ChunkStatus.PENDING), ":failed": str(ChunkStatus.FAILED), ":running": str(ChunkStatus.RUNNING),
+             ":attempts": attempts},
+            append_attempt={"attempt": attempts + 1, "job_run_id": job_run_id, "started_at": now, "execution": execution},
+            remove=("last_error",),
+        )
+
+    def attach_token(self, run_id: str, chunk_id: int, *, task_token: str, execution: str, job_run_id: str) -> bool:
+        """A new task for a chunk whose run is still going (a retry after a missed heartbeat, a resume): answer that one."""
+        return self._move_chunk(run_id, chunk_id, ChunkStatus.RUNNING, "#status = :running AND job_run_id = :run",
+                                {"task_token": task_token, "execution": execution},
+                                {":running": str(ChunkStatus.RUNNING), ":run": job_run_id})
+
+    def finish_chunk(self, run_id: str, chunk_id: int, job_run_id: str, to: ChunkStatus, values: Mapping[str, Any]) -> bool:
+        """running (with this Glue run) → succeeded | failed; False if the chunk moved on (another attempt, cancelled)."""
+        assert to in (ChunkStatus.SUCCEEDED, ChunkStatus.FAILED)
+        return self._move_chunk(run_id, chunk_id, to, "#status = :running AND job_run_id = :run",
+                                {**values, "finished_at": iso(utcnow())},
+                                {":running": str(ChunkStatus.RUNNING), ":run": job_run_id})
+
+    def skip_chunk(self, run_id: str, chunk_id: int, why: str) -> bool:
+        """pending → succeeded without work (what it would write is already there, e.g. a backfill's known files)."""
+        return self._move_chunk(run_id, chunk_id, ChunkStatus.SUCCEEDED, "#status = :pending",
+                                {"skipped": why, "finished_at": iso(utcnow()), "attempts": 0}, {":pending": str(ChunkStatus.PENDING)})
+
+    def fail_unstarted(self, run_id: str, chunk_id: int, error: str) -> bool:
+        """pending | failed | running → failed, when the chunk's compute could not even be started."""
+        return self._move_chunk(run_id, chunk_id, ChunkStatus.FAILED, "#status IN (:pending, :failed, :running)",
+                                {"last_error": error[:2000], "finished_at": iso(utcnow())},
+                                {":pending": str(ChunkStatus.PENDING), ":failed": str(ChunkStatus.FAILED),
+                                 ":running": str(ChunkStatus.RUNNING)})
+
+    def cancel_chunk(self, run_id: str, chunk_id: int) -> bool:
+        return self._move_chunk(run_id, chunk_id, ChunkStatus.CANCELLED, "#status IN (:pending, :failed, :running)", {},
+                                {":pending": str(ChunkStatus.PENDING), ":failed": str(ChunkStatus.FAILED),
+                                 ":running": str(ChunkStatus.RUNNING)})
+
+    def reopen_chunk(self, run_id: str, chunk_id: int) -> bool:
+        """cancelled → pending (`bulk resume` of a cancelled run)."""
+        return self._move_chunk(run_id, chunk_id, ChunkStatus.PENDING, "#status = :cancelled", {},
+                                {":cancelled": str(ChunkStatus.CANCELLED)})
+
+    def running_chunks(self) -> Iterator[dict[str, Any]]:
+        """Chunks in flight, across the runs still running (what the watch heartbeats and settles)."""
+        for run in self.active_runs():
+            for chunk in self.chunks(run["run_id"]):
+                if chunk["status"] == ChunkStatus.RUNNING:
+                    yield chunk

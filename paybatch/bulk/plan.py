@@ -1,0 +1,148 @@
+"""What a bulk run will do before it runs: its chunks, and what they cost in DPU-hours, dollars and wall time.
+
+Chunks are plain JSON (the state machine reads them from S3, one Map item each). A generation chunk is a
+contiguous range of the request's job list (``paybatch.generate.plan.job_slices``) run as one Glue run; a
+conversion chunk is one manifest. Estimates come from measured rates (``paybatch/ops/rates.json``, written
+by `make bench`) and the unit prices in ``paybatch.ops.cost``; nothing here is a hand-copied figure.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from paybatch.config import Settings
+from paybatch.errors import PaybatchError
+from paybatch.generate.plan import JobSlice
+from paybatch.ops.cost import DPU_PER_WORKER, VCPU_PER_DPU, glue_run_cost
+from paybatch.ops.rates import load as load_rates
+from paybatch.resources import LIGHT_WORKERS, glue_job_specs
+
+TB = 10**12
+
+
+class BulkPlanError(PaybatchError):
+    """A bulk request that cannot be planned as given."""
+
+
+def chunk_item_key(chunk_id: int) -> str:
+    from paybatch.bulk.ledger import chunk_item
+
+    return chunk_item(chunk_id)
+
+
+def generation_chunks(jobs: list[JobSlice], *, jobs_per_chunk: int | None = None, chunks: int | None = None,
+                      with_pan: bool = True) -> list[dict[str, Any]]:
+    """Contiguous ranges of the job list, as even as they can be: ``chunks`` of them, or ``jobs_per_chunk`` jobs each.
+
+    The PAN dimension is written once, by the first chunk (it depends only on the seed and the key).
+    """
+    if not jobs:
+        raise BulkPlanError("nothing to generate")
+    if chunks is not None:
+        if chunks < 1:
+            raise BulkPlanError(f"--chunks must be at least 1 (got {chunks})")
+        if chunks > len(jobs):
+            raise BulkPlanError(f"--chunks {chunks} is more than the {len(jobs)} jobs; lower --rows-per-job for more jobs")
+        count = chunks
+    else:
+        count = math.ceil(len(jobs) / max(1, jobs_per_chunk or 1))
+    base, extra = divmod(len(jobs), count)
+    specs, first = [], 0
+    for chunk_id in range(count):
+        end = first + base + (1 if chunk_id < extra else 0)
+        part = jobs[first:end]
+        specs.append({"chunk_id": chunk_id, "item": chunk_item_key(chunk_id), "kind": "generate", "jobs": [first, end],
+                      "rows": sum(j.rows for j in part), "dates": [part[0].date, part[-1].date],
+                      "pan_dimension": with_pan and chunk_id == 0})
+        first = end
+    return specs
+
+
+def rows_for_target(target_tb: float) -> int:
+    """Authorization rows whose six tables (each written once) come to ``target_tb`` terabytes, at the measured bytes per row."""
+    if target_tb <= 0:
+        raise BulkPlanError(f"--target-tb must be more than 0 (got {target_tb})")
+    return math.ceil(target_tb * TB / rate_value("generate_bytes_per_row"))
+
+
+def rate_value(name: str) -> float:
+    rates = load_rates()
+    if name not in rates:
+        raise BulkPlanError(f"no measured {name} in paybatch/ops/rates.json: run `make bench` once")
+    return float(rates[name]["value"])
+
+
+@dataclass
+class BulkEstimate:
+    """A bulk run's size and price at this environment's Glue capacity and concurrency."""
+
+    kind: str
+    chunks: int
+    rows: int
+    bytes: int
+    concurrency: int
+    dpus_per_run: float
+    seconds_per_chunk: float
+    dpu_hours: float
+    cost_usd: float
+    wall_seconds: float
+    rates: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _job_capacity(settings: Settings, role: str) -> tuple[float, int]:
+    """(DPUs per run, MaxConcurrentRuns) of one Glue job of this environment."""
+    spec = next(s for s in glue_job_specs(settings) if s.role == role)
+    worker_type, workers = spec.workers or (settings.glue.worker_type, settings.glue.number_of_workers)
+    return workers * DPU_PER_WORKER[worker_type], spec.max_concurrent_runs
+
+
+def _estimate(settings: Settings, kind: str, chunk_work: list[float], rows: int, size: int, role: str,
+              rate_names: tuple[str, ...], max_concurrency: int | None) -> BulkEstimate:
+    """``chunk_work``: CPU-seconds of compute per chunk (without start-up)."""
+    dpus, job_runs = _job_capacity(settings, role)
+    concurrency = min(max_concurrency or settings.bulk.max_concurrency, job_runs, max(1, len(chunk_work)))
+    overhead = rate_value("bulk_chunk_overhead_seconds")
+    seconds = [work / (dpus * VCPU_PER_DPU) + overhead for work in chunk_work]
+    cost = sum(glue_run_cost(s, dpus) for s in seconds)
+    dpu_hours = sum(max(s, 60.0) / 3600 * dpus for s in seconds)  # Glue bills at least a minute per run
+    # Chunks are near-equal; the slowest wave decides (a greedy fill of `concurrency` slots).
+    slots = [0.0] * concurrency
+    for s in sorted(seconds, reverse=True):
+        slots[slots.index(min(slots))] += s
+    rates = load_rates()
+    return BulkEstimate(kind=kind, chunks=len(chunk_work), rows=rows, bytes=size, concurrency=concurrency, dpus_per_run=dpus,
+                        seconds_per_chunk=round(max(seconds), 1), dpu_hours=round(dpu_hours, 2), cost_usd=round(cost, 2),
+                        wall_seconds=round(max(slots), 1),
+                        rates={n: {k: rates[n][k] for k in ("value", "measured", "by")} for n in (*rate_names, "bulk_chunk_overhead_seconds")})
+
+
+def estimate_generation(settings: Settings, chunks: list[dict[str, Any]], max_concurrency: int | None = None) -> BulkEstimate:
+    per_cpu = rate_value("generate_rows_per_cpu_second")
+    per_row = rate_value("generate_bytes_per_row")
+    rows = sum(int(c["rows"]) for c in chunks)
+    return _estimate(settings, "generate", [int(c["rows"]) / per_cpu for c in chunks], rows, int(rows * per_row), "generate",
+                     ("generate_rows_per_cpu_second", "generate_bytes_per_row"), max_concurrency)
+
+
+def estimate_conversion(settings: Settings, chunks: list[dict[str, Any]], max_concurrency: int | None = None) -> BulkEstimate:
+    per_cpu = rate_value("convert_mib_per_cpu_second")
+    size = sum(int(c["bytes"]) for c in chunks)
+    light = [c for c in chunks if c.get("route") == "light"]
+    role = "convert" if len(light) < len(chunks) else "convert_light"
+    work = [int(c["bytes"]) / 1024 / 1024 / per_cpu for c in chunks]
+    estimate = _estimate(settings, "convert", work, 0, size, role, ("convert_mib_per_cpu_second",), max_concurrency)
+    if light and role == "convert":  # light chunks run on the small job: price them at its DPUs
+        light_dpus = LIGHT_WORKERS[1] * DPU_PER_WORKER[LIGHT_WORKERS[0]]
+        heavy_dpus = estimate.dpus_per_run
+        overhead = rate_value("bulk_chunk_overhead_seconds")
+        for c in light:
+            heavy = int(c["bytes"]) / 1024 / 1024 / per_cpu / (heavy_dpus * VCPU_PER_DPU) + overhead
+            small = int(c["bytes"]) / 1024 / 1024 / per_cpu / (light_dpus * VCPU_PER_DPU) + overhead
+            estimate.cost_usd = round(estimate.cost_usd - glue_run_cost(heavy, heavy_dpus) + glue_run_cost(small, light_dpus), 2)
+            estimate.dpu_hours = round(estimate.dpu_hours - max(heavy, 60) / 3600 * heavy_dpus + max(small, 60) / 3600 * light_dpus, 2)
+    return estimate

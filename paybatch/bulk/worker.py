@@ -1,0 +1,403 @@
+"""The bulk worker: takes each chunk task from the state machine, starts its compute, and answers its task token.
+
+It is a Lambda on AWS (the work queue's event source, the Glue job state-change rule and a schedule) and a
+poller plus a periodic call in `paybatch local up`'s services process locally; the code is the same.
+
+- **chunk** (a work-queue message with a task token): a chunk already succeeded is answered at once (a
+  resume, a redelivery); a chunk whose Glue run is still going takes the new token and keeps it; otherwise
+  its compute starts — a generation chunk as one run of the generate job, a conversion chunk as its
+  manifest's run (light or Spark by size, as the manifest builder routes it) — and is recorded as running.
+- **settle** (a Glue run ended: the state-change event on AWS, the watch everywhere): the chunk's outcome
+  is recorded in the ledger (conditional on that run still being the chunk's), then the token is answered
+  with SendTaskSuccess, or SendTaskFailure ``BulkChunk.Failed`` that the state machine retries with backoff.
+- **watch** (periodic): heartbeats the tokens of chunks whose runs are still going, settles those that ended
+  without an event, and marks runs whose execution ended outside the aggregation (stopped, timed out).
+- **aggregate** (the last task): every chunk's outcome from the ledger → one result in S3 and on the
+  completion queue; ``within_tolerance`` decides whether the execution succeeds.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from paybatch.aws import AwsClients
+from paybatch.bulk.ledger import (
+    BulkLedger,
+    ChunkRef,
+    ChunkStatus,
+    RunStatus,
+)
+from paybatch.config import Settings
+from paybatch.contracts.tracking import ManifestStatus, iso, parse_iso, utcnow
+from paybatch.generate.sinks import split_s3_uri
+from paybatch.jobs.launcher import FAILED_STATES, RUNNING_STATES, JobLauncher, is_concurrency_refusal, launcher_for
+from paybatch.ops.cost import DPU_PER_WORKER, glue_run_cost
+from paybatch.retry import retrying
+
+logger = logging.getLogger(__name__)
+
+CHUNK_FAILED = "BulkChunk.Failed"
+RUN_CANCELLED = "BulkRun.Cancelled"
+STALE_TOKEN_CODES = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
+
+
+class RetryLater(Exception):
+    """The chunk cannot start yet (no free Glue run slot): the message comes back after the visibility timeout."""
+
+
+def result_key(run_id: str) -> str:
+    return f"bulk/{run_id}/result.json"
+
+
+def chunk_result_uri(settings: Settings, run_id: str, chunk_id: int, attempt: str) -> str:
+    return f"s3://{settings.buckets.artifacts}/bulk/{run_id}/chunks/{chunk_id:05d}/{attempt}.json"
+
+
+def run_seconds(job_run: Mapping[str, Any]) -> float:
+    """How long a Glue run ran (Glue's ExecutionTime where given, else its timestamps)."""
+    if job_run.get("ExecutionTime"):
+        return float(job_run["ExecutionTime"])
+    started, completed = job_run.get("StartedOn"), job_run.get("CompletedOn")
+    if isinstance(started, str):
+        started = parse_iso(started)
+    if isinstance(completed, str):
+        completed = parse_iso(completed)
+    if isinstance(started, datetime) and isinstance(completed, datetime):
+        return max(0.0, (completed - started).total_seconds())
+    return 0.0
+
+
+def run_cost(job_run: Mapping[str, Any]) -> tuple[float, float]:
+    """(DPU-seconds, dollars) of a Glue run at Glue's prices (for a local run: what it would have cost on Glue)."""
+    seconds = run_seconds(job_run)
+    dpus = float(job_run.get("NumberOfWorkers") or 0) * DPU_PER_WORKER.get(str(job_run.get("WorkerType")), 1.0)
+    if job_run.get("DPUSeconds"):  # auto scaling: Glue reports what it used
+        return float(job_run["DPUSeconds"]), glue_run_cost(float(job_run["DPUSeconds"]), 1.0)
+    return seconds * dpus, glue_run_cost(seconds, dpus)
+
+
+@dataclass
+class WatchReport:
+    heartbeats: int = 0
+    settled: int = 0
+    runs_closed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class BulkWorker:
+    def __init__(self, settings: Settings, clients: AwsClients | None = None, launcher: JobLauncher | None = None) -> None:
+        self.settings = settings
+        self.clients = clients or AwsClients(settings)
+        self.ledger = BulkLedger(self.clients)
+        self.launcher = launcher or launcher_for(settings, self.clients)
+        self.sfn = self.clients.client("stepfunctions")
+
+    @cached_property
+    def app(self) -> Any:
+        """The manifest builder's parts (conversion chunks are its manifests)."""
+        from lambda_manifest_builder.app import BuilderApp
+
+        return BuilderApp.create(self.settings, self.launcher)
+
+    # --- answering the state machine ---------------------------------------------------------------
+    def _answer(self, call: str, **kwargs: Any) -> bool:
+        """A SendTask* call; a token that expired (the state machine gave up on it) is not an error here."""
+        try:
+            retrying(getattr(self.sfn, call), **kwargs)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in STALE_TOKEN_CODES:
+                logger.info("task token no longer wanted (%s)", exc.response["Error"]["Code"])
+                return False
+            raise
+        return True
+
+    def succeed(self, token: str, output: Mapping[str, Any]) -> bool:
+        return self._answer("send_task_success", taskToken=token, output=json.dumps(output, default=str))
+
+    def fail(self, token: str, error: str, cause: str) -> bool:
+        return self._answer("send_task_failure", taskToken=token, error=error, cause=cause[:32000])
+
+    def heartbeat(self, token: str) -> bool:
+        return self._answer("send_task_heartbeat", taskToken=token)
+
+    # --- messages ------------------------------------------------------------------------------------
+    def handle_message(self, body: Mapping[str, Any]) -> None:
+        action = body.get("action")
+        if action == "chunk":
+            self.take_chunk(body)
+        elif action == "aggregate":
+            result = self.aggregate(str(body["run_id"]), str(body.get("execution", "")))
+            self.succeed(str(body["task_token"]), compact_result(result))
+        else:
+            raise ValueError(f"unknown bulk work action {action!r}")
+
+    def take_chunk(self, message: Mapping[str, Any]) -> None:
+        run_id, spec, token = str(message["run_id"]), dict(message["chunk"]), str(message["task_token"])
+        execution, chunk_id = str(message.get("execution", "")), int(spec["chunk_id"])
+        run = self.ledger.find_run(run_id)
+        record = self.ledger.get_chunk(run_id, chunk_id)
+        if run is None or record is None:
+            self.fail(token, CHUNK_FAILED, f"bulk run {run_id} chunk {chunk_id} is not in the ledger")
+            return
+        if run["status"] == RunStatus.CANCELLED or record["status"] == ChunkStatus.CANCELLED:
+            self.fail(token, RUN_CANCELLED, f"bulk run {run_id} was cancelled")
+            return
+        if record["status"] == ChunkStatus.SUCCEEDED:
+            self.succeed(token, {**chunk_summary(record), "skipped": "already done"})
+            return
+        if record["status"] == ChunkStatus.RUNNING and record.get("job_run_id"):
+            job_run = self.launcher.get_job_run(record["job_name"], record["job_run_id"])
+            if self.ledger.attach_token(run_id, chunk_id, task_token=token, execution=execution, job_run_id=record["job_run_id"]):
+                if job_run["JobRunState"] in RUNNING_STATES:
+                    self.heartbeat(token)
+                else:  # it ended and nobody settled it yet: settle now, answering this token
+                    self.settle(ChunkRef(run_id, chunk_id), job_run)
+                return
+            record = self.ledger.get_chunk(run_id, chunk_id) or record
+        try:
+            job_name, job_run_id, route = (self.start_generation(run, spec) if run["kind"] == "generate"
+                                           else self.start_conversion(run, spec))
+        except RetryLater:
+            self.heartbeat(token)
+            raise
+        except Exception as exc:  # noqa: BLE001 - any refusal fails this attempt; the state machine retries it
+            error = f"could not start chunk {chunk_id}: {type(exc).__name__}: {exc}"
+            logger.warning(error)
+            self.ledger.fail_unstarted(run_id, chunk_id, error)
+            self.fail(token, CHUNK_FAILED, error)
+            return
+        started = self.ledger.start_chunk(run_id, chunk_id, task_token=token, execution=execution, job_name=job_name,
+                                          job_run_id=job_run_id, route=route, attempts=int(record.get("attempts", 0)))
+        if not started:  # a second delivery of this task started it first: ours is redundant
+            if run["kind"] == "generate":
+                self.launcher.stop_job_run(job_name, job_run_id)
+            return
+        job_run = self.launcher.get_job_run(job_name, job_run_id)
+        if job_run["JobRunState"] not in RUNNING_STATES:  # a light run can end before we look
+            self.settle(ChunkRef(run_id, chunk_id), job_run)
+
+    # --- starting compute ----------------------------------------------------------------------------
+    def start_generation(self, run: Mapping[str, Any], spec: Mapping[str, Any]) -> tuple[str, str, str]:
+        request = json.loads(run["request"])
+        from paybatch.generate.spec import PAN_DIMENSION
+
+        tables = [t for t in request["tables"] if t != PAN_DIMENSION or spec.get("pan_dimension")]
+        attempt = utcnow().strftime("%Y%m%dT%H%M%S%f")
+        arguments = {
+            "--env": self.settings.env, "--rows": str(request["rows"]), "--dates": f"{request['dates'][0]}..{request['dates'][-1]}",
+            "--rows_per_job": str(request["rows_per_job"]), "--job_slices": f"{spec['jobs'][0]}..{spec['jobs'][1]}",
+            "--seed": str(request["seed"]), "--format": request["format"], "--tables": ",".join(tables),
+            "--quality": "true" if request["quality"] else "false",
+            "--result_uri": chunk_result_uri(self.settings, run["run_id"], int(spec["chunk_id"]), attempt),
+        }
+        if request.get("output"):
+            arguments["--output"] = request["output"]
+        job = self.settings.glue.jobs.generate
+        try:
+            run_id = self.launcher.start_job_run(job, arguments)
+        except Exception as exc:
+            if is_concurrency_refusal(exc):
+                raise RetryLater(str(exc)) from exc
+            raise
+        return job, run_id, "spark"
+
+    def start_conversion(self, run: Mapping[str, Any], spec: Mapping[str, Any]) -> tuple[str, str, str]:
+        """Get the chunk's manifest running (or adopt its run) through the manifest builder's own dispatch."""
+        from lambda_manifest_builder.manifests import Dispatch
+        from paybatch.transitions import requeue_manifest
+
+        date, batch_id = str(spec["date"]), str(spec["batch_id"])
+        store = self.app.store
+        record = store.get_manifest(date, batch_id)
+        if record is None:
+            raise ValueError(f"manifest {batch_id} of {date} is gone")
+        status = ManifestStatus(record["manifest_status"])
+        if status == ManifestStatus.RUNNING:
+            job_run = self.launcher.get_job_run(record["job_name"], record["run_id"])
+            if job_run["JobRunState"] in RUNNING_STATES:
+                return record["job_name"], record["run_id"], route_of(self.settings, record["job_name"])
+            requeue_manifest(self.app.moves, record, f"its run {record['run_id']} ended {job_run['JobRunState']} unrecorded",
+                              keep_bulk_run=True)
+        elif status in (ManifestStatus.FAILED, ManifestStatus.PARTIAL):
+            requeue_manifest(self.app.moves, record, "bulk run retry", keep_bulk_run=True)
+        elif status == ManifestStatus.COMPLETED:
+            return record["job_name"], record["run_id"], route_of(self.settings, record["job_name"])  # settled at once
+        record = store.get_manifest(date, batch_id) or record
+        outcome = self.app.builder.dispatch(record)
+        if outcome == Dispatch.NO_SLOT:
+            raise RetryLater(f"no free run slot for manifest {batch_id}")
+        current = store.get_manifest(date, batch_id) or {}
+        if outcome == Dispatch.START_FAILED or not current.get("run_id"):
+            raise RuntimeError(current.get("queue_reason") or f"manifest {batch_id} did not start ({outcome})")
+        return current["job_name"], current["run_id"], route_of(self.settings, current["job_name"])
+
+    # --- settling ------------------------------------------------------------------------------------
+    def settle(self, ref: ChunkRef, job_run: Mapping[str, Any]) -> bool:
+        """Record the outcome of a chunk whose Glue run ended, then answer its token; False if not ours to settle."""
+        record = self.ledger.get_chunk(ref.run_id, ref.chunk_id)
+        if record is None or record["status"] != ChunkStatus.RUNNING or record.get("job_run_id") != job_run["Id"]:
+            return False
+        if job_run["JobRunState"] in RUNNING_STATES:
+            return False
+        run = self.ledger.get_run(ref.run_id)
+        ok, values, error = (self.generation_outcome(record, job_run) if run["kind"] == "generate"
+                             else self.conversion_outcome(json.loads(record["spec"]), job_run))
+        dpu_seconds, cost = run_cost(job_run)
+        values = {**values, "dpu_seconds": round(dpu_seconds, 1), "cost_usd": round(cost, 4),
+                  "duration_seconds": round(run_seconds(job_run), 1), "job_state": job_run["JobRunState"]}
+        if error:
+            values["last_error"] = error[:2000]
+        moved = self.ledger.finish_chunk(ref.run_id, ref.chunk_id, job_run["Id"],
+                                         ChunkStatus.SUCCEEDED if ok else ChunkStatus.FAILED, values)
+        if not moved:
+            return False
+        logger.info("bulk chunk %s/%s %s", ref.run_id, ref.chunk_id, "succeeded" if ok else f"failed: {error}")
+        token = str(record.get("task_token", ""))
+        if ok:
+            self.succeed(token, {**chunk_summary({**record, **values}), "status": "succeeded"})
+        else:
+            self.fail(token, CHUNK_FAILED, error or "failed")
+        return True
+
+    def generation_outcome(self, record: Mapping[str, Any], job_run: Mapping[str, Any]) -> tuple[bool, dict[str, Any], str]:
+        state = job_run["JobRunState"]
+        if state != "SUCCEEDED":
+            return False, {}, f"run {job_run['Id']} {state}: {job_run.get('ErrorMessage') or 'no error message'}"
+        uri = job_run.get("Arguments", {}).get("--result_uri") or ""
+        try:
+            bucket, key = split_s3_uri(uri)
+            result = json.loads(retrying(self.clients.s3.get_object, Bucket=bucket, Key=key)["Body"].read())
+        except (ClientError, ValueError, IndexError) as exc:
+            return False, {}, f"run {job_run['Id']} SUCCEEDED but its result {uri or '(none)'} cannot be read: {exc}"
+        tables = result.get("tables", {})
+        files = [f for f in result.get("files", []) if not f["role"].startswith("lake_")]
+        return True, {
+            "rows": int(tables.get("authorization", {}).get("rows", 0)),
+            "bytes": sum(int(t["bytes"]) for t in tables.values()),
+            "files": len(files),
+            "allocations": [[a["date"], a["job_index"], a["start"], a["count"]] for a in result.get("allocations", [])],
+            "outputs": sorted({f["uri"].rsplit("/", 2)[0] for f in files})[:50],
+            "result_uri": uri,
+        }, ""
+
+    def conversion_outcome(self, spec: Mapping[str, Any], job_run: Mapping[str, Any]) -> tuple[bool, dict[str, Any], str]:
+        record = self.app.store.get_manifest(str(spec["date"]), str(spec["batch_id"])) or {}
+        status = record.get("manifest_status")
+        values = {"rows": int(record.get("rows_written", 0)), "rows_rejected": int(record.get("rows_rejected", 0)),
+                  "lines_read": int(record.get("lines_read", 0)), "bytes": int(record.get("total_bytes", 0)),
+                  "files": int(record.get("file_count", 0)), "outputs": [record["output_uri"]] if record.get("output_uri") else []}
+        if status == ManifestStatus.COMPLETED:
+            return True, values, ""
+        if status in (ManifestStatus.FAILED, ManifestStatus.PARTIAL):
+            return False, values, (f"manifest {spec['batch_id']} {status}: {record.get('files_failed', '?')} file(s) failed"
+                                    + (f"; {record['last_error']}" if record.get("last_error") else ""))
+        state = job_run["JobRunState"]
+        why = job_run.get("ErrorMessage") or ("ended without recording the manifest's result" if state == "SUCCEEDED" else "no error message")
+        return False, values, f"run {job_run['Id']} {state}: {why}"
+
+    def on_job_event(self, detail: Mapping[str, Any]) -> bool:
+        """A Glue Job State Change event (EventBridge): settle the chunk whose run it is, if any."""
+        if detail.get("state") not in FAILED_STATES | {"SUCCEEDED"}:
+            return False
+        ref = self.ledger.chunk_for_job_run(str(detail["jobRunId"]))
+        if ref is None:
+            return False
+        return self.settle(ref, self.launcher.get_job_run(str(detail["jobName"]), str(detail["jobRunId"])))
+
+    # --- the periodic watch --------------------------------------------------------------------------
+    def watch(self) -> WatchReport:
+        report = WatchReport()
+        for chunk in list(self.ledger.running_chunks()):
+            if not chunk.get("job_run_id"):
+                continue
+            try:
+                job_run = self.launcher.get_job_run(chunk["job_name"], chunk["job_run_id"])
+                if job_run["JobRunState"] in RUNNING_STATES:
+                    report.heartbeats += self.heartbeat(str(chunk["task_token"]))
+                elif self.settle(ChunkRef(chunk["run_id"], int(chunk["chunk_id"])), job_run):
+                    report.settled += 1
+            except Exception as exc:  # noqa: BLE001 - one chunk's trouble must not stop the others' heartbeats
+                report.errors.append(f"chunk {chunk['run_id']}/{chunk['chunk_id']}: {type(exc).__name__}: {exc}")
+        for run in self.ledger.active_runs():
+            try:
+                report.runs_closed += self.close_if_ended(run)
+            except Exception as exc:  # noqa: BLE001
+                report.errors.append(f"run {run['run_id']}: {type(exc).__name__}: {exc}")
+        return report
+
+    def close_if_ended(self, run: Mapping[str, Any]) -> bool:
+        """A run whose execution ended without the aggregation recording it (stopped, timed out, failed early)."""
+        arn = run.get("execution_arn")
+        if not arn:
+            return False
+        execution = retrying(self.sfn.describe_execution, executionArn=arn)
+        if execution["status"] == "RUNNING":
+            return False
+        error = execution.get("error") or execution["status"]
+        return self.ledger.update_run(run["run_id"], {"status": str(RunStatus.FAILED),
+                                                      "error": f"execution {execution['status']}: {error} {execution.get('cause', '')}".strip()[:2000],
+                                                      "finished_at": iso(utcnow())}, expected={RunStatus.RUNNING})
+
+    # --- aggregation ---------------------------------------------------------------------------------
+    def aggregate(self, run_id: str, execution: str = "") -> dict[str, Any]:
+        """Every chunk's outcome → the run's result (S3 and the completion queue) and status."""
+        run = self.ledger.get_run(run_id)
+        chunks = self.ledger.chunks(run_id)
+        done = [c for c in chunks if c["status"] == ChunkStatus.SUCCEEDED]
+        failed = [c for c in chunks if c["status"] != ChunkStatus.SUCCEEDED]
+        percent = 100.0 * len(failed) / max(1, len(chunks))
+        tolerated = float(run["tolerated_failure_percent"])
+        within = percent <= tolerated
+        status = RunStatus.SUCCEEDED if not failed else RunStatus.PARTIAL if within else RunStatus.FAILED
+        started = parse_iso(str(run["created_at"]))
+        result: dict[str, Any] = {
+            "type": "bulk_run_result", "run_id": run_id, "kind": run["kind"], "env": self.settings.env, "status": str(status),
+            "execution": execution, "within_tolerance": within, "tolerated_failure_percent": tolerated,
+            "failed_percent": round(percent, 2),
+            "chunks": {"total": len(chunks), "succeeded": len(done), "skipped": sum(1 for c in done if c.get("skipped")),
+                       "failed": len(failed)},
+            "failed_chunks": [{"chunk_id": c["chunk_id"], "status": c["status"], "attempts": c.get("attempts", 0),
+                               "error": str(c.get("last_error", ""))[:500]} for c in failed],
+            "rows": sum(int(c.get("rows", 0)) for c in done),
+            "rows_rejected": sum(int(c.get("rows_rejected", 0)) for c in done),
+            "bytes": sum(int(c.get("bytes", 0)) for c in done),
+            "files": sum(int(c.get("files", 0)) for c in done),
+            "dpu_hours": round(sum(float(c.get("dpu_seconds", 0)) for c in chunks) / 3600, 3),
+            "cost_usd": round(sum(float(c.get("cost_usd", 0)) for c in chunks), 4),
+            "started_at": run["created_at"], "finished_at": iso(utcnow()),
+            "duration_seconds": round((utcnow() - started).total_seconds(), 1),
+            "outputs": sorted({o for c in done for o in c.get("outputs", [])})[:200],
+            "result_uri": f"s3://{self.settings.buckets.artifacts}/{result_key(run_id)}",
+        }
+        body = json.dumps(result, indent=2, default=str)
+        retrying(self.clients.s3.put_object, Bucket=self.settings.buckets.artifacts, Key=result_key(run_id), Body=body.encode(),
+                 ContentType="application/json")
+        queue = retrying(self.clients.queue_url, self.settings.queues.completion)
+        retrying(self.clients.sqs.send_message, QueueUrl=queue, MessageBody=json.dumps(result, default=str))
+        self.ledger.update_run(run_id, {"status": str(status), "result": compact_result(result), "finished_at": result["finished_at"]},
+                               expected={RunStatus.RUNNING})
+        return result
+
+
+def route_of(settings: Settings, job_name: str) -> str:
+    return "light" if job_name == settings.glue.jobs.convert_light else "spark"
+
+
+def chunk_summary(record: Mapping[str, Any]) -> dict[str, Any]:
+    keys = ("chunk_id", "rows", "bytes", "files", "attempts", "job_run_id", "duration_seconds", "cost_usd")
+    return {k: record[k] for k in keys if k in record}
+
+
+def compact_result(result: Mapping[str, Any]) -> dict[str, Any]:
+    """What the state machine carries and the run item keeps (the whole result, failed chunks listed, is in S3)."""
+    keys = ("run_id", "status", "within_tolerance", "failed_percent", "chunks", "rows", "bytes", "files", "dpu_hours",
+            "cost_usd", "duration_seconds", "result_uri")
+    return {k: result[k] for k in keys if k in result}

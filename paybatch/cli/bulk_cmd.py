@@ -1,0 +1,359 @@
+"""`paybatch bulk`: chunked generation and backfills on Step Functions, with their plan, progress and control."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from paybatch.cli.common import EnvOption, JsonOption, clean_errors, console, print_json, settings_for
+from paybatch.errors import PaybatchError
+from paybatch.generate.plan import GenerationRequest, parse_dates
+from paybatch.generate.spec import PAN_DIMENSION, TABLES
+
+app = typer.Typer(help="Bulk runs on Step Functions: TB-scale generation and backfills in chunks, with bounded "
+                       "concurrency, retries, partial success, resume and one aggregated result.", no_args_is_help=True)
+
+TargetOption = Annotated[float | None, typer.Option("--target-tb", help="Generate this many terabytes (rows from the measured bytes per row).")]
+RowsOption = Annotated[int | None, typer.Option("--rows", help="Authorization rows in total (instead of --target-tb).")]
+DatesOption = Annotated[str | None, typer.Option("--dates", help="Partition dates FROM..TO (inclusive).")]
+RowsPerJobOption = Annotated[int | None, typer.Option("--rows-per-job", help="Rows per generation job (default: bulk.rows_per_job).")]
+JobsPerChunkOption = Annotated[int | None, typer.Option("--jobs-per-chunk", help="Jobs per chunk, one Glue run each (default: bulk.jobs_per_chunk).")]
+ChunksOption = Annotated[int | None, typer.Option("--chunks", help="Exactly this many chunks (instead of --jobs-per-chunk).")]
+ConcurrencyOption = Annotated[int | None, typer.Option("--max-concurrency", help="Chunks in flight at once (default: bulk.max_concurrency).")]
+TolerateOption = Annotated[float | None, typer.Option("--tolerate", help="Percent of chunks that may fail with the run still a (partial) success.")]
+WaitOption = Annotated[bool, typer.Option("--wait/--no-wait", help="Follow the run with a progress display until it ends.")]
+PrefixOption = Annotated[str | None, typer.Option("--prefix", help="Backfill: every object under this s3:// prefix.")]
+SinceOption = Annotated[str | None, typer.Option("--since", help="Only objects modified on or after this date (YYYY-MM-DD).")]
+
+
+def _rows(target_tb: float | None, rows: int | None) -> int:
+    from paybatch.bulk.plan import rows_for_target
+
+    if (target_tb is None) == (rows is None):
+        raise PaybatchError("give exactly one of --target-tb N or --rows N")
+    return rows if rows is not None else rows_for_target(target_tb or 0)
+
+
+def _request(target_tb: float | None, rows: int | None, dates: str, seed: int, format: str, tables: list[str] | None,
+             output: str | None, quality: bool) -> GenerationRequest:
+    chosen = tuple(t.strip() for item in tables or [] for t in item.split(",") if t.strip()) or (*TABLES, PAN_DIMENSION)
+    return GenerationRequest(rows=_rows(target_tb, rows), dates=tuple(parse_dates(dates)), seed=seed, format=format,
+                             tables=chosen, output=output, quality=quality)
+
+
+def _default_dates() -> str:
+    """The year up to yesterday (UTC): what `bulk plan` sizes when no dates are given."""
+    end = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    return f"{end - dt.timedelta(days=364)}..{end}"
+
+
+def _since(text: str | None) -> dt.date | None:
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise PaybatchError(f"--since {text!r}: expected YYYY-MM-DD") from None
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours} h {rest // 60:02d} min" if hours else f"{rest // 60} min {rest % 60:02d} s"
+
+
+def _print_estimate(estimate: Any, title: str) -> None:
+    table = Table(title=title, show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    rows = [("chunks", f"{estimate.chunks:,}"), ("concurrency", f"{estimate.concurrency} at once"),
+            ("Glue per chunk", f"{estimate.dpus_per_run:g} DPUs, about {_duration(estimate.seconds_per_chunk)}"),
+            ("DPU-hours", f"{estimate.dpu_hours:,.1f}"), ("cost", f"${estimate.cost_usd:,.2f}"),
+            ("wall time", _duration(estimate.wall_seconds))]
+    if estimate.rows:
+        rows.insert(1, ("rows", f"{estimate.rows:,}"))
+    rows.insert(2 if estimate.rows else 1, ("size", f"{estimate.bytes / 1e12:,.3f} TB" if estimate.bytes >= 1e11
+                                            else f"{estimate.bytes / 2**20:,.1f} MiB"))
+    for what, value in rows:
+        table.add_row(what, value)
+    console.print(table)
+    measured = ", ".join(f"{name} {r['value']:,} ({r['measured']})" for name, r in estimate.rates.items())
+    console.print(f"[dim]from measured rates (paybatch/ops/rates.json, `make bench`): {measured}[/]")
+
+
+def _follow(control: Any, run_id: str, as_json: bool) -> dict[str, Any]:
+    """A progress bar of chunks done until the execution ends."""
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("chunks"),
+                  TextColumn("{task.fields[detail]}"), TimeElapsedColumn(), console=console, transient=False,
+                  disable=as_json) as progress:
+        bar = progress.add_task(run_id, total=None, detail="")
+
+        def show(status: dict[str, Any]) -> None:
+            counts = status["counts"]
+            done = counts.get("succeeded", 0) + counts.get("failed", 0) + counts.get("cancelled", 0)
+            detail = " · ".join(f"{n} {k}" for k, n in sorted(counts.items()) if n)
+            progress.update(bar, completed=done, total=len(status["chunks"]), detail=detail)
+
+        return dict(control.wait(run_id, show))
+
+
+def _print_run(status: dict[str, Any], result: dict[str, Any] | None, as_json: bool) -> None:
+    run = status["run"]
+    if as_json:
+        print_json({"run": {k: v for k, v in run.items() if k != "request"}, "request": json.loads(run.get("request", "{}")),
+                    "counts": status["counts"], "execution": (status["execution"] or {}).get("status"), "result": result})
+        return
+    colour = {"succeeded": "green", "partial": "yellow", "failed": "red", "cancelled": "red"}.get(run["status"], "cyan")
+    console.print(f"bulk run [bold]{run['run_id']}[/] ({run['kind']}): [{colour}]{run['status']}[/] · "
+                  + " · ".join(f"{n} {k}" for k, n in sorted(status["counts"].items())))
+    if run.get("error"):
+        console.print(f"  [red]{run['error']}[/]")
+    if result:
+        console.print(f"  rows {result['rows']:,} · {result['bytes'] / 2**20:,.1f} MiB · {result['files']:,} files · "
+                      f"{result['dpu_hours']:.3f} DPU-hours (${result['cost_usd']:.2f} at Glue's price) · {result['duration_seconds']:.0f} s")
+        for failed in result["failed_chunks"][:20]:
+            console.print(f"  [red]chunk {failed['chunk_id']}[/] {failed['status']} after {failed['attempts']} attempt(s): {failed['error']}")
+        console.print(f"  result: {result['result_uri']}")
+    if run["status"] in ("partial", "failed", "cancelled"):
+        console.print(f"  continue it: paybatch bulk resume {run['run_id']} --env {run['env']}")
+
+
+@clean_errors
+def generate(
+    env: EnvOption = "dev",
+    target_tb: TargetOption = None,
+    rows: RowsOption = None,
+    dates: DatesOption = None,
+    rows_per_job: RowsPerJobOption = None,
+    jobs_per_chunk: JobsPerChunkOption = None,
+    chunks: ChunksOption = None,
+    seed: Annotated[int, typer.Option(help="Same seed and options, same bytes.")] = 0,
+    format: Annotated[str, typer.Option("--format", help="parquet, ndjson or both.")] = "parquet",
+    tables: Annotated[list[str] | None, typer.Option(help="Tables to write (default: all six and the PAN dimension).")] = None,
+    output: Annotated[str | None, typer.Option("--output", help="An s3:// prefix instead of the environment's buckets.")] = None,
+    quality: Annotated[bool, typer.Option("--quality/--no-quality", help="Run the quality suite in every chunk.")] = True,
+    max_concurrency: ConcurrencyOption = None,
+    tolerate: TolerateOption = None,
+    wait: WaitOption = True,
+    as_json: JsonOption = False,
+) -> None:
+    """Generate in chunks of (date, job) slices; the rows do not depend on the chunking, and a rerun rewrites the same bytes."""
+    from paybatch.bulk.control import BulkControl, plan_generation
+
+    if dates is None:
+        raise PaybatchError("--dates FROM..TO is required")
+    settings = settings_for(env)
+    plan = plan_generation(settings, _request(target_tb, rows, dates, seed, format, tables, output, quality),
+                           rows_per_job=rows_per_job, jobs_per_chunk=jobs_per_chunk, chunks=chunks)
+    control = BulkControl(settings)
+    with Progress(TextColumn("allocating sequence ranges"), BarColumn(), MofNCompleteColumn(), TextColumn("jobs"),
+                  console=console, transient=True, disable=as_json) as progress:
+        bar = progress.add_task("allocate", total=len(plan.jobs))
+        run = control.start_generation(plan, max_concurrency=max_concurrency, tolerance=tolerate,
+                                       on_progress=lambda done, total: progress.update(bar, completed=done))
+    _started(control, run, f"{len(plan.jobs):,} jobs in {len(plan.chunks):,} chunks", wait, as_json)
+
+
+@clean_errors
+def convert(
+    env: EnvOption = "dev",
+    prefix: PrefixOption = None,
+    since: SinceOption = None,
+    max_concurrency: ConcurrencyOption = None,
+    tolerate: TolerateOption = None,
+    wait: WaitOption = True,
+    as_json: JsonOption = False,
+) -> None:
+    """Backfill a prefix: register its objects in the tracking table (files already tracked are left alone), one chunk per manifest."""
+    from paybatch.bulk.control import BulkControl
+
+    if not prefix:
+        raise PaybatchError("--prefix s3://bucket/prefix is required")
+    control = BulkControl(settings_for(env))
+    with Progress(TextColumn("registering objects"), BarColumn(), MofNCompleteColumn(), console=console, transient=True,
+                  disable=as_json) as progress:
+        bar = progress.add_task("register", total=None)
+        run = control.start_conversion(prefix, _since(since), max_concurrency=max_concurrency, tolerance=tolerate,
+                                       on_progress=lambda done, total: progress.update(bar, completed=done, total=total))
+    if run.get("run_id") is None:
+        found = run["registration"]
+        if as_json:
+            print_json({"run_id": None, "registration": found})
+            return
+        console.print(f"nothing to convert under {prefix}: " + " · ".join(f"{n} {k}" for k, n in found.items()))
+        return
+    found = json.loads(run["request"])["registration"]
+    _started(control, run, "registered: " + " · ".join(f"{n} {k}" for k, n in found.items()), wait, as_json)
+
+
+def _started(control: Any, run: dict[str, Any], what: str, wait: bool, as_json: bool) -> None:
+    if not as_json:
+        console.print(f"bulk run [bold]{run['run_id']}[/] started: {what}, at most {run['max_concurrency']} at once "
+                      f"(execution {run['execution']})")
+    if not wait:
+        if as_json:
+            print_json({"run_id": run["run_id"], "execution_arn": run["execution_arn"], "chunks": run["chunk_count"]})
+        return
+    status = _follow(control, run["run_id"], as_json)
+    _print_run(status, control.result(run["run_id"]), as_json)
+    if status["run"]["status"] in ("failed", "cancelled"):
+        raise typer.Exit(1)
+
+
+@clean_errors
+def plan(
+    env: EnvOption = "dev",
+    target_tb: TargetOption = None,
+    rows: RowsOption = None,
+    dates: DatesOption = None,
+    rows_per_job: RowsPerJobOption = None,
+    jobs_per_chunk: JobsPerChunkOption = None,
+    chunks: ChunksOption = None,
+    prefix: PrefixOption = None,
+    since: SinceOption = None,
+    max_concurrency: ConcurrencyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """What a bulk run would take: chunks, DPU-hours, dollars and wall time at the environment's concurrency (nothing starts)."""
+    from paybatch.bulk.plan import estimate_conversion, estimate_generation
+
+    settings = settings_for(env)
+    if prefix:
+        estimate, title = _plan_conversion(settings, prefix, _since(since), max_concurrency)
+    else:
+        request = _request(target_tb, rows, dates or _default_dates(), 0, "parquet", None, None, True)
+        from paybatch.bulk.control import plan_generation
+
+        planned = plan_generation(settings, request, rows_per_job=rows_per_job, jobs_per_chunk=jobs_per_chunk, chunks=chunks)
+        estimate = estimate_generation(settings, planned.chunks, max_concurrency)
+        title = (f"bulk generate on {env}: {len(request.dates)} dates ({request.dates[0]}..{request.dates[-1]}), "
+                 f"{len(planned.jobs):,} jobs of ≤ {planned.request['rows_per_job']:,} rows")
+    if as_json:
+        print_json(estimate.to_dict())
+        return
+    _print_estimate(estimate, title)
+
+
+def _plan_conversion(settings: Any, prefix: str, since: dt.date | None, max_concurrency: int | None) -> tuple[Any, str]:
+    """A backfill's manifests as the builder would pack the listed objects (the tracking table is only read)."""
+    from lambda_manifest_builder.batching import BatchPolicy, PendingFile, plan_manifests
+    from lambda_manifest_builder.quarantine import classify
+    from paybatch.aws import AwsClients
+    from paybatch.bulk.control import list_prefix
+    from paybatch.bulk.plan import estimate_conversion
+    from paybatch.contracts.tracking import date_prefix_for, utcnow
+    from paybatch.tracking_store import TrackingStore
+
+    clients = AwsClients(settings)
+    store = TrackingStore(clients)
+    by_date: dict[str, list[Any]] = {}
+    known = 0
+    for obj in list_prefix(clients, prefix, since):
+        date_prefix = date_prefix_for(obj.key, settings.file_validation.date_prefix_pattern, obj.last_modified)
+        if store.get_file(date_prefix, obj.key) is not None:
+            known += 1
+            continue
+        if classify(obj.key, obj.size, settings.file_validation, accept_large=True) is None:
+            by_date.setdefault(date_prefix, []).append(PendingFile(obj.key, obj.size, obj.last_modified))
+    b = settings.batching
+    policy = BatchPolicy(b.max_files_per_manifest, int(b.max_batch_size_gb * 1024**3), b.max_wait_seconds)
+    light = b.light_path_max_mb * 1024 * 1024
+    chunks = [{"bytes": sum(f.size for f in batch), "route": "light" if sum(f.size for f in batch) < light else "spark"}
+              for files in by_date.values() for batch in plan_manifests(files, policy, utcnow(), flush=True)]
+    if not chunks:
+        raise PaybatchError(f"nothing to convert under {prefix} ({known} object(s) already tracked)")
+    title = f"bulk convert on {settings.env}: {prefix}, {sum(len(v) for v in by_date.values()):,} new files ({known:,} already tracked)"
+    return estimate_conversion(settings, chunks, max_concurrency), title
+
+
+@clean_errors
+def status(
+    run_id: Annotated[str, typer.Argument(help="The bulk run (see `paybatch bulk list`).")],
+    env: EnvOption = "dev",
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Follow it until it ends.")] = False,
+    chunks: Annotated[bool, typer.Option("--chunks", help="List every chunk with its attempts and outcome.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """One bulk run: its chunks by status, the execution, and the aggregated result once there is one."""
+    from paybatch.bulk.control import BulkControl
+
+    control = BulkControl(settings_for(env))
+    current = _follow(control, run_id, as_json) if wait else control.status(run_id)
+    _print_run(current, control.result(run_id), as_json)
+    if chunks and not as_json:
+        table = Table(title=f"chunks of {run_id}")
+        for column in ("chunk", "status", "attempts", "job run", "rows", "seconds", "error"):
+            table.add_column(column)
+        for chunk in current["chunks"]:
+            table.add_row(str(chunk["chunk_id"]), chunk["status"], str(chunk.get("attempts", 0)), str(chunk.get("job_run_id", ""))[:20],
+                          f"{chunk.get('rows', 0):,}", str(chunk.get("duration_seconds", "")), str(chunk.get("last_error", ""))[:80])
+        console.print(table)
+
+
+@clean_errors
+def list_runs(env: EnvOption = "dev", as_json: JsonOption = False) -> None:
+    """Every bulk run of the environment, newest first."""
+    from paybatch.bulk.ledger import BulkLedger
+    from paybatch.aws import AwsClients
+
+    runs = BulkLedger(AwsClients(settings_for(env))).runs()
+    if as_json:
+        print_json([{k: v for k, v in r.items() if k != "request"} for r in runs])
+        return
+    table = Table(title=f"bulk runs ({env})")
+    for column in ("run", "kind", "status", "chunks", "created", "result"):
+        table.add_column(column)
+    for run in runs:
+        result = run.get("result") or {}
+        table.add_row(run["run_id"], run["kind"], run["status"], str(run["chunk_count"]), run["created_at"][:19],
+                      f"{result.get('rows', 0):,} rows, {result.get('chunks', {}).get('failed', 0)} failed" if result else "")
+    console.print(table)
+
+
+@clean_errors
+def resume(
+    run_id: Annotated[str, typer.Argument(help="The bulk run to continue.")],
+    env: EnvOption = "dev",
+    redrive: Annotated[bool, typer.Option("--redrive", help="On AWS: Step Functions' RedriveExecution of the failed execution instead.")] = False,
+    wait: WaitOption = True,
+    as_json: JsonOption = False,
+) -> None:
+    """Continue an interrupted, failed or partial run: only the chunks not yet succeeded run again."""
+    from paybatch.bulk.control import BulkControl
+
+    control = BulkControl(settings_for(env))
+    run = control.resume(run_id, redrive=redrive)
+    remaining = sum(1 for c in control.ledger.chunks(run_id) if c["status"] != "succeeded")
+    _started(control, run, f"resumed ({remaining} chunk(s) not yet succeeded)", wait, as_json)
+
+
+@clean_errors
+def cancel(
+    run_id: Annotated[str, typer.Argument(help="The bulk run to stop.")],
+    env: EnvOption = "dev",
+    as_json: JsonOption = False,
+) -> None:
+    """Stop a run: its execution, and the Glue runs of its generation chunks (a conversion run finishes its manifest)."""
+    from paybatch.bulk.control import BulkControl
+
+    run = BulkControl(settings_for(env)).cancel(run_id)
+    if as_json:
+        print_json({k: v for k, v in run.items() if k != "request"})
+        return
+    console.print(f"bulk run {run_id} cancelled; {run['runs_stopped']} Glue run(s) stopped. "
+                  f"Manifests it packed and did not convert go to the live pipeline's scheduler; "
+                  f"`paybatch bulk resume {run_id}` continues it instead.")
+
+
+app.command("generate")(generate)
+app.command("convert")(convert)
+app.command("plan")(plan)
+app.command("status")(status)
+app.command("list")(list_runs)
+app.command("resume")(resume)
+app.command("cancel")(cancel)
