@@ -20,17 +20,22 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from paybatch import constants
 from paybatch.config import Settings
 from paybatch.lake_tables import lake_table_inputs
+from paybatch.bulk.definition import definition_path, execution_role_name
 from paybatch.ops.lambdas import (
+    BULK_WORKER_CONCURRENCY,
     SCREENING_API_CONCURRENCY,
     SCREENING_API_HANDLER,
     SCREENING_API_MEMORY_MB,
     lambda_environment,
+    bulk_worker_role_name,
     lambda_role_name,
     screening_api_role_name,
 )
@@ -69,6 +74,7 @@ class PaybatchStack(cdk.Stack):
         self._catalog()
         self.builder, self.scheduler = self._lambdas(lambda_code)
         self.screening_api = self._screening(lambda_code)
+        self.bulk_machine, self.bulk_worker = self._bulk(lambda_code)
         self._alarms_and_dashboard()
 
     # --- storage -------------------------------------------------------------------------------
@@ -120,14 +126,16 @@ class PaybatchStack(cdk.Stack):
 
     def _queues(self) -> dict[str, sqs.Queue]:
         queues: dict[str, sqs.Queue] = {}
-        for spec in queue_specs(self.settings):  # the DLQ comes first, so the ingest queue can name it
-            dead_letter = (sqs.DeadLetterQueue(queue=queues["dlq"], max_receive_count=spec.max_receive_count or 3)
+        by_name: dict[str, sqs.Queue] = {}
+        for spec in queue_specs(self.settings):  # each DLQ comes first, so the queue it serves can name it
+            dead_letter = (sqs.DeadLetterQueue(queue=by_name[spec.dead_letter_queue], max_receive_count=spec.max_receive_count or 3)
                            if spec.dead_letter_queue else None)
             queues[spec.role] = sqs.Queue(
                 self, f"{spec.role}-queue", queue_name=spec.name, visibility_timeout=cdk.Duration.seconds(spec.visibility_timeout_seconds),
                 retention_period=cdk.Duration.seconds(spec.retention_seconds), encryption=sqs.QueueEncryption.SQS_MANAGED,
                 enforce_ssl=True, dead_letter_queue=dead_letter,
             )
+            by_name[spec.name] = queues[spec.role]
             skip_checks(queues[spec.role], ("CKV_AWS_27", "encrypted with SSE-SQS (SqsManagedSseEnabled); checkov looks only for "
                                                           "a KMS key, and the AWS-managed KMS key would block S3 event delivery"))
         return queues
@@ -300,6 +308,80 @@ class PaybatchStack(cdk.Stack):
         url = function.add_function_url(auth_type=lambda_.FunctionUrlAuthType.AWS_IAM)
         cdk.CfnOutput(self, "screening-api-url", value=url.url, description="POST /screen with 1-100 names (SigV4-signed)")
         return function
+
+    def _bulk(self, code_dir: Path) -> tuple[sfn.StateMachine, lambda_.Function]:
+        """Bulk runs: the state machine (the repository's ASL file), its worker Lambda, their roles, logs and triggers."""
+        b, env = self.settings.bulk, self.settings.env
+        work, table, artifacts = self.queues["bulk_work"], self.tables["bulk"], self.buckets["artifacts"]
+        arn = f"arn:{cdk.Aws.PARTITION}:states:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}"
+        machine_arn = f"{arn}:stateMachine:{b.state_machine}"  # by name: a token would make the role and machine depend on each other
+        # The state machine's role: send chunk tasks, read its chunk lists, mark a chunk that gave up, run its map's children.
+        role = iam.Role(self, "bulk-states-role", role_name=execution_role_name(self.settings),
+                        assumed_by=iam.ServicePrincipal("states.amazonaws.com"), description="paybatch bulk state machine")
+        work.grant_send_messages(role)
+        artifacts.grant_read(role, "bulk/*")
+        role.add_to_policy(iam.PolicyStatement(actions=["dynamodb:UpdateItem"], resources=[table.table_arn]))
+        role.add_to_policy(iam.PolicyStatement(actions=["states:StartExecution"], resources=[machine_arn]))
+        role.add_to_policy(iam.PolicyStatement(actions=["states:DescribeExecution", "states:StopExecution"],
+                                               resources=[f"{arn}:execution:{b.state_machine}/*"]))
+        log_group = logs.LogGroup(self, "bulk-log-group", log_group_name=f"/aws/vendedlogs/states/{b.state_machine}",
+                                  retention=logs.RetentionDays.THREE_MONTHS, removal_policy=cdk.RemovalPolicy.RETAIN)
+        skip_checks(log_group, ("CKV_AWS_158", "execution logs hold run ids and errors (ERROR level, no execution data); "
+                                               "the service key encrypts them"))
+        machine = sfn.StateMachine(
+            self, "bulk-state-machine", state_machine_name=b.state_machine, state_machine_type=sfn.StateMachineType.STANDARD,
+            definition_body=sfn.DefinitionBody.from_file(str(definition_path())),
+            definition_substitutions={"WorkQueueUrl": work.queue_url, "BulkTable": table.table_name},
+            role=role, tracing_enabled=True,
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ERROR, include_execution_data=False))
+        # The worker: chunk tasks from the queue, Glue's state changes, and a schedule for heartbeats.
+        worker_role = iam.Role(self, "bulk-worker-role", role_name=bulk_worker_role_name(self.settings),
+                               assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                               managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaBasicExecutionRole")])
+        for name in ("bulk", "tracking", "metrics"):
+            self.tables[name].grant_read_write_data(worker_role)
+        if "lock" in self.tables:
+            self.tables["lock"].grant_read_write_data(worker_role)
+        self.buckets["manifest"].grant_read_write(worker_role)
+        artifacts.grant_read_write(worker_role, "bulk/*")
+        self.queues["completion"].grant_send_messages(worker_role)
+        jobs = [self.glue_jobs[job].name for job in ("generate", "convert", "convert_light")]
+        worker_role.add_to_policy(iam.PolicyStatement(
+            actions=["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"],
+            resources=[f"arn:{cdk.Aws.PARTITION}:glue:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}:job/{job}" for job in jobs]))
+        worker_role.add_to_policy(iam.PolicyStatement(
+            actions=["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"], resources=[machine_arn]))
+        worker_role.add_to_policy(iam.PolicyStatement(actions=["states:DescribeExecution"],
+                                                      resources=[f"{arn}:execution:{b.state_machine}:*"]))
+        lam = self.settings.lambda_
+        worker = lambda_.Function(
+            self, "bulk-worker-function", function_name=b.worker_function, runtime=lambda_.Runtime.PYTHON_3_11,
+            handler=constants.BULK_WORKER_HANDLER, code=lambda_.Code.from_asset(str(code_dir)), memory_size=lam.memory_mb,
+            timeout=cdk.Duration.seconds(lam.timeout_seconds), environment=lambda_environment(self.settings),
+            tracing=lambda_.Tracing.ACTIVE, role=worker_role, reserved_concurrent_executions=BULK_WORKER_CONCURRENCY,
+            description=f"paybatch bulk worker ({env})")
+        skip_checks(worker, ("CKV_AWS_116", "failed work-queue records go to the queue's own DLQ (redrive policy)"),
+                    ("CKV_AWS_117", "talks only to S3, DynamoDB, SQS, Glue and Step Functions public endpoints; no VPC resources"),
+                    ("CKV_AWS_173", "environment holds names and caps only, no secrets"))
+        worker.add_event_source(sources.SqsEventSource(work, batch_size=1, report_batch_item_failures=True))
+        events.Rule(self, "bulk-job-state-rule", rule_name=f"paybatch-{env}-bulk-job-state", event_pattern=events.EventPattern(
+            source=["aws.glue"], detail_type=["Glue Job State Change"],
+            detail={"jobName": jobs, "state": ["SUCCEEDED", "FAILED", "TIMEOUT", "STOPPED", "ERROR"]}),
+            targets=[targets.LambdaFunction(worker)])
+        events.Rule(self, "bulk-watch-rule", rule_name=f"paybatch-{env}-bulk-watch",
+                    schedule=events.Schedule.rate(cdk.Duration.minutes(lam.schedule_minutes)), targets=[targets.LambdaFunction(worker)])
+        for metric, what in ((machine.metric_failed(period=cdk.Duration.minutes(5)), "failed"),
+                             (machine.metric_timed_out(period=cdk.Duration.minutes(5)), "timed-out")):
+            cw.Alarm(self, f"bulk-{what}-alarm", alarm_name=f"paybatch-{env}-bulk-run-{what}", metric=metric, threshold=0,
+                     comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD, evaluation_periods=1,
+                     treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+                     alarm_description=f"A bulk run's execution {what}: paybatch bulk list, then bulk status RUN --chunks")
+        cw.Alarm(self, "bulk-dlq-alarm", alarm_name=f"paybatch-{env}-bulk-work-dlq-not-empty",
+                 metric=self.queues["bulk_work_dlq"].metric_approximate_number_of_messages_visible(period=cdk.Duration.minutes(5)),
+                 threshold=0, comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD, evaluation_periods=1,
+                 alarm_description="Chunk tasks the bulk worker could not take after retries: its log says why")
+        cdk.CfnOutput(self, "bulk-state-machine-arn", value=machine.state_machine_arn, description="paybatch bulk runs")
+        return machine, worker
 
     # --- operations ----------------------------------------------------------------------------
     def _alarms_and_dashboard(self) -> None:

@@ -117,14 +117,14 @@ def queue_specs(settings: Settings) -> list[QueueSpec]:
         QueueSpec("screening_alerts", settings.screening.alerts_queue, 60, 14 * 86400),
         QueueSpec("screening_alerts_dlq", settings.screening.alerts_dlq, 60, 14 * 86400),
         QueueSpec("bulk_work_dlq", settings.bulk.work_dlq, 60, 14 * 86400),
-        # A chunk message the worker could not take (a start refused, say) comes back after a minute; the
-        # state machine's heartbeat and retries bound how long a chunk can wait in all.
-        QueueSpec("bulk_work", settings.bulk.work_queue, BULK_WORK_VISIBILITY_SECONDS, retention, settings.bulk.work_dlq,
+        # A chunk task the worker could not take yet (no free Glue run slot) comes back after the visibility timeout
+        # (at least the worker Lambda's timeout, as SQS requires); the state machine's heartbeat and retries bound
+        # how long a chunk can wait in all.
+        QueueSpec("bulk_work", settings.bulk.work_queue, q.visibility_timeout_seconds, retention, settings.bulk.work_dlq,
                   BULK_WORK_MAX_RECEIVES),
     ]
 
 
-BULK_WORK_VISIBILITY_SECONDS = 60
 BULK_WORK_MAX_RECEIVES = 20
 
 

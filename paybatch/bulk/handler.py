@@ -16,10 +16,11 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from paybatch.bulk.worker import BulkWorker
+from paybatch.bulk.worker import BulkWorker, RetryLater
 from paybatch.config import load_settings
 
 logger = Logger(service="bulk-worker")
+RETRY_LATER_SECONDS = 20
 
 
 @lru_cache(maxsize=4)
@@ -30,7 +31,15 @@ def worker_for(env: str | None = None) -> BulkWorker:
 def handle(event: dict[str, Any], context: Any, worker: BulkWorker) -> dict[str, Any]:
     if "Records" in event:
         def record_handler(record: SQSRecord) -> None:
-            worker.handle_message(json.loads(record.body))
+            try:
+                worker.handle_message(json.loads(record.body))
+            except RetryLater:
+                # Back in RETRY_LATER_SECONDS, not after the queue's whole visibility timeout.
+                queue = record.event_source_arn.rsplit(":", 1)[-1]
+                worker.clients.sqs.change_message_visibility(QueueUrl=worker.clients.queue_url(queue),
+                                                             ReceiptHandle=record.receipt_handle,
+                                                             VisibilityTimeout=RETRY_LATER_SECONDS)
+                raise
 
         processor = BatchProcessor(event_type=EventType.SQS)  # one per call: safe when the local poller runs threads
         return dict(process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context))

@@ -202,8 +202,8 @@ class BulkLedger:
             raise
         return True
 
-    def start_chunk(self, run_id: str, chunk_id: int, *, task_token: str, execution: str, job_name: str, job_run_id: str,
-                    route: str, attempts: int) -> bool:
+    def start_chunk(self, run_id: str, chunk_id: int, *, task_token: str, execution: str, task_order: int, job_name: str,
+                    job_run_id: str, route: str, attempts: int) -> bool:
         """pending | failed | running (its earlier run is over) → running with this Glue run; and the run → chunk reference.
 
         ``attempts`` is the count the caller read: the write only lands if nobody started the chunk meanwhile.
@@ -214,19 +214,25 @@ class BulkLedger:
         return self._move_chunk(
             run_id, chunk_id, ChunkStatus.RUNNING,
             "#status IN (:pending, :failed, :running) AND attempts = :attempts",
-            {"task_token": task_token, "execution": execution, "job_name": job_name, "job_run_id": job_run_id, "route": route,
-             "attempts": attempts + 1, "started_at": now},
+            {"task_token": task_token, "execution": execution, "task_order": task_order, "job_name": job_name,
+             "job_run_id": job_run_id, "route": route, "attempts": attempts + 1, "started_at": now},
             {":pending": str(ChunkStatus.PENDING), ":failed": str(ChunkStatus.FAILED), ":running": str(ChunkStatus.RUNNING),
              ":attempts": attempts},
             append_attempt={"attempt": attempts + 1, "job_run_id": job_run_id, "started_at": now, "execution": execution},
             remove=("last_error",),
         )
 
-    def attach_token(self, run_id: str, chunk_id: int, *, task_token: str, execution: str, job_run_id: str) -> bool:
-        """A new task for a chunk whose run is still going (a retry after a missed heartbeat, a resume): answer that one."""
-        return self._move_chunk(run_id, chunk_id, ChunkStatus.RUNNING, "#status = :running AND job_run_id = :run",
-                                {"task_token": task_token, "execution": execution},
-                                {":running": str(ChunkStatus.RUNNING), ":run": job_run_id})
+    def attach_token(self, run_id: str, chunk_id: int, *, task_token: str, execution: str, task_order: int,
+                     job_run_id: str) -> bool:
+        """A newer task for a chunk whose run is still going (a retry after a missed heartbeat, a resume): answer that one.
+
+        ``task_order`` (execution attempt, then the state's retry count) keeps a late delivery of an older task
+        from taking the token back.
+        """
+        return self._move_chunk(run_id, chunk_id, ChunkStatus.RUNNING,
+                                "#status = :running AND job_run_id = :run AND (attribute_not_exists(task_order) OR task_order < :order)",
+                                {"task_token": task_token, "execution": execution, "task_order": task_order},
+                                {":running": str(ChunkStatus.RUNNING), ":run": job_run_id, ":order": task_order})
 
     def finish_chunk(self, run_id: str, chunk_id: int, job_run_id: str, to: ChunkStatus, values: Mapping[str, Any]) -> bool:
         """running (with this Glue run) → succeeded | failed; False if the chunk moved on (another attempt, cancelled)."""

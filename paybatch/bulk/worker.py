@@ -142,6 +142,7 @@ class BulkWorker:
     def take_chunk(self, message: Mapping[str, Any]) -> None:
         run_id, spec, token = str(message["run_id"]), dict(message["chunk"]), str(message["task_token"])
         execution, chunk_id = str(message.get("execution", "")), int(spec["chunk_id"])
+        order = task_order(execution, int(message.get("retry", 0)))
         run = self.ledger.find_run(run_id)
         record = self.ledger.get_chunk(run_id, chunk_id)
         if run is None or record is None:
@@ -155,12 +156,15 @@ class BulkWorker:
             return
         if record["status"] == ChunkStatus.RUNNING and record.get("job_run_id"):
             job_run = self.launcher.get_job_run(record["job_name"], record["job_run_id"])
-            if self.ledger.attach_token(run_id, chunk_id, task_token=token, execution=execution, job_run_id=record["job_run_id"]):
+            if self.ledger.attach_token(run_id, chunk_id, task_token=token, execution=execution, task_order=order,
+                                        job_run_id=record["job_run_id"]):
                 if job_run["JobRunState"] in RUNNING_STATES:
                     self.heartbeat(token)
                 else:  # it ended and nobody settled it yet: settle now, answering this token
                     self.settle(ChunkRef(run_id, chunk_id), job_run)
                 return
+            if order <= int(record.get("task_order", -1)):
+                return  # a late delivery of an older task: the chunk answers a newer one
             record = self.ledger.get_chunk(run_id, chunk_id) or record
         try:
             job_name, job_run_id, route = (self.start_generation(run, spec) if run["kind"] == "generate"
@@ -174,7 +178,7 @@ class BulkWorker:
             self.ledger.fail_unstarted(run_id, chunk_id, error)
             self.fail(token, CHUNK_FAILED, error)
             return
-        started = self.ledger.start_chunk(run_id, chunk_id, task_token=token, execution=execution, job_name=job_name,
+        started = self.ledger.start_chunk(run_id, chunk_id, task_token=token, execution=execution, task_order=order, job_name=job_name,
                                           job_run_id=job_run_id, route=route, attempts=int(record.get("attempts", 0)))
         if not started:  # a second delivery of this task started it first: ours is redundant
             if run["kind"] == "generate":
@@ -385,6 +389,12 @@ class BulkWorker:
         self.ledger.update_run(run_id, {"status": str(status), "result": compact_result(result), "finished_at": result["finished_at"]},
                                expected={RunStatus.RUNNING})
         return result
+
+
+def task_order(execution: str, retry: int) -> int:
+    """Which of two tasks for the same chunk is newer: executions ``<run>-<n>`` in order, then the retry count."""
+    attempt = execution.rsplit("-", 1)[-1]
+    return (int(attempt) if attempt.isdigit() else 0) * 1000 + retry
 
 
 def route_of(settings: Settings, job_name: str) -> str:

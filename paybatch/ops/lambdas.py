@@ -1,4 +1,4 @@
-"""Lambda operations: deploy the builder's, the scheduler's and the screening API's code and configuration.
+"""Lambda operations: deploy the builder's, the scheduler's, the screening API's and the bulk worker's code and configuration.
 
 The bundle is the folder deploy/package.py builds (code, configs and dependencies); it is zipped,
 uploaded to the artifacts bucket, and each function is created or updated with the environment
@@ -32,6 +32,13 @@ def screening_api_role_name(settings: Settings) -> str:
     return f"paybatch-{settings.env}-screening-api"
 
 
+def bulk_worker_role_name(settings: Settings) -> str:
+    """The bulk worker's own role: the bulk ledger, the manifests it dispatches, its Glue jobs, its state machine's tokens."""
+    return f"paybatch-{settings.env}-bulk-worker"
+
+
+BULK_WORKER_CONCURRENCY = 5  # chunk tasks are quick (start a run, answer a token); Glue's MaxConcurrentRuns bounds the runs
+
 SCREENING_API_HANDLER = "paybatch.screening.api.lambda_handler"
 SCREENING_API_MEMORY_MB = 1024  # the list's index in memory, and numpy
 SCREENING_API_CONCURRENCY = 20
@@ -57,7 +64,8 @@ def functions(settings: Settings) -> list[tuple[str, str, str]]:
     lam = settings.lambda_
     return [("builder", lam.builder_function, constants.BUILDER_HANDLER),
             ("scheduler", lam.scheduler_function, constants.SCHEDULER_HANDLER),
-            ("screening-api", settings.screening.api_function, SCREENING_API_HANDLER)]
+            ("screening-api", settings.screening.api_function, SCREENING_API_HANDLER),
+            ("bulk-worker", settings.bulk.worker_function, constants.BULK_WORKER_HANDLER)]
 
 
 def zip_bundle(folder: Path) -> bytes:
@@ -93,7 +101,8 @@ def deploy_lambdas(clients: AwsClients, bundle: Path) -> list[DeployedFunction]:
         api = role == "screening-api"
         config = {"Runtime": "python3.11", "Handler": handler, "MemorySize": SCREENING_API_MEMORY_MB if api else lam.memory_mb,
                   "Timeout": 30 if api else lam.timeout_seconds, "Environment": {"Variables": lambda_environment(settings)}}
-        iam_role = screening_api_role_name(settings) if api else lambda_role_name(settings)
+        iam_role = {"screening-api": screening_api_role_name(settings),
+                    "bulk-worker": bulk_worker_role_name(settings)}.get(role, lambda_role_name(settings))
         try:
             client.get_function(FunctionName=name)
             client.update_function_code(FunctionName=name, S3Bucket=bucket, S3Key=key)
@@ -105,7 +114,8 @@ def deploy_lambdas(clients: AwsClients, bundle: Path) -> list[DeployedFunction]:
             client.create_function(FunctionName=name, Role=f"arn:aws:iam::{account}:role/{iam_role}",
                                    Code={"S3Bucket": bucket, "S3Key": key}, Description=f"paybatch {role} ({settings.env})", **config)
             action = "created"
-        concurrency = {"builder": lam.reserved_concurrency, "scheduler": 1}.get(role, SCREENING_API_CONCURRENCY)
+        concurrency = {"builder": lam.reserved_concurrency, "scheduler": 1,
+                       "bulk-worker": BULK_WORKER_CONCURRENCY}.get(role, SCREENING_API_CONCURRENCY)
         client.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=concurrency)
         deployed.append(DeployedFunction(name, action, key))
     return deployed

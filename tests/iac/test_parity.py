@@ -34,6 +34,8 @@ def test_local_stack_and_cdk_stack_agree(template_data: dict[str, dict[str, Any]
     for job in local["glue_jobs"].values():
         assert job["max_concurrent_runs"] == jobs[job["name"]]["ExecutionProperty"]["MaxConcurrentRuns"]
         assert job["script"].rsplit("/", 1)[1] == jobs[job["name"]]["Command"]["ScriptLocation"].rsplit("/", 1)[1]
+    machines = {p["StateMachineName"] for p in by_type(stack, "AWS::StateMachine") + by_type(stack, "AWS::StepFunctions::StateMachine")}
+    assert {m["name"] for m in local["state_machines"].values() if m["exists"]} == machines == {clients.settings.bulk.state_machine}
 
 
 def test_catalog_databases_lake_tables_and_input_retention_agree(template_data: dict[str, dict[str, Any]], clients: AwsClients) -> None:
