@@ -25,6 +25,7 @@ SETTING_OVERRIDES: dict[str, str] = {
     "MAX_BATCH_SIZE_GB": "batching.max_batch_size_gb",
     "MAX_WAIT_SECONDS": "batching.max_wait_seconds",
     "LIGHT_PATH_MAX_MB": "batching.light_path_max_mb",
+    "SPLIT_FILE_MB": "batching.split_file_mb",
     "EXPECTED_FILE_SIZE_MB": "file_validation.expected_file_size_mb",
     "SIZE_TOLERANCE_PERCENT": "file_validation.size_tolerance_percent",
     "LOCK_TTL_SECONDS": "lock.ttl_seconds",

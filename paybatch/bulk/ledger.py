@@ -32,7 +32,6 @@ from paybatch.tracking_store import to_ddb as to_item
 
 RUN_ITEM = "run"
 REF_ITEM = "ref"
-MAX_ATTEMPT_LOG = 20
 
 
 class ChunkStatus(StrEnum):
@@ -237,9 +236,10 @@ class BulkLedger:
     def finish_chunk(self, run_id: str, chunk_id: int, job_run_id: str, to: ChunkStatus, values: Mapping[str, Any]) -> bool:
         """running (with this Glue run) → succeeded | failed; False if the chunk moved on (another attempt, cancelled)."""
         assert to in (ChunkStatus.SUCCEEDED, ChunkStatus.FAILED)
+        now = iso(utcnow())
         return self._move_chunk(run_id, chunk_id, to, "#status = :running AND job_run_id = :run",
-                                {**values, "finished_at": iso(utcnow())},
-                                {":running": str(ChunkStatus.RUNNING), ":run": job_run_id})
+                                {**values, "finished_at": now}, {":running": str(ChunkStatus.RUNNING), ":run": job_run_id},
+                                append_attempt={"job_run_id": job_run_id, "ended_at": now, "outcome": str(to)})
 
     def skip_chunk(self, run_id: str, chunk_id: int, why: str) -> bool:
         """pending → succeeded without work (what it would write is already there, e.g. a backfill's known files)."""
