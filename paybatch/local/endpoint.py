@@ -30,7 +30,8 @@ Glue's UpdateTable checks the VersionId it is given, as AWS does: Iceberg's opti
 succeed and one of them be lost. A stale VersionId now gets ``ConcurrentModificationException``.
 
 Its Step Functions run state machines (moto's ASL interpreter, switched on by provisioning), calling
-back into this same server for the services a definition uses.
+back into this same server for the services a definition uses; each retry of a task that waits for a
+task token gets a token of its own, as on AWS (moto reused the first attempt's, with its failure).
 
 Run as ``python -m paybatch.local.endpoint -p PORT`` (what `paybatch local up` starts).
 """
@@ -214,6 +215,31 @@ def _glue_update_table_checks_version() -> None:
     GlueResponse.update_table = update_table  # type: ignore[method-assign]
 
 
+def _fresh_task_token_per_attempt() -> None:
+    """Give every attempt of a ``.waitForTaskToken`` task its own token, as Step Functions does.
+
+    moto's interpreter hands a retry the first attempt's token, whose callback still holds that attempt's
+    failure: the first SendTaskHeartbeat of the retry reads the old failure back and fails the retry at once
+    (so a chunk retried with backoff, then heartbeated while it runs, ended failed). A fresh token per attempt
+    also means an answer meant for an earlier attempt can never settle a later one.
+    """
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import ResourceCondition
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
+        StateTaskServiceCallback,
+    )
+
+    plain = StateTaskServiceCallback._eval_execution
+
+    def _eval_execution(self: Any, env: Any) -> None:
+        state = env.states.context_object.context_object_data.get("State", {})
+        if (self._is_integration_pattern() and ResourceCondition.WaitForTaskToken in self._supported_integration_patterns
+                and state.get("RetryCount", 0) > 0):
+            env.callback_pool_manager.add(env.states.context_object.update_task_token())
+        plain(self, env)
+
+    StateTaskServiceCallback._eval_execution = _eval_execution  # type: ignore[method-assign]
+
+
 def main(argv: list[str] | None = None) -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import run_simple
@@ -232,6 +258,7 @@ def main(argv: list[str] | None = None) -> None:
     _listed_once_moto_modules()
     _item_level_transaction_snapshots()
     _glue_update_table_checks_version()
+    _fresh_task_token_per_attempt()
     app = DomainDispatcherApplication(create_backend_app)
     run_simple(args.host, args.port, AtomicDynamoDB(app), threaded=True, use_reloader=False)
 
