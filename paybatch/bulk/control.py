@@ -35,7 +35,7 @@ from paybatch.config import Settings
 from paybatch.contracts.tracking import date_prefix_for, iso, utcnow
 from paybatch.generate.plan import GenerationRequest, JobSlice, job_slices
 from paybatch.generate.sinks import split_s3_uri
-from paybatch.jobs.launcher import RUNNING_STATES
+from paybatch.jobs.launcher import RUNNING_STATES, JobLauncher, launcher_for
 from paybatch.ops.artifacts import account_id
 from paybatch.retry import retrying
 
@@ -96,12 +96,19 @@ def list_prefix(clients: AwsClients, prefix_uri: str, since: Date | None = None)
 
 
 class BulkControl:
-    def __init__(self, settings: Settings, clients: AwsClients | None = None) -> None:
+    def __init__(self, settings: Settings, clients: AwsClients | None = None, launcher: JobLauncher | None = None) -> None:
         self.settings = settings
         self.clients = clients or AwsClients(settings)
+        self._launcher = launcher
         self.ledger = BulkLedger(self.clients)
         self.sfn = self.clients.client("stepfunctions")
         self._account: str | None = None
+
+    @property
+    def launcher(self) -> JobLauncher:
+        if self._launcher is None:
+            self._launcher = launcher_for(self.settings, self.clients)
+        return self._launcher
 
     @property
     def account(self) -> str:
@@ -251,35 +258,38 @@ class BulkControl:
                                     cause="stopped by `paybatch bulk resume`, which continues in a new execution")
         chunks = self.ledger.chunks(run_id)
         remaining = [json.loads(c["spec"]) for c in chunks if c["status"] != ChunkStatus.SUCCEEDED]
-        for chunk in chunks:
-            if chunk["status"] == ChunkStatus.CANCELLED:
-                self.ledger.reopen_chunk(run_id, int(chunk["chunk_id"]))
         if not remaining:
             raise BulkPlanError(f"run {run_id}: every chunk already succeeded; nothing to resume")
         attempt = int(run.get("attempt", 1)) + 1
+        for chunk in chunks:  # the new execution owns what is not done; the old one's tasks are superseded
+            if chunk["status"] == ChunkStatus.CANCELLED:
+                self.ledger.reopen_chunk(run_id, int(chunk["chunk_id"]))
+            if chunk["status"] != ChunkStatus.SUCCEEDED:
+                self.ledger.hand_to_execution(run_id, int(chunk["chunk_id"]), f"{run_id}-{attempt}", attempt * 1000 - 1)
         self.ledger.update_run(run_id, {"status": str(RunStatus.RUNNING), "resumed_at": iso(utcnow())})
         self._launch(run, remaining, attempt)
         return self.ledger.get_run(run_id)
 
     def cancel(self, run_id: str) -> dict[str, Any]:
         """Stop the execution and every chunk's Glue run still going; chunks not done are marked cancelled."""
-        from paybatch.jobs.launcher import launcher_for
-
         run = self.ledger.get_run(run_id)
         execution = self.execution_status(run)
         if execution and execution["status"] == "RUNNING":
             self.sfn.stop_execution(executionArn=run["execution_arn"], error="BulkRun.Cancelled", cause="`paybatch bulk cancel`")
         self.ledger.update_run(run_id, {"status": str(RunStatus.CANCELLED), "finished_at": iso(utcnow())})
-        launcher = launcher_for(self.settings, self.clients)
+        from paybatch.bulk.worker import RUN_CANCELLED, BulkWorker
+
+        worker = BulkWorker(self.settings, self.clients, self.launcher)
         stopped = 0
         for chunk in self.ledger.chunks(run_id):
             if chunk["status"] == ChunkStatus.RUNNING and chunk.get("job_run_id"):
                 if run["kind"] == "generate":  # a conversion run finishes its manifest (all or nothing) rather than die mid-way
-                    job_run = launcher.get_job_run(chunk["job_name"], chunk["job_run_id"])
+                    job_run = self.launcher.get_job_run(chunk["job_name"], chunk["job_run_id"])
                     if job_run["JobRunState"] in RUNNING_STATES:
-                        launcher.stop_job_run(chunk["job_name"], chunk["job_run_id"])
+                        self.launcher.stop_job_run(chunk["job_name"], chunk["job_run_id"])
                         stopped += 1
-            self.ledger.cancel_chunk(run_id, int(chunk["chunk_id"]))
+            if self.ledger.cancel_chunk(run_id, int(chunk["chunk_id"])) and chunk.get("task_token"):
+                worker.fail(str(chunk["task_token"]), RUN_CANCELLED, f"bulk run {run_id} was cancelled")  # ends its waiting task
         return {**self.ledger.get_run(run_id), "runs_stopped": stopped}
 
     def status(self, run_id: str) -> dict[str, Any]:

@@ -41,7 +41,9 @@ def handle(event: dict[str, Any], context: Any, worker: BulkWorker) -> dict[str,
                                                              VisibilityTimeout=RETRY_LATER_SECONDS)
                 raise
 
-        processor = BatchProcessor(event_type=EventType.SQS)  # one per call: safe when the local poller runs threads
+        # One per call (safe when the local poller runs threads); a failed record is reported, not raised, even when
+        # it is the whole batch (batches are of one).
+        processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
         return dict(process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context))
     if event.get("source") == "aws.glue":
         settled = worker.on_job_event(event.get("detail", {}))

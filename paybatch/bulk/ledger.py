@@ -206,6 +206,7 @@ class BulkLedger:
         """pending | failed | running (its earlier run is over) → running with this Glue run; and the run → chunk reference.
 
         ``attempts`` is the count the caller read: the write only lands if nobody started the chunk meanwhile.
+        (A chunk ``bulk resume`` reopened after a cancel is pending again.)
         """
         self.ddb.put_item(TableName=self.table, Item=to_item({BULK_PK: job_run_key(job_run_id), BULK_SK: REF_ITEM,
                                                               "bulk_run_id": run_id, "chunk_id": chunk_id}))
@@ -221,17 +222,36 @@ class BulkLedger:
             remove=("last_error",),
         )
 
-    def attach_token(self, run_id: str, chunk_id: int, *, task_token: str, execution: str, task_order: int,
-                     job_run_id: str) -> bool:
-        """A newer task for a chunk whose run is still going (a retry after a missed heartbeat, a resume): answer that one.
+    def adopt_run(self, run_id: str, chunk_id: int, *, task_token: str, execution: str, task_order: int,
+                  job_run_id: str) -> bool:
+        """A newer task for a chunk whose Glue run is still going (a retry after a missed heartbeat, a resume): the
+        chunk answers this task from now on, and is running again if it had been given up on meanwhile.
 
         ``task_order`` (execution attempt, then the state's retry count) keeps a late delivery of an older task
         from taking the token back.
         """
         return self._move_chunk(run_id, chunk_id, ChunkStatus.RUNNING,
-                                "#status = :running AND job_run_id = :run AND (attribute_not_exists(task_order) OR task_order < :order)",
+                                "#status IN (:running, :failed) AND job_run_id = :run "
+                                "AND (attribute_not_exists(task_order) OR task_order < :order)",
                                 {"task_token": task_token, "execution": execution, "task_order": task_order},
-                                {":running": str(ChunkStatus.RUNNING), ":run": job_run_id, ":order": task_order})
+                                {":running": str(ChunkStatus.RUNNING), ":failed": str(ChunkStatus.FAILED), ":run": job_run_id,
+                                 ":order": task_order})
+
+    def hand_to_execution(self, run_id: str, chunk_id: int, execution: str, task_order: int) -> bool:
+        """A chunk not yet done now belongs to a new execution (`bulk resume`): the older execution's tasks for it are
+        superseded, and its give-up step can no longer mark it failed."""
+        try:
+            self.ddb.update_item(
+                TableName=self.table, Key={BULK_PK: {"S": run_id}, BULK_SK: {"S": chunk_item(chunk_id)}},
+                UpdateExpression="SET execution = :execution, task_order = :order, updated_at = :now",
+                ConditionExpression="#status <> :succeeded", ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=to_item({":execution": execution, ":order": task_order, ":now": iso(utcnow()),
+                                                   ":succeeded": str(ChunkStatus.SUCCEEDED)}))
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def finish_chunk(self, run_id: str, chunk_id: int, job_run_id: str, to: ChunkStatus, values: Mapping[str, Any]) -> bool:
         """running (with this Glue run) → succeeded | failed; False if the chunk moved on (another attempt, cancelled)."""

@@ -46,6 +46,7 @@ logger = logging.getLogger(__name__)
 
 CHUNK_FAILED = "BulkChunk.Failed"
 RUN_CANCELLED = "BulkRun.Cancelled"
+SUPERSEDED = "BulkRun.Superseded"
 STALE_TOKEN_CODES = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
 
 
@@ -154,18 +155,24 @@ class BulkWorker:
         if record["status"] == ChunkStatus.SUCCEEDED:
             self.succeed(token, {**chunk_summary(record), "skipped": "already done"})
             return
-        if record["status"] == ChunkStatus.RUNNING and record.get("job_run_id"):
+        recorded = int(record.get("task_order", -1))
+        if order < recorded:  # a late copy of an older task, or one from an execution a resume replaced: end it (not retried)
+            self.fail(token, SUPERSEDED, f"chunk {chunk_id} answers a newer task (execution {record.get('execution')})")
+            return
+        if order == recorded and token == record.get("task_token"):
+            return  # the same task delivered again: the chunk already answers it
+        if record.get("job_run_id") and record["status"] in (ChunkStatus.RUNNING, ChunkStatus.FAILED):
             job_run = self.launcher.get_job_run(record["job_name"], record["job_run_id"])
-            if self.ledger.attach_token(run_id, chunk_id, task_token=token, execution=execution, task_order=order,
-                                        job_run_id=record["job_run_id"]):
-                if job_run["JobRunState"] in RUNNING_STATES:
-                    self.heartbeat(token)
-                else:  # it ended and nobody settled it yet: settle now, answering this token
-                    self.settle(ChunkRef(run_id, chunk_id), job_run)
-                return
-            if order <= int(record.get("task_order", -1)):
-                return  # a late delivery of an older task: the chunk answers a newer one
-            record = self.ledger.get_chunk(run_id, chunk_id) or record
+            still_going = job_run["JobRunState"] in RUNNING_STATES
+            if still_going or record["status"] == ChunkStatus.RUNNING:
+                if self.ledger.adopt_run(run_id, chunk_id, task_token=token, execution=execution, task_order=order,
+                                         job_run_id=record["job_run_id"]):
+                    if still_going:  # its run goes on: this task waits for it
+                        self.heartbeat(token)
+                    else:  # it ended and nobody settled it yet: settle now, answering this task
+                        self.settle(ChunkRef(run_id, chunk_id), job_run)
+                    return
+                record = self.ledger.get_chunk(run_id, chunk_id) or record
         try:
             job_name, job_run_id, route = (self.start_generation(run, spec) if run["kind"] == "generate"
                                            else self.start_conversion(run, spec))

@@ -82,7 +82,8 @@ def test_lambdas_glue_jobs_and_alarms(template_data: dict[str, dict[str, Any]], 
                    if r["Type"] == "AWS::Glue::Job" and r["Properties"]["Name"] == settings.glue.jobs.convert)
     assert ("--enable-auto-scaling" in convert["DefaultArguments"]) == settings.glue.auto_scaling
     names = {p["AlarmName"] for p in resources(template_data[env], "AWS::CloudWatch::Alarm")}
-    assert names == {f"paybatch-{env}-dlq-not-empty", f"paybatch-{env}-failed-glue-runs", f"paybatch-{env}-oldest-pending-file"}
+    assert names == {f"paybatch-{env}-dlq-not-empty", f"paybatch-{env}-failed-glue-runs", f"paybatch-{env}-oldest-pending-file",
+                     f"paybatch-{env}-bulk-run-failed", f"paybatch-{env}-bulk-run-timed-out", f"paybatch-{env}-bulk-work-dlq-not-empty"}
     template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
 
 

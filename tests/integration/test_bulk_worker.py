@@ -1,0 +1,218 @@
+"""The bulk worker's decisions, against the endpoint's real state machine, queue and ledger.
+
+Compute is a scripted launcher here (the runs' states are set by the test), so every path is quick and exact:
+a redelivered task, a late answer for an older task, a start refused for want of a slot, a run that ends
+while its token is being replaced, cancel and resume. `make test-bulk` runs the same worker with real job runs.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
+
+from paybatch.aws import AwsClients
+from paybatch.bulk.control import BulkControl, plan_generation
+from paybatch.bulk.handler import RETRY_LATER_SECONDS, handle
+from paybatch.bulk.ledger import BulkLedger, BulkRunNotFound
+from paybatch.bulk.worker import BulkWorker, RetryLater, task_order
+from paybatch.errors import PaybatchError
+from paybatch.generate.plan import GenerationRequest, parse_dates
+from paybatch.jobs.launcher import ConcurrentRunsExceeded
+from paybatch.jobs.local_runner import job_state_change_event
+
+pytestmark = pytest.mark.integration
+
+
+class ScriptedLauncher:
+    """Glue's start/get/stop, with each run's state set by the test."""
+
+    def __init__(self) -> None:
+        self.runs: dict[str, dict[str, Any]] = {}
+        self.refuse = 0
+
+    def start_job_run(self, job_name: str, arguments: Mapping[str, str]) -> str:
+        if self.refuse:
+            self.refuse -= 1
+            raise ConcurrentRunsExceeded(job_name, 1)
+        run_id = "jr_" + uuid.uuid4().hex
+        now = datetime.now(UTC)
+        self.runs[run_id] = {"Id": run_id, "JobName": job_name, "JobRunState": "RUNNING", "Arguments": dict(arguments),
+                             "StartedOn": now, "WorkerType": "G.1X", "NumberOfWorkers": 2}
+        return run_id
+
+    def get_job_run(self, job_name: str, run_id: str) -> dict[str, Any]:
+        return dict(self.runs[run_id])
+
+    def list_job_runs(self, job_name: str) -> list[dict[str, Any]]:
+        return list(self.runs.values())
+
+    def stop_job_run(self, job_name: str, run_id: str) -> None:
+        self.end(run_id, "STOPPED")
+
+    def end(self, run_id: str, state: str, message: str = "") -> None:
+        self.runs[run_id].update(JobRunState=state, CompletedOn=datetime.now(UTC), ErrorMessage=message)
+
+
+def receive(clients: AwsClients, count: int, timeout: float = 30) -> list[dict[str, Any]]:
+    """The next ``count`` work-queue messages (as the state machine sent them)."""
+    url = clients.queue_url(clients.settings.bulk.work_queue)
+    bodies: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    while len(bodies) < count and time.monotonic() < deadline:
+        for message in clients.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
+            clients.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            bodies.append(json.loads(message["Body"]))
+    assert len(bodies) == count, bodies
+    return sorted(bodies, key=lambda b: b.get("chunk", {}).get("chunk_id", -1))
+
+
+def write_result(clients: AwsClients, run: Mapping[str, Any], rows: int) -> None:
+    """What the generate job writes at its --result_uri when it succeeds."""
+    bucket, key = run["Arguments"]["--result_uri"][5:].split("/", 1)
+    body = {"tables": {"authorization": {"rows": rows, "files": 1, "bytes": 100}}, "allocations": [],
+            "files": [{"role": "lake", "table": "authorization", "uri": "s3://lake/authorization/dt=x/part.parquet",
+                       "rows": rows, "bytes": 100}]}
+    clients.s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(body).encode())
+
+
+@pytest.fixture
+def started(clients: AwsClients) -> tuple[BulkControl, BulkWorker, ScriptedLauncher, str]:
+    launcher = ScriptedLauncher()
+    control = BulkControl(clients.settings, clients)
+    plan = plan_generation(clients.settings, GenerationRequest(rows=3_000, dates=tuple(parse_dates("2024-08-01..2024-08-03")),
+                                                               quality=False), rows_per_job=1_000, chunks=3)
+    run_id = control.start_generation(plan, max_concurrency=3, tolerance=0)["run_id"]
+    return control, BulkWorker(clients.settings, clients, launcher), launcher, run_id
+
+
+def test_chunks_settle_from_job_events_and_the_run_aggregates(clients: AwsClients, started: Any) -> None:
+    control, worker, launcher, run_id = started
+    tasks = receive(clients, 3)
+    for task in tasks:
+        worker.handle_message(task)
+    ledger = BulkLedger(clients)
+    chunks = {c["chunk_id"]: c for c in ledger.chunks(run_id)}
+    assert all(c["status"] == "running" and c["attempts"] == 1 for c in chunks.values())
+    assert worker.watch().heartbeats == 3
+
+    for chunk in chunks.values():  # each run ends; its Glue state-change event settles it
+        write_result(clients, launcher.runs[chunk["job_run_id"]], 1_000)
+        launcher.end(chunk["job_run_id"], "SUCCEEDED")
+        event = job_state_change_event({**launcher.runs[chunk["job_run_id"]], "CompletedOn": "now"})
+        assert handle(event, None, worker) == {"settled": True}
+        assert handle(event, None, worker) == {"settled": False}  # a repeated event changes nothing
+    [aggregate] = receive(clients, 1)
+    assert aggregate["action"] == "aggregate"
+    worker.handle_message(aggregate)
+    status = control.wait(run_id, timeout=30)
+    assert status["run"]["status"] == "succeeded" and status["execution"]["status"] == "SUCCEEDED"
+    assert control.result(run_id)["rows"] == 3_000
+
+
+def test_a_redelivered_or_late_task_never_starts_a_second_run(clients: AwsClients, started: Any) -> None:
+    _, worker, launcher, run_id = started
+    tasks = receive(clients, 3)
+    worker.handle_message(tasks[0])
+    worker.handle_message(tasks[0])  # SQS delivered it twice: the chunk keeps its one run
+    assert len(launcher.runs) == 1
+    chunk = BulkLedger(clients).get_chunk(run_id, 0)
+    newer = {**tasks[0], "task_token": "newer-token", "retry": 1}
+    worker.handle_message(newer)  # the state machine's retry while the run still goes: it takes the new token
+    assert BulkLedger(clients).get_chunk(run_id, 0)["task_token"] == "newer-token"
+    worker.handle_message(tasks[0])  # and a late copy of the older task does not take it back
+    after = BulkLedger(clients).get_chunk(run_id, 0)
+    assert after["task_token"] == "newer-token" and after["job_run_id"] == chunk["job_run_id"] and len(launcher.runs) == 1
+    assert task_order("run-2", 0) > task_order("run-1", 5) > task_order("run-1", 0)
+
+
+def test_no_free_slot_comes_back_soon_and_a_failed_start_fails_the_attempt(clients: AwsClients, started: Any) -> None:
+    _, worker, launcher, run_id = started
+    tasks = receive(clients, 3)
+    launcher.refuse = 1
+    with pytest.raises(RetryLater):
+        worker.handle_message(tasks[0])
+    assert BulkLedger(clients).get_chunk(run_id, 0)["status"] == "pending"
+
+    # through the handler: the record is reported failed and comes back in RETRY_LATER_SECONDS, not the queue's timeout
+    url = clients.queue_url(clients.settings.bulk.work_queue)
+    clients.sqs.send_message(QueueUrl=url, MessageBody=json.dumps(tasks[0]))
+    message = clients.sqs.receive_message(QueueUrl=url, WaitTimeSeconds=2)["Messages"][0]
+    launcher.refuse = 1
+    event = {"Records": [{"messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"], "body": message["Body"],
+                          "attributes": {}, "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+                          "eventSourceARN": clients.queue_arn(clients.settings.bulk.work_queue), "awsRegion": "us-east-1"}]}
+    assert handle(event, None, worker)["batchItemFailures"] == [{"itemIdentifier": message["MessageId"]}]
+    assert RETRY_LATER_SECONDS < clients.settings.queues.visibility_timeout_seconds
+    assert not clients.sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages")  # hidden for now
+
+    class Broken(ScriptedLauncher):
+        def start_job_run(self, job_name: str, arguments: Mapping[str, str]) -> str:
+            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "StartJobRun")
+
+    broken = BulkWorker(clients.settings, clients, Broken())
+    broken.handle_message(tasks[1])  # the attempt fails with the reason; the state machine retries it
+    chunk = BulkLedger(clients).get_chunk(run_id, 1)
+    assert chunk["status"] == "failed" and "AccessDeniedException" in chunk["last_error"]
+
+
+def test_a_failed_run_fails_its_chunk_and_a_stale_token_is_not_an_error(clients: AwsClients, started: Any) -> None:
+    _, worker, launcher, run_id = started
+    tasks = receive(clients, 3)
+    worker.handle_message(tasks[2])
+    chunk = BulkLedger(clients).get_chunk(run_id, 2)
+    launcher.end(chunk["job_run_id"], "FAILED", "OutOfMemoryError: Java heap space")
+    assert worker.watch().settled == 1
+    failed = BulkLedger(clients).get_chunk(run_id, 2)
+    assert failed["status"] == "failed" and "OutOfMemoryError" in failed["last_error"]
+    assert worker.succeed("no-such-token", {}) is False  # a token the state machine gave up on: logged, not raised
+    with pytest.raises(ValueError, match="unknown bulk work action"):
+        worker.handle_message({"action": "dance"})
+
+
+def test_cancel_stops_runs_and_resume_continues_only_unfinished_chunks(clients: AwsClients, started: Any) -> None:
+    control, worker, launcher, run_id = started
+    tasks = receive(clients, 3)
+    for task in tasks:
+        worker.handle_message(task)
+    ledger = BulkLedger(clients)
+    first = ledger.get_chunk(run_id, 0)
+    write_result(clients, launcher.runs[first["job_run_id"]], 1_000)
+    launcher.end(first["job_run_id"], "SUCCEEDED")
+    worker.watch()
+    cancelled = BulkControl(clients.settings, clients, launcher).cancel(run_id)
+    assert cancelled["status"] == "cancelled" and cancelled["runs_stopped"] == 2
+    assert {c["chunk_id"]: c["status"] for c in ledger.chunks(run_id)} == {0: "succeeded", 1: "cancelled", 2: "cancelled"}
+    deadline = time.monotonic() + 15
+    while control.execution_status(ledger.get_run(run_id))["status"] == "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert control.execution_status(ledger.get_run(run_id))["status"] == "ABORTED"
+
+    resumed = control.resume(run_id)
+    assert resumed["status"] == "running" and resumed["execution"] == f"{run_id}-2"
+    again = receive(clients, 2)  # only the two unfinished chunks
+    assert [t["chunk"]["chunk_id"] for t in again] == [1, 2]
+    with pytest.raises(BulkRunNotFound):
+        control.resume("no-such-run")
+
+
+def test_redrive_goes_to_step_functions_for_a_failed_execution_only(clients: AwsClients, started: Any) -> None:
+    control, _, _, run_id = started
+    run = BulkLedger(clients).get_run(run_id)
+    with pytest.raises(PaybatchError, match="only a failed, aborted or timed-out execution"):
+        control.resume(run_id, redrive=True)  # it is running
+    stubbed = BulkControl(clients.settings, clients)
+    stubber = Stubber(stubbed.sfn)
+    stubber.add_response("describe_execution", {"executionArn": run["execution_arn"], "stateMachineArn": "arn:aws:states:us-east-1:1:stateMachine:m",
+                                                "status": "FAILED", "startDate": datetime.now(UTC)}, {"executionArn": run["execution_arn"]})
+    stubber.add_response("redrive_execution", {"redriveDate": datetime.now(UTC)}, {"executionArn": run["execution_arn"]})
+    with stubber:
+        assert stubbed.resume(run_id, redrive=True)["status"] == "running"
+    stubber.assert_no_pending_responses()
