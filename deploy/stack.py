@@ -19,23 +19,23 @@ from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
-from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from paybatch import constants
+from paybatch.bulk.definition import definition_path, execution_role_name
 from paybatch.config import Settings
 from paybatch.lake_tables import lake_table_inputs
-from paybatch.bulk.definition import definition_path, execution_role_name
 from paybatch.ops.lambdas import (
     BULK_WORKER_CONCURRENCY,
     SCREENING_API_CONCURRENCY,
     SCREENING_API_HANDLER,
     SCREENING_API_MEMORY_MB,
-    lambda_environment,
     bulk_worker_role_name,
+    lambda_environment,
     lambda_role_name,
     screening_api_role_name,
 )

@@ -329,12 +329,13 @@ class Settings(BaseModel):
 
     @model_validator(mode="after")
     def _heartbeats_in_time(self) -> Settings:
-        watch = self.local.scheduler_interval_seconds if self.target == "local" else self.lambda_.schedule_minutes * 60
+        local = self.target == "local"
+        watch = self.local.scheduler_interval_seconds if local else self.lambda_.schedule_minutes * 60
+        setting = "local.scheduler_interval_seconds" if local else "lambda.schedule_minutes"
         if self.bulk.heartbeat_seconds < 2 * watch:
             raise ValueError(
                 f"bulk.heartbeat_seconds ({self.bulk.heartbeat_seconds}) must be at least twice the interval of the watch that "
-                f"sends heartbeats ({watch:g}s: {'local.scheduler_interval_seconds' if self.target == 'local' else 'lambda.schedule_minutes'}), "
-                "or running chunks time out"
+                f"sends heartbeats ({watch:g}s: {setting}), or running chunks time out"
             )
         return self
 

@@ -390,7 +390,7 @@ class TrackingStore:
         ``bulk_run`` marks a manifest a bulk backfill owns: its run is started, watched and retried by that
         run's state machine, not by the scheduler.
         """
-        update = {
+        update: dict[str, Any] = {
             "TableName": self.table,
             "Key": to_ddb(self.manifest_key(date_prefix, batch_id)),
             "UpdateExpression": (

@@ -15,7 +15,7 @@ from pathlib import Path
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 _BLOCK = re.compile(r"```(bash|console)\n(.*?)```", re.S)
-_PLACEHOLDER = re.compile(r"\[|\||\.\.\.|…|\b(N|S|D|J|ID|DIR|FILE|FROM\.\.TO)\b")
+_PLACEHOLDER = re.compile(r"\[|\||\.\.\.|…|\b(N|S|D|J|ID|RUN|DIR|FILE|FROM\.\.TO)\b")
 
 
 @dataclass(frozen=True)

@@ -167,10 +167,10 @@ class BulkControl:
                 chunks.append({"chunk_id": chunk_id, "item": f"chunk#{chunk_id:05d}", "kind": "convert", "date": date_prefix,
                                "batch_id": record["batch_id"], "files": int(record["file_count"]),
                                "bytes": int(record["total_bytes"]), "route": route})
-        registration = {"objects": len(objects), **dict(outcomes)}
+        found = {"objects": len(objects), **dict(outcomes)}
         if not chunks:
-            return {"run_id": None, "registration": registration}
-        request = {"prefix": prefix_uri, "since": since.isoformat() if since else None, "registration": registration}
+            return {"run_id": None, "registration": found}
+        request = {"prefix": prefix_uri, "since": since.isoformat() if since else None, "registration": found}
         return self._start("convert", request, chunks, max_concurrency, tolerance, run_id)
 
     def _pack(self, app: Any, date_prefix: str, keys: set[str], run_id: str) -> list[dict[str, Any]]:

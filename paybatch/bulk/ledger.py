@@ -15,7 +15,7 @@ check read the outcomes here, on AWS and locally alike.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -130,7 +130,7 @@ class BulkLedger:
         return ChunkRef(ref["bulk_run_id"], int(ref["chunk_id"])) if ref else None
 
     # --- writes ----------------------------------------------------------------------------------
-    def create_run(self, run: Mapping[str, Any], chunks: list[Mapping[str, Any]]) -> None:
+    def create_run(self, run: Mapping[str, Any], chunks: Sequence[Mapping[str, Any]]) -> None:
         """The run item (only if new) and one pending item per chunk."""
         try:
             self.ddb.put_item(TableName=self.table, Item=to_item({BULK_PK: run["run_id"], BULK_SK: RUN_ITEM, **run}),

@@ -118,7 +118,8 @@ def _estimate(settings: Settings, kind: str, chunk_work: list[float], rows: int,
     return BulkEstimate(kind=kind, chunks=len(chunk_work), rows=rows, bytes=size, concurrency=concurrency, dpus_per_run=dpus,
                         seconds_per_chunk=round(max(seconds), 1), dpu_hours=round(dpu_hours, 2), cost_usd=round(cost, 2),
                         wall_seconds=round(max(slots), 1),
-                        rates={n: {k: rates[n][k] for k in ("value", "measured", "by")} for n in (*rate_names, "bulk_chunk_overhead_seconds")})
+                        rates={n: {k: rates[n][k] for k in ("value", "measured", "by")}
+                               for n in (*rate_names, "bulk_chunk_overhead_seconds")})
 
 
 def estimate_generation(settings: Settings, chunks: list[dict[str, Any]], max_concurrency: int | None = None) -> BulkEstimate:

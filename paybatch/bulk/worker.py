@@ -311,7 +311,8 @@ class BulkWorker:
             return False, values, (f"manifest {spec['batch_id']} {status}: {record.get('files_failed', '?')} file(s) failed"
                                     + (f"; {record['last_error']}" if record.get("last_error") else ""))
         state = job_run["JobRunState"]
-        why = job_run.get("ErrorMessage") or ("ended without recording the manifest's result" if state == "SUCCEEDED" else "no error message")
+        unrecorded = "ended without recording the manifest's result" if state == "SUCCEEDED" else "no error message"
+        why = job_run.get("ErrorMessage") or unrecorded
         return False, values, f"run {job_run['Id']} {state}: {why}"
 
     def on_job_event(self, detail: Mapping[str, Any]) -> bool:
@@ -352,9 +353,8 @@ class BulkWorker:
         execution = retrying(self.sfn.describe_execution, executionArn=arn)
         if execution["status"] == "RUNNING":
             return False
-        error = execution.get("error") or execution["status"]
-        return self.ledger.update_run(run["run_id"], {"status": str(RunStatus.FAILED),
-                                                      "error": f"execution {execution['status']}: {error} {execution.get('cause', '')}".strip()[:2000],
+        error = f"execution {execution['status']}: {execution.get('error') or ''} {execution.get('cause') or ''}".strip()
+        return self.ledger.update_run(run["run_id"], {"status": str(RunStatus.FAILED), "error": error[:2000],
                                                       "finished_at": iso(utcnow())}, expected={RunStatus.RUNNING})
 
     # --- aggregation ---------------------------------------------------------------------------------

@@ -18,14 +18,18 @@ from paybatch.generate.spec import PAN_DIMENSION, TABLES
 app = typer.Typer(help="Bulk runs on Step Functions: TB-scale generation and backfills in chunks, with bounded "
                        "concurrency, retries, partial success, resume and one aggregated result.", no_args_is_help=True)
 
-TargetOption = Annotated[float | None, typer.Option("--target-tb", help="Generate this many terabytes (rows from the measured bytes per row).")]
+TargetOption = Annotated[float | None, typer.Option("--target-tb",
+                                                    help="Generate this many terabytes (rows from the measured bytes per row).")]
 RowsOption = Annotated[int | None, typer.Option("--rows", help="Authorization rows in total (instead of --target-tb).")]
 DatesOption = Annotated[str | None, typer.Option("--dates", help="Partition dates FROM..TO (inclusive).")]
 RowsPerJobOption = Annotated[int | None, typer.Option("--rows-per-job", help="Rows per generation job (default: bulk.rows_per_job).")]
-JobsPerChunkOption = Annotated[int | None, typer.Option("--jobs-per-chunk", help="Jobs per chunk, one Glue run each (default: bulk.jobs_per_chunk).")]
+JobsPerChunkOption = Annotated[int | None, typer.Option("--jobs-per-chunk",
+                                                       help="Jobs per chunk, one Glue run each (default: bulk.jobs_per_chunk).")]
 ChunksOption = Annotated[int | None, typer.Option("--chunks", help="Exactly this many chunks (instead of --jobs-per-chunk).")]
-ConcurrencyOption = Annotated[int | None, typer.Option("--max-concurrency", help="Chunks in flight at once (default: bulk.max_concurrency).")]
-TolerateOption = Annotated[float | None, typer.Option("--tolerate", help="Percent of chunks that may fail with the run still a (partial) success.")]
+ConcurrencyOption = Annotated[int | None, typer.Option("--max-concurrency",
+                                                      help="Chunks in flight at once (default: bulk.max_concurrency).")]
+TolerateOption = Annotated[float | None, typer.Option(
+    "--tolerate", help="Percent of chunks that may fail with the run still a (partial) success (default: bulk.tolerated_failure_percent).")]
 WaitOption = Annotated[bool, typer.Option("--wait/--no-wait", help="Follow the run with a progress display until it ends.")]
 PrefixOption = Annotated[str | None, typer.Option("--prefix", help="Backfill: every object under this s3:// prefix.")]
 SinceOption = Annotated[str | None, typer.Option("--since", help="Only objects modified on or after this date (YYYY-MM-DD).")]
@@ -62,7 +66,7 @@ def _since(text: str | None) -> dt.date | None:
 
 
 def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     hours, rest = divmod(seconds, 3600)
     return f"{hours} h {rest // 60:02d} min" if hours else f"{rest // 60} min {rest % 60:02d} s"
 
@@ -115,9 +119,11 @@ def _print_run(status: dict[str, Any], result: dict[str, Any] | None, as_json: b
         console.print(f"  [red]{run['error']}[/]")
     if result:
         console.print(f"  rows {result['rows']:,} · {result['bytes'] / 2**20:,.1f} MiB · {result['files']:,} files · "
-                      f"{result['dpu_hours']:.3f} DPU-hours (${result['cost_usd']:.2f} at Glue's price) · {result['duration_seconds']:.0f} s")
+                      f"{result['dpu_hours']:.3f} DPU-hours (${result['cost_usd']:.2f} at Glue's price) · "
+                      f"{result['duration_seconds']:.0f} s")
         for failed in result["failed_chunks"][:20]:
-            console.print(f"  [red]chunk {failed['chunk_id']}[/] {failed['status']} after {failed['attempts']} attempt(s): {failed['error']}")
+            console.print(f"  [red]chunk {failed['chunk_id']}[/] {failed['status']} after {failed['attempts']} attempt(s): "
+                          f"{failed['error']}")
         console.print(f"  result: {result['result_uri']}")
     if run["status"] in ("partial", "failed", "cancelled"):
         console.print(f"  continue it: paybatch bulk resume {run['run_id']} --env {run['env']}")
@@ -220,7 +226,7 @@ def plan(
     as_json: JsonOption = False,
 ) -> None:
     """What a bulk run would take: chunks, DPU-hours, dollars and wall time at the environment's concurrency (nothing starts)."""
-    from paybatch.bulk.plan import estimate_conversion, estimate_generation
+    from paybatch.bulk.plan import estimate_generation
 
     settings = settings_for(env)
     if prefix:
@@ -298,8 +304,8 @@ def status(
 @clean_errors
 def list_runs(env: EnvOption = "dev", as_json: JsonOption = False) -> None:
     """Every bulk run of the environment, newest first."""
-    from paybatch.bulk.ledger import BulkLedger
     from paybatch.aws import AwsClients
+    from paybatch.bulk.ledger import BulkLedger
 
     runs = BulkLedger(AwsClients(settings_for(env))).runs()
     if as_json:
@@ -319,7 +325,8 @@ def list_runs(env: EnvOption = "dev", as_json: JsonOption = False) -> None:
 def resume(
     run_id: Annotated[str, typer.Argument(help="The bulk run to continue.")],
     env: EnvOption = "dev",
-    redrive: Annotated[bool, typer.Option("--redrive", help="On AWS: Step Functions' RedriveExecution of the failed execution instead.")] = False,
+    redrive: Annotated[bool, typer.Option(
+        "--redrive", help="On AWS: Step Functions' RedriveExecution of the failed execution instead.")] = False,
     wait: WaitOption = True,
     as_json: JsonOption = False,
 ) -> None:

@@ -24,7 +24,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from paybatch.convert.ndjson import NdjsonParser, ParsedBlock, Reject, iter_line_blocks
-from paybatch.convert.splits import ByteRange, open_range
+from paybatch.convert.splits import ByteRange, RangeReader, open_range
 from paybatch.datasets import DatasetSchema
 
 REJECT_SCHEMA = pa.schema([
@@ -216,7 +216,7 @@ def convert_file(source: str, output: str, schema: DatasetSchema, batch_id: str,
             blocks = _parquet_blocks(in_fs, in_path, schema)
         else:
             parser = NdjsonParser(schema)
-            stream = _open(in_fs, in_path) if byte_range is None else open_range(in_fs, in_path, byte_range)
+            stream: IO[bytes] | RangeReader = _open(in_fs, in_path) if byte_range is None else open_range(in_fs, in_path, byte_range)
             blocks = (parser.parse_block(data, first, last, count)
                       for data, first, last, count in iter_line_blocks(stream, block_bytes, first_line))
         for block in blocks:

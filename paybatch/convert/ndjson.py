@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from types import ModuleType
-from typing import IO, Any, cast
+from typing import Any, cast
 
 import numpy as np
 import pyarrow as pa
@@ -142,10 +142,11 @@ def count_newlines(data: bytearray | memoryview, end: int, scratch: np.ndarray[A
     return total
 
 
-def iter_line_blocks(stream: IO[bytes], block_bytes: int = 16 << 20, first_line: int = 1) -> Iterator[tuple[memoryview, int, bool, int]]:
+def iter_line_blocks(stream: Any, block_bytes: int = 16 << 20, first_line: int = 1) -> Iterator[tuple[memoryview, int, bool, int]]:
     """Stream (block of whole lines with their newlines, first line number, last line unterminated, lines).
 
-    ``first_line``: the number of the stream's first line (a byte range of a file starting at a line's start).
+    ``stream`` is anything with ``readinto`` (a pyarrow stream, a ``RangeReader``); ``first_line`` the number of its
+    first line (a byte range of a file starts at a line's start).
 
     The blocks are views into one reused buffer: a block is valid until the next one is asked for
     (copy what must outlive it). Memory stays at one block plus the longest line, whatever the file size.
@@ -156,7 +157,7 @@ def iter_line_blocks(stream: IO[bytes], block_bytes: int = 16 << 20, first_line:
     filled, line_number, at_end = 0, first_line, False
     while True:
         while not at_end and filled < len(buffer):  # a compressed stream may return less than asked
-            got = stream.readinto(view[filled:])  # type: ignore[attr-defined]
+            got = stream.readinto(view[filled:])
             at_end = not got
             filled += got or 0
         cut = buffer.rfind(b"\n", 0, filled) + 1

@@ -10,6 +10,7 @@ random access: a compressed file is never split.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,7 +58,7 @@ def aligned_ranges(fs: pafs.FileSystem, path: str, size: int, target_bytes: int)
             cuts.append(cut)
             nominal = cut + target_bytes
     cuts.append(size)
-    return [ByteRange(i, start, end) for i, (start, end) in enumerate(zip(cuts, cuts[1:], strict=False))]
+    return [ByteRange(i, start, end) for i, (start, end) in enumerate(itertools.pairwise(cuts))]
 
 
 class RangeReader:

@@ -111,7 +111,8 @@ def test_retries_with_backoff_and_partial_success_within_tolerance(clients: AwsC
     with chunk_killer(clients, run_id, {3: 2, 7: 3}) as killed:  # chunk 3 dies twice then runs; chunk 7 dies every time
         status = control.wait(run_id, timeout=600)
     assert len(killed[3]) == 2 and len(killed[7]) == 3
-    assert status["execution"]["status"] == "SUCCEEDED", json.dumps([c for c in status["chunks"] if c["status"] != "succeeded"], default=str)  # 1 of 10 failed: within the 10 % tolerated
+    unfinished = [c for c in status["chunks"] if c["status"] != "succeeded"]
+    assert status["execution"]["status"] == "SUCCEEDED", json.dumps(unfinished, default=str)  # 1 of 10 failed: within the 10 % tolerated
     assert status["run"]["status"] == "partial"
     chunks = {c["chunk_id"]: c for c in status["chunks"]}
     assert chunks[3]["status"] == "succeeded" and chunks[3]["attempts"] == 3

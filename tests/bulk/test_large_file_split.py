@@ -3,6 +3,7 @@ one task gives: the same rows, the same rejects with the same line numbers, the 
 
 from __future__ import annotations
 
+import itertools
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,7 +57,7 @@ def test_two_gigabyte_file_in_byte_ranges_equals_one_task(tmp_path: Path, spark:
     runner = spark_runner(spark)
     tasks = split_large_files([FileTask(0, str(source))], {0: size}, 256 * 2**20, runner, None)
     assert len(tasks) == -(-size // (256 * 2**20)) and all(t.byte_range for t in tasks)
-    assert tasks[0].first_line == 1 and all(b.first_line > a.first_line for a, b in zip(tasks, tasks[1:], strict=False))
+    assert tasks[0].first_line == 1 and all(b.first_line > a.first_line for a, b in itertools.pairwise(tasks))
     out = str(tmp_path / "split")
 
     def work(task: FileTask) -> dict[str, Any]:

@@ -75,7 +75,8 @@ def test_worker_triggers_and_alarms(template_data: dict[str, dict[str, Any]], en
         "BatchSize": 1, "FunctionResponseTypes": ["ReportBatchItemFailures"]})
     template.has_resource_properties("AWS::Events::Rule", {"EventPattern": Match.object_like({
         "source": ["aws.glue"], "detail-type": ["Glue Job State Change"],
-        "detail": Match.object_like({"jobName": [settings.glue.jobs.generate, settings.glue.jobs.convert, settings.glue.jobs.convert_light]})})})
+        "detail": Match.object_like({"jobName": [settings.glue.jobs.generate, settings.glue.jobs.convert,
+                                                 settings.glue.jobs.convert_light]})})})
     template.has_resource_properties("AWS::Events::Rule", {"Name": f"paybatch-{env}-bulk-watch",
                                                            "ScheduleExpression": f"rate({settings.lambda_.schedule_minutes} minutes)"})
     for name in (f"paybatch-{env}-bulk-run-failed", f"paybatch-{env}-bulk-run-timed-out", f"paybatch-{env}-bulk-work-dlq-not-empty"):

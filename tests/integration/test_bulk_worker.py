@@ -210,8 +210,9 @@ def test_redrive_goes_to_step_functions_for_a_failed_execution_only(clients: Aws
         control.resume(run_id, redrive=True)  # it is running
     stubbed = BulkControl(clients.settings, clients)
     stubber = Stubber(stubbed.sfn)
-    stubber.add_response("describe_execution", {"executionArn": run["execution_arn"], "stateMachineArn": "arn:aws:states:us-east-1:1:stateMachine:m",
-                                                "status": "FAILED", "startDate": datetime.now(UTC)}, {"executionArn": run["execution_arn"]})
+    described = {"executionArn": run["execution_arn"], "stateMachineArn": "arn:aws:states:us-east-1:1:stateMachine:m",
+                 "status": "FAILED", "startDate": datetime.now(UTC)}
+    stubber.add_response("describe_execution", described, {"executionArn": run["execution_arn"]})
     stubber.add_response("redrive_execution", {"redriveDate": datetime.now(UTC)}, {"executionArn": run["execution_arn"]})
     with stubber:
         assert stubbed.resume(run_id, redrive=True)["status"] == "running"

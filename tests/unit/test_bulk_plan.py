@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -40,7 +41,7 @@ def test_chunks_are_contiguous_even_ranges_of_the_job_list(jobs: int, per_chunk:
     for specs in (generation_chunks(listed, jobs_per_chunk=per_chunk), generation_chunks(listed, chunks=min(chunks, jobs))):
         ranges = [tuple(s["jobs"]) for s in specs]
         assert ranges[0][0] == 0 and ranges[-1][1] == jobs
-        assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:], strict=False))
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
         sizes = [b - a for a, b in ranges]
         assert max(sizes) - min(sizes) <= 1 and min(sizes) >= 1
         assert [s["chunk_id"] for s in specs] == list(range(len(specs)))

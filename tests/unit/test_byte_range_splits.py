@@ -6,6 +6,7 @@ CRLF endings and an unterminated last line. (The 2 GB case runs in `make test-bu
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -73,7 +74,8 @@ def test_split_equals_one_task(tmp_path: Path, crlf: bool, tail: bytes) -> None:
     assert whole["error"] is None and split["error"] is None
     assert whole["lines_read"] == whole["rows_written"] + whole["rows_rejected"]
     same_rows(tmp_path, "split")
-    lines = duckdb.sql(f"select list(line_number order by line_number) from read_parquet('{tmp_path}/split/rejects/**/*.parquet')").fetchall()[0]
+    rejects = f"read_parquet('{tmp_path}/split/rejects/**/*.parquet')"
+    lines = duckdb.sql(f"select list(line_number order by line_number) from {rejects}").fetchall()[0]
     assert lines and len(lines[0]) == whole["rows_rejected"] and lines[0][0] == 6  # the first poison line is line 6
 
 
@@ -82,7 +84,7 @@ def test_ranges_start_at_lines_and_cover_the_file(tmp_path: Path) -> None:
     data = source.read_bytes()
     ranges = aligned_ranges(pafs.LocalFileSystem(), str(source), len(data), 5_000)
     assert ranges[0].start == 0 and ranges[-1].end == len(data)
-    for before, after in zip(ranges, ranges[1:], strict=False):
+    for before, after in itertools.pairwise(ranges):
         assert before.end == after.start and data[after.start - 1:after.start] == b"\n"
 
 
