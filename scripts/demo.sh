@@ -49,7 +49,12 @@ paybatch screen run --env "$env" --customers "$screening/customers.csv"
 paybatch query --env "$env" "select customer_name, matched_name, round(score, 3) as score, entry_id from screening_matches order by score desc limit 8"
 paybatch queues --env "$env"   # the alerts queue holds one alert per match
 
-step "8. The operator's view: what needs a look, and a report with charts"
+step "8. Bulk runs on Step Functions: the plan, then 4 more dates in 4 chunks (at most 3 at once), one result"
+paybatch bulk plan --env "$env" --rows 40000 --dates 2024-01-04..2024-01-07 --rows-per-job 10000 --chunks 4
+paybatch bulk generate --env "$env" --rows 40000 --dates 2024-01-04..2024-01-07 --rows-per-job 10000 --chunks 4 --no-quality
+paybatch bulk list --env "$env"
+
+step "9. The operator's view: what needs a look, and a report with charts"
 paybatch diagnose --env "$env" || true   # the three quarantined sample files show up as a warning, as they should
 paybatch report --env "$env"
 

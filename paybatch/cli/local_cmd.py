@@ -31,7 +31,7 @@ def _render_status(report: dict[str, Any]) -> None:
     table.add_column("name")
     table.add_column("", justify="center")
     table.add_column("details")
-    for kind in ("buckets", "tables", "queues", "glue_jobs"):
+    for kind in ("buckets", "tables", "queues", "glue_jobs", "state_machines"):
         for role, item in resources[kind].items():
             details = ""
             if kind == "tables" and item["exists"]:
@@ -46,6 +46,8 @@ def _render_status(report: dict[str, Any]) -> None:
                     details += f" · DLQ after {item['redrive_policy']['maxReceiveCount']} receives"
             elif kind == "glue_jobs" and item["exists"]:
                 details = f"{item['script']} · max {item['max_concurrent_runs']} runs"
+            elif kind == "state_machines" and item["exists"]:
+                details = f"{item['arn']} · run by the endpoint's Step Functions (paybatch bulk)"
             table.add_row(kind, role, item["name"], ok if item["exists"] else bad, details)
     console.print(table)
     console.print(f"S3 → SQS notification on the input bucket: "

@@ -118,6 +118,8 @@ def diagnose(clients: AwsClients) -> Diagnosis:
             "warning", f"{len(locks)} expired lock(s) still recorded", locks[:10],
             "harmless (the next builder takes them over); many of them mean builders time out: check-lambda-logs.sh"))
 
+    report.findings += bulk_findings(clients)
+
     quarantined = Counter(str(f.get("quarantine_reason")) for f in files if f["status"] == FileStatus.QUARANTINED)
     report.facts["quarantined_by_reason"] = dict(quarantined)
     if quarantined:
@@ -128,6 +130,24 @@ def diagnose(clients: AwsClients) -> Diagnosis:
             f"expected {rules.min_bytes}..{rules.max_bytes} bytes and {', '.join(rules.allowed_extensions)}; files are in "
             f"s3://{settings.buckets.quarantine}/<reason>/. Fix and re-upload, or change the window: update-batch-config.sh"))
     return report
+
+
+def bulk_findings(clients: AwsClients, days: float = 7) -> list[Finding]:
+    """Bulk runs of the last ``days`` that failed or ended partial: each can continue where it stopped."""
+    from paybatch.bulk.ledger import BulkLedger
+
+    env = clients.settings.env
+    recent = [r for r in BulkLedger(clients).runs() if (_age(r.get("created_at")) or 0) < days * 86400]
+    failed = [r for r in recent if r["status"] in ("failed", "partial")]
+    if not failed:
+        return []
+    return [Finding(
+        "error" if any(r["status"] == "failed" for r in failed) else "warning",
+        f"{len(failed)} bulk run(s) failed or partial",
+        [f"{r['run_id']} {r['status']}: {(r.get('result') or {}).get('chunks', {}).get('failed', '?')} chunk(s) failed"
+         + (f"; {str(r['error'])[:120]}" if r.get("error") else "") for r in failed[:10]],
+        f"paybatch bulk status RUN --env {env} --chunks shows each chunk's error; paybatch bulk resume RUN --env {env} "
+        "runs only the unfinished chunks")]
 
 
 def _expired_locks(clients: AwsClients) -> list[str]:

@@ -217,3 +217,17 @@ def test_redrive_goes_to_step_functions_for_a_failed_execution_only(clients: Aws
     with stubber:
         assert stubbed.resume(run_id, redrive=True)["status"] == "running"
     stubber.assert_no_pending_responses()
+
+
+def test_diagnose_names_failed_bulk_runs_and_how_to_continue(clients: AwsClients) -> None:
+    from paybatch.contracts.tracking import iso, utcnow
+    from paybatch.ops.diagnose import diagnose
+
+    ledger = BulkLedger(clients)
+    for run_id, status in (("generate-old-ok", "succeeded"), ("generate-broken", "failed")):
+        ledger.create_run({"run_id": run_id, "kind": "generate", "env": "dev", "status": status, "created_at": iso(utcnow()),
+                           "request": "{}", "chunk_count": 1, "max_concurrency": 1, "tolerated_failure_percent": 0,
+                           "result": {"chunks": {"failed": 1}}}, [{"chunk_id": 0}])
+    findings = [f for f in diagnose(clients).findings if "bulk run" in f.what]
+    assert len(findings) == 1 and findings[0].severity == "error"
+    assert findings[0].detail == ["generate-broken failed: 1 chunk(s) failed"] and "bulk resume RUN" in findings[0].action
