@@ -214,7 +214,8 @@ class BulkControl:
         arn = self.sfn.start_execution(stateMachineArn=state_machine_arn(self.settings, self.account), name=name,
                                        input=json.dumps(self._execution_input(run, key, len(chunks))))["executionArn"]
         self.ledger.update_run(run["run_id"], {"execution_arn": arn, "execution": name, "attempt": attempt,
-                                               "status": str(RunStatus.RUNNING), "chunks_uri": f"s3://{self.settings.buckets.artifacts}/{key}"})
+                                               "status": str(RunStatus.RUNNING), "error": None,
+                                               "chunks_uri": f"s3://{self.settings.buckets.artifacts}/{key}"})
         return str(arn)
 
     def _start(self, kind: str, request: dict[str, Any], chunks: list[dict[str, Any]], max_concurrency: int | None,

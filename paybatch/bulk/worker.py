@@ -135,6 +135,10 @@ class BulkWorker:
         if action == "chunk":
             self.take_chunk(body)
         elif action == "aggregate":
+            run = self.ledger.get_run(str(body["run_id"]))
+            if body.get("execution") and body["execution"] != run.get("execution"):  # an execution a resume replaced
+                self.fail(str(body["task_token"]), SUPERSEDED, f"run {run['run_id']} continues in {run.get('execution')}")
+                return
             result = self.aggregate(str(body["run_id"]), str(body.get("execution", "")))
             self.succeed(str(body["task_token"]), compact_result(result))
         else:

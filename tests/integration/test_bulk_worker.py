@@ -231,3 +231,16 @@ def test_diagnose_names_failed_bulk_runs_and_how_to_continue(clients: AwsClients
     findings = [f for f in diagnose(clients).findings if "bulk run" in f.what]
     assert len(findings) == 1 and findings[0].severity == "error"
     assert findings[0].detail == ["generate-broken failed: 1 chunk(s) failed"] and "bulk resume RUN" in findings[0].action
+
+
+def test_an_aggregation_of_a_replaced_execution_changes_nothing(clients: AwsClients, started: Any) -> None:
+    control, worker, _, run_id = started
+    receive(clients, 3)
+    control.resume(run_id)  # now <run>-2 owns the run
+    ledger = BulkLedger(clients)
+    answered: list[tuple[str, str]] = []
+    worker.fail = lambda token, error, cause: answered.append((token, error)) or True  # type: ignore[method-assign]
+    worker.handle_message({"action": "aggregate", "task_token": "old", "run_id": run_id, "execution": f"{run_id}-1"})
+    assert answered == [("old", "BulkRun.Superseded")]
+    run = ledger.get_run(run_id)
+    assert run["status"] == "running" and "result" not in run and control.result(run_id) is None

@@ -20,7 +20,7 @@ from paybatch.contracts.tracking import FileStatus
 from paybatch.ops.batch_config import apply as apply_batch_config
 from paybatch.ops.batch_config import plan as plan_batch_config
 from paybatch.ops.glue import deploy_glue
-from paybatch.ops.lambdas import deploy_lambdas, lambda_role_name, screening_api_role_name
+from paybatch.ops.lambdas import bulk_worker_role_name, deploy_lambdas, lambda_role_name, screening_api_role_name
 from paybatch.ops.package import build_glue_library, build_lambda_bundle
 from paybatch.ops.report import CHARTS, write_report
 from paybatch.resources import glue_job_specs
@@ -127,16 +127,18 @@ def test_deploy_glue_without_artifacts_bucket_is_refused(clients: AwsClients, tm
 def test_deploy_lambda_then_batch_config_diff_and_apply(clients: AwsClients, tmp_path: Path) -> None:
     settings = clients.settings
     iam = clients.client("iam")
-    for role_name in (lambda_role_name(settings), screening_api_role_name(settings)):
+    for role_name in (lambda_role_name(settings), screening_api_role_name(settings), bulk_worker_role_name(settings)):
         iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps({
             "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
                                                      "Action": "sts:AssumeRole"}]}))
     bundle = build_lambda_bundle(tmp_path / "lambda", with_dependencies=False)
     first = script("deploy-lambda.sh", "--env", "dev", "--bundle", str(bundle), "--json")  # the operator's script
     assert first.returncode == 0, first.stderr[-2000:]
-    assert [d["action"] for d in json.loads(first.stdout)] == ["created", "created", "created"]
+    assert [d["action"] for d in json.loads(first.stdout)] == ["created"] * 4
     again = deploy_lambdas(clients, bundle)
-    assert [d.action for d in again] == ["updated", "updated", "updated"]
+    assert [d.action for d in again] == ["updated"] * 4
+    worker = clients.client("lambda").get_function_configuration(FunctionName=settings.bulk.worker_function)
+    assert worker["Handler"] == "paybatch.bulk.handler.lambda_handler" and worker["Role"].endswith(f"/{bulk_worker_role_name(settings)}")
     api = clients.client("lambda").get_function_configuration(FunctionName=settings.screening.api_function)
     assert api["Handler"] == "paybatch.screening.api.lambda_handler" and api["Role"].endswith(f"/{screening_api_role_name(settings)}")
     config = clients.client("lambda").get_function_configuration(FunctionName=settings.lambda_.builder_function)
@@ -162,7 +164,7 @@ def test_deploy_lambda_then_batch_config_diff_and_apply(clients: AwsClients, tmp
                           "ExecutionProperty": {"MaxConcurrentRuns": 10}}})
         done = apply_batch_config(clients, new)
         stub.assert_no_pending_responses()
-    assert len(done) == 4  # the builder, the scheduler, the screening API and the conversion job
+    assert len(done) == 5  # the builder, the scheduler, the screening API, the bulk worker and the conversion job
     live = clients.client("lambda").get_function_configuration(FunctionName=settings.lambda_.scheduler_function)
     assert live["Environment"]["Variables"]["MAX_FILES_PER_MANIFEST"] == "100"
 
@@ -180,7 +182,7 @@ def test_dev_scripts_generate_upload_and_inspect(clients: AwsClients, tmp_path: 
     assert sorted(keys) == sorted(str(f.relative_to(tmp_path / "input")) for f in files)
     queue = script("check-sqs-queue.sh", "--json")
     roles = {q["role"] for q in json.loads(queue.stdout)["queues"]} if queue.returncode == 0 else set()
-    assert roles == {"ingest", "dlq", "completion", "screening_alerts", "screening_alerts_dlq"}, queue.stderr
+    assert roles == {"ingest", "dlq", "completion", "screening_alerts", "screening_alerts_dlq", "bulk_work", "bulk_work_dlq"}, queue.stderr
     assert script("check-dynamodb-files.sh").returncode == 0
     errors = script("check-glue-errors.sh", "--env", "dev", "--json")
     assert errors.stdout.startswith("["), errors.stderr[-3000:]
