@@ -36,7 +36,7 @@ def _free_port() -> int:
 
 
 def _bulk(control: Any, settings: Any, rows: int, dates: str, chunks: int, concurrency: int) -> dict[str, Any]:
-    from paybatch.bulk.control import plan_generation
+    from paybatch.bulk.plan import plan_generation
     from paybatch.generate.plan import GenerationRequest, parse_dates
 
     request = GenerationRequest(rows=rows, dates=tuple(parse_dates(dates)), quality=False)

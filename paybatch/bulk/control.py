@@ -30,10 +30,9 @@ from botocore.exceptions import ClientError
 from paybatch.aws import AwsClients, head_object
 from paybatch.bulk.definition import state_machine_arn
 from paybatch.bulk.ledger import TERMINAL_RUN_STATUSES, BulkLedger, ChunkStatus, RunStatus
-from paybatch.bulk.plan import BulkPlanError, generation_chunks
+from paybatch.bulk.plan import BulkPlanError, GenerationPlan
 from paybatch.config import Settings
 from paybatch.contracts.tracking import date_prefix_for, iso, utcnow
-from paybatch.generate.plan import GenerationRequest, JobSlice, job_slices
 from paybatch.generate.sinks import split_s3_uri
 from paybatch.jobs.launcher import RUNNING_STATES, JobLauncher, launcher_for
 from paybatch.ops.artifacts import account_id
@@ -44,30 +43,6 @@ Progress = Callable[[int, int], None]
 
 def new_run_id(kind: str) -> str:
     return f"{kind}-{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
-
-
-@dataclass(frozen=True)
-class GenerationPlan:
-    request: dict[str, Any]
-    jobs: list[JobSlice]
-    chunks: list[dict[str, Any]]
-
-
-def plan_generation(settings: Settings, request: GenerationRequest, *, rows_per_job: int | None = None,
-                    jobs_per_chunk: int | None = None, chunks: int | None = None) -> GenerationPlan:
-    """The jobs and chunks of a bulk generation (no side effects)."""
-    if request.output and not request.output.startswith("s3://"):
-        raise BulkPlanError(f"--output {request.output}: a bulk run writes to the environment's buckets or an s3:// prefix, "
-                            "not a local folder (its chunks run as Glue jobs)")
-    per_job = rows_per_job or settings.bulk.rows_per_job
-    jobs = job_slices(request.rows, request.dates, per_job)
-    if len(jobs) > 100_000:
-        raise BulkPlanError(f"{len(jobs)} jobs is more than the 100,000 job indexes a date's ledger holds; raise --rows-per-job")
-    specs = generation_chunks(jobs, jobs_per_chunk=jobs_per_chunk or settings.bulk.jobs_per_chunk, chunks=chunks,
-                              with_pan="pan_dimension" in request.tables)
-    stored = {"rows": request.rows, "dates": list(request.dates), "rows_per_job": per_job, "seed": request.seed,
-              "format": request.format, "tables": list(request.tables), "quality": request.quality, "output": request.output}
-    return GenerationPlan(stored, jobs, specs)
 
 
 @dataclass

@@ -14,7 +14,7 @@ from typing import Any
 
 from paybatch.config import Settings
 from paybatch.errors import PaybatchError
-from paybatch.generate.plan import JobSlice
+from paybatch.generate.plan import GenerationRequest, JobSlice, job_slices
 from paybatch.ops.cost import DPU_PER_WORKER, VCPU_PER_DPU, glue_run_cost
 from paybatch.ops.rates import load as load_rates
 from paybatch.resources import LIGHT_WORKERS, glue_job_specs
@@ -72,6 +72,30 @@ def rate_value(name: str) -> float:
     if name not in rates:
         raise BulkPlanError(f"no measured {name} in paybatch/ops/rates.json: run `make bench` once")
     return float(rates[name]["value"])
+
+
+@dataclass(frozen=True)
+class GenerationPlan:
+    request: dict[str, Any]
+    jobs: list[JobSlice]
+    chunks: list[dict[str, Any]]
+
+
+def plan_generation(settings: Settings, request: GenerationRequest, *, rows_per_job: int | None = None,
+                    jobs_per_chunk: int | None = None, chunks: int | None = None) -> GenerationPlan:
+    """The jobs and chunks of a bulk generation (no side effects)."""
+    if request.output and not request.output.startswith("s3://"):
+        raise BulkPlanError(f"--output {request.output}: a bulk run writes to the environment's buckets or an s3:// prefix, "
+                            "not a local folder (its chunks run as Glue jobs)")
+    per_job = rows_per_job or settings.bulk.rows_per_job
+    jobs = job_slices(request.rows, request.dates, per_job)
+    if len(jobs) > 100_000:
+        raise BulkPlanError(f"{len(jobs)} jobs is more than the 100,000 job indexes a date's ledger holds; raise --rows-per-job")
+    specs = generation_chunks(jobs, jobs_per_chunk=jobs_per_chunk or settings.bulk.jobs_per_chunk, chunks=chunks,
+                              with_pan="pan_dimension" in request.tables)
+    stored = {"rows": request.rows, "dates": list(request.dates), "rows_per_job": per_job, "seed": request.seed,
+              "format": request.format, "tables": list(request.tables), "quality": request.quality, "output": request.output}
+    return GenerationPlan(stored, jobs, specs)
 
 
 @dataclass

@@ -149,7 +149,8 @@ def generate(
     as_json: JsonOption = False,
 ) -> None:
     """Generate in chunks of (date, job) slices; the rows do not depend on the chunking, and a rerun rewrites the same bytes."""
-    from paybatch.bulk.control import BulkControl, plan_generation
+    from paybatch.bulk.control import BulkControl
+    from paybatch.bulk.plan import plan_generation
 
     if dates is None:
         raise PaybatchError("--dates FROM..TO is required")
@@ -233,7 +234,7 @@ def plan(
         estimate, title = _plan_conversion(settings, prefix, _since(since), max_concurrency)
     else:
         request = _request(target_tb, rows, dates or _default_dates(), 0, "parquet", None, None, True)
-        from paybatch.bulk.control import plan_generation
+        from paybatch.bulk.plan import plan_generation
 
         planned = plan_generation(settings, request, rows_per_job=rows_per_job, jobs_per_chunk=jobs_per_chunk, chunks=chunks)
         estimate = estimate_generation(settings, planned.chunks, max_concurrency)

@@ -15,8 +15,9 @@ import pyarrow.dataset as ds
 import pytest
 
 from paybatch.aws import AwsClients
-from paybatch.bulk.control import BulkControl, plan_generation
+from paybatch.bulk.control import BulkControl
 from paybatch.bulk.ledger import BulkLedger
+from paybatch.bulk.plan import plan_generation
 from paybatch.contracts.tracking import parse_iso
 from paybatch.convert.files import filesystem_for
 from paybatch.generate.engine import table_key

@@ -19,9 +19,10 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from paybatch.aws import AwsClients
-from paybatch.bulk.control import BulkControl, plan_generation
+from paybatch.bulk.control import BulkControl
 from paybatch.bulk.handler import RETRY_LATER_SECONDS, handle
 from paybatch.bulk.ledger import BulkLedger, BulkRunNotFound
+from paybatch.bulk.plan import plan_generation
 from paybatch.bulk.worker import BulkWorker, RetryLater, task_order
 from paybatch.errors import PaybatchError
 from paybatch.generate.plan import GenerationRequest, parse_dates
