@@ -86,7 +86,7 @@ def _print_estimate(estimate: Any, title: str) -> None:
     for what, value in rows:
         table.add_row(what, value)
     console.print(table)
-    measured = ", ".join(f"{name} {r['value']:,} ({r['measured']})" for name, r in estimate.rates.items())
+    measured = ", ".join(f"{name} {r['value']:,g} ({r['measured']})" for name, r in estimate.rates.items())
     console.print(f"[dim]from measured rates (paybatch/ops/rates.json, `make bench`): {measured}[/]")
 
 
