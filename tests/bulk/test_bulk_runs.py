@@ -233,8 +233,8 @@ def pafs_selector(root: str):  # type: ignore[no-untyped-def]
     return pafs.FileSelector(root, recursive=True)
 
 
-def test_bulk_generate_cli_follows_the_run_and_plan_prices_it(clients: AwsClients, services: Services) -> None:
-    """The commands as an operator types them: `bulk generate` with its progress, `status`, `list`, `plan`."""
+def test_bulk_cli_follows_a_run_then_lists_shows_and_refuses(clients: AwsClients, services: Services) -> None:
+    """The commands as an operator types them: `bulk generate` with its progress, `list`, `status`, a refused `resume`."""
     from typer.testing import CliRunner
 
     from paybatch.cli.app import app
