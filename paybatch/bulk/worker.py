@@ -80,8 +80,9 @@ def run_cost(job_run: Mapping[str, Any]) -> tuple[float, float]:
     """(DPU-seconds, dollars) of a Glue run at Glue's prices (for a local run: what it would have cost on Glue)."""
     seconds = run_seconds(job_run)
     dpus = float(job_run.get("NumberOfWorkers") or 0) * DPU_PER_WORKER.get(str(job_run.get("WorkerType")), 1.0)
-    if job_run.get("DPUSeconds"):  # auto scaling: Glue reports what it used
-        return float(job_run["DPUSeconds"]), glue_run_cost(float(job_run["DPUSeconds"]), 1.0)
+    if job_run.get("DPUSeconds"):  # auto scaling: Glue reports what it used (still at least a minute of its workers)
+        used = float(job_run["DPUSeconds"])
+        return used, glue_run_cost(max(used, 60.0 * dpus), 1.0)
     return seconds * dpus, glue_run_cost(seconds, dpus)
 
 

@@ -107,3 +107,19 @@ def test_bad_requests_get_a_clear_error_and_start_nothing(args: list[str], messa
     out = runner.invoke(app, args)
     assert out.exit_code == 2, out.output
     assert message in out.output
+
+
+def test_a_runs_cost_bills_at_least_a_minute_of_its_workers() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from paybatch.bulk.worker import run_cost
+
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    run = {"StartedOn": start, "CompletedOn": start + timedelta(seconds=30), "WorkerType": "G.1X", "NumberOfWorkers": 10}
+    assert run_cost(run) == (300.0, pytest.approx(60 / 3600 * 10 * GLUE_DPU_HOUR))  # 30 s used, a minute billed
+    long_run = {**run, "ExecutionTime": 600}
+    assert run_cost(long_run) == (6000.0, pytest.approx(600 / 3600 * 10 * GLUE_DPU_HOUR))
+    scaled = {**long_run, "DPUSeconds": 1200.0}  # auto scaling: what Glue reports
+    assert run_cost(scaled) == (1200.0, pytest.approx(1200 / 3600 * GLUE_DPU_HOUR))
+    tiny = {**run, "DPUSeconds": 100.0}
+    assert run_cost(tiny)[1] == pytest.approx(600 / 3600 * GLUE_DPU_HOUR)
