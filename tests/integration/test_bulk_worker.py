@@ -62,15 +62,21 @@ class ScriptedLauncher:
         self.runs[run_id].update(JobRunState=state, CompletedOn=datetime.now(UTC), ErrorMessage=message)
 
 
-def receive(clients: AwsClients, count: int, timeout: float = 30) -> list[dict[str, Any]]:
-    """The next ``count`` work-queue messages (as the state machine sent them)."""
+def receive(clients: AwsClients, run_id: str, count: int, timeout: float = 30) -> list[dict[str, Any]]:
+    """The next ``count`` work-queue messages of ``run_id`` (as the state machine sent them).
+
+    Messages of other runs are dropped: an earlier test's executions live on in the interpreter's threads after the
+    endpoint is reset, and may still send a task into the re-created queue.
+    """
     url = clients.queue_url(clients.settings.bulk.work_queue)
     bodies: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout
     while len(bodies) < count and time.monotonic() < deadline:
         for message in clients.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
             clients.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-            bodies.append(json.loads(message["Body"]))
+            body = json.loads(message["Body"])
+            if body.get("run_id") == run_id:
+                bodies.append(body)
     assert len(bodies) == count, bodies
     return sorted(bodies, key=lambda b: b.get("chunk", {}).get("chunk_id", -1))
 
@@ -96,7 +102,7 @@ def started(clients: AwsClients) -> tuple[BulkControl, BulkWorker, ScriptedLaunc
 
 def test_chunks_settle_from_job_events_and_the_run_aggregates(clients: AwsClients, started: Any) -> None:
     control, worker, launcher, run_id = started
-    tasks = receive(clients, 3)
+    tasks = receive(clients, run_id, 3)
     for task in tasks:
         worker.handle_message(task)
     ledger = BulkLedger(clients)
@@ -110,7 +116,7 @@ def test_chunks_settle_from_job_events_and_the_run_aggregates(clients: AwsClient
         event = job_state_change_event({**launcher.runs[chunk["job_run_id"]], "CompletedOn": "now"})
         assert handle(event, None, worker) == {"settled": True}
         assert handle(event, None, worker) == {"settled": False}  # a repeated event changes nothing
-    [aggregate] = receive(clients, 1)
+    [aggregate] = receive(clients, run_id, 1)
     assert aggregate["action"] == "aggregate"
     worker.handle_message(aggregate)
     status = control.wait(run_id, timeout=30)
@@ -120,7 +126,7 @@ def test_chunks_settle_from_job_events_and_the_run_aggregates(clients: AwsClient
 
 def test_a_redelivered_or_late_task_never_starts_a_second_run(clients: AwsClients, started: Any) -> None:
     _, worker, launcher, run_id = started
-    tasks = receive(clients, 3)
+    tasks = receive(clients, run_id, 3)
     worker.handle_message(tasks[0])
     worker.handle_message(tasks[0])  # SQS delivered it twice: the chunk keeps its one run
     assert len(launcher.runs) == 1
@@ -136,23 +142,28 @@ def test_a_redelivered_or_late_task_never_starts_a_second_run(clients: AwsClient
 
 def test_no_free_slot_comes_back_soon_and_a_failed_start_fails_the_attempt(clients: AwsClients, started: Any) -> None:
     _, worker, launcher, run_id = started
-    tasks = receive(clients, 3)
+    tasks = receive(clients, run_id, 3)
     launcher.refuse = 1
     with pytest.raises(RetryLater):
         worker.handle_message(tasks[0])
     assert BulkLedger(clients).get_chunk(run_id, 0)["status"] == "pending"
 
     # through the handler: the record is reported failed and comes back in RETRY_LATER_SECONDS, not the queue's timeout
-    url = clients.queue_url(clients.settings.bulk.work_queue)
+    # (a queue of its own, so no task of another test's lingering execution lands in it)
+    url = clients.sqs.create_queue(QueueName="bulk-retry-probe", Attributes={"VisibilityTimeout": "300"})["QueueUrl"]
     clients.sqs.send_message(QueueUrl=url, MessageBody=json.dumps(tasks[0]))
     message = clients.sqs.receive_message(QueueUrl=url, WaitTimeSeconds=2)["Messages"][0]
     launcher.refuse = 1
     event = {"Records": [{"messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"], "body": message["Body"],
                           "attributes": {}, "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
-                          "eventSourceARN": clients.queue_arn(clients.settings.bulk.work_queue), "awsRegion": "us-east-1"}]}
+                          "eventSourceARN": clients.queue_arn("bulk-retry-probe"), "awsRegion": "us-east-1"}]}
     assert handle(event, None, worker)["batchItemFailures"] == [{"itemIdentifier": message["MessageId"]}]
-    assert RETRY_LATER_SECONDS < clients.settings.queues.visibility_timeout_seconds
+    assert RETRY_LATER_SECONDS < 300
     assert not clients.sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages")  # hidden for now
+    deadline, back = time.monotonic() + RETRY_LATER_SECONDS + 5, []
+    while not back and time.monotonic() < deadline:
+        back = clients.sqs.receive_message(QueueUrl=url, WaitTimeSeconds=5).get("Messages", [])
+    assert [m["MessageId"] for m in back] == [message["MessageId"]]  # ... and back within RETRY_LATER_SECONDS
 
     class Broken(ScriptedLauncher):
         def start_job_run(self, job_name: str, arguments: Mapping[str, str]) -> str:
@@ -166,7 +177,7 @@ def test_no_free_slot_comes_back_soon_and_a_failed_start_fails_the_attempt(clien
 
 def test_a_failed_run_fails_its_chunk_and_a_stale_token_is_not_an_error(clients: AwsClients, started: Any) -> None:
     _, worker, launcher, run_id = started
-    tasks = receive(clients, 3)
+    tasks = receive(clients, run_id, 3)
     worker.handle_message(tasks[2])
     chunk = BulkLedger(clients).get_chunk(run_id, 2)
     launcher.end(chunk["job_run_id"], "FAILED", "OutOfMemoryError: Java heap space")
@@ -180,7 +191,7 @@ def test_a_failed_run_fails_its_chunk_and_a_stale_token_is_not_an_error(clients:
 
 def test_cancel_stops_runs_and_resume_continues_only_unfinished_chunks(clients: AwsClients, started: Any) -> None:
     control, worker, launcher, run_id = started
-    tasks = receive(clients, 3)
+    tasks = receive(clients, run_id, 3)
     for task in tasks:
         worker.handle_message(task)
     ledger = BulkLedger(clients)
@@ -198,7 +209,7 @@ def test_cancel_stops_runs_and_resume_continues_only_unfinished_chunks(clients: 
 
     resumed = control.resume(run_id)
     assert resumed["status"] == "running" and resumed["execution"] == f"{run_id}-2"
-    again = receive(clients, 2)  # only the two unfinished chunks
+    again = receive(clients, run_id, 2)  # only the two unfinished chunks
     assert [t["chunk"]["chunk_id"] for t in again] == [1, 2]
     with pytest.raises(BulkRunNotFound):
         control.resume("no-such-run")
@@ -236,7 +247,7 @@ def test_diagnose_names_failed_bulk_runs_and_how_to_continue(clients: AwsClients
 
 def test_an_aggregation_of_a_replaced_execution_changes_nothing(clients: AwsClients, started: Any) -> None:
     control, worker, _, run_id = started
-    receive(clients, 3)
+    receive(clients, run_id, 3)
     control.resume(run_id)  # now <run>-2 owns the run
     ledger = BulkLedger(clients)
     answered: list[tuple[str, str]] = []
