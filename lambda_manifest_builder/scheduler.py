@@ -18,6 +18,7 @@ Each pass repairs every state a crash or a failed write can leave:
 
 from __future__ import annotations
 
+import random
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -209,7 +210,8 @@ class Scheduler:
         date_prefix, batch_id = record["manifest_date"], record["batch_id"]
         attempts = int(record.get("attempts", 1))
         if attempts <= self.settings.glue.run_retries:
-            backoff = min(3600.0, self.settings.glue.run_retry_backoff_seconds * 2 ** (attempts - 1))
+            # Jittered, so runs that failed together (a conflict, a throttled burst) do not retry together.
+            backoff = min(3600.0, self.settings.glue.run_retry_backoff_seconds * 2 ** (attempts - 1)) * random.uniform(0.5, 1.5)
             moved = self.app.moves.move_manifest(
                 date_prefix, batch_id, ManifestStatus.QUEUED, expected=ManifestStatus.RUNNING,
                 set_values={"last_error": error[:2000], "retry_after": time.time() + backoff,

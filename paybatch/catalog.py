@@ -7,36 +7,53 @@ and commit them here (``paybatch.convert.commit``); readers — Athena, Spark on
 iceberg``), ``paybatch peek`` and ``paybatch query`` — read the committed snapshot, all of a run or none.
 Tables are created on first use, and a field added to the dataset's YAML is added to the table (Iceberg
 schema evolution: an optional column, older rows read it as null).
+
+The catalog is ``paybatch.iceberg.glue.OutcomeAwareGlueCatalog`` over a Glue client made by ``AwsClients``
+(so ``PAYBATCH_FAULTS`` reaches it), with ``paybatch.iceberg.io.FaultInjectingFileIO`` when faults are set.
+The batch id column keeps full (untruncated) bounds in the tables' metadata: Iceberg's conflict check of a
+batch's replacement then tells apart batch ids made in the same second (``20251223-101010-…``).
 """
 
 from __future__ import annotations
 
+import random
+import time
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from paybatch import constants
+from paybatch import constants, faults
+from paybatch.aws import AwsClients
 from paybatch.config import Settings
 from paybatch.convert.files import REJECT_SCHEMA
 from paybatch.datasets import DatasetSchema
+from paybatch.retry import is_retryable
 
 if TYPE_CHECKING:
     from pyiceberg.catalog.glue import GlueCatalog
     from pyiceberg.table import Table
 
 REJECTS_SUFFIX = "_rejects"
+BATCH_COLUMN = "_batch_id"
+ENSURE_ATTEMPTS = 12
+# Full min/max of the batch id in each data file's metadata (pyiceberg's default keeps 16 characters).
+TABLE_PROPERTIES = {"format-version": "2", "write.parquet.compression-codec": "snappy",
+                    f"write.metadata.metrics.column.{BATCH_COLUMN}": "full"}
 
 
-def catalog_for(settings: Settings) -> GlueCatalog:
-    """pyiceberg's Glue catalog for the environment (the local endpoint's Glue and S3 locally)."""
-    from pyiceberg.catalog.glue import GlueCatalog
+def catalog_for(settings: Settings, clients: AwsClients | None = None) -> GlueCatalog:
+    """The environment's Glue catalog (the local endpoint's Glue and S3 locally): see the module docstring."""
+    from paybatch.iceberg.glue import OutcomeAwareGlueCatalog
 
     properties: dict[str, str] = {"glue.region": settings.region, "s3.region": settings.region, "client.region": settings.region}
     if settings.target == "local" and settings.endpoint_url:
         for prefix in ("glue", "s3"):
             properties.update({f"{prefix}.endpoint": settings.endpoint_url, f"{prefix}.access-key-id": constants.LOCAL_ACCESS_KEY,
                                f"{prefix}.secret-access-key": constants.LOCAL_SECRET_KEY})
-    return GlueCatalog(settings.catalog.database, **properties)
+    if faults.injector_from_env() is not None:
+        properties["py-io-impl"] = "paybatch.iceberg.io.FaultInjectingFileIO"
+    glue = (clients or AwsClients(settings)).glue
+    return OutcomeAwareGlueCatalog(settings.catalog.database, client=glue, **properties)
 
 
 def table_location(settings: Settings, table: str) -> str:
@@ -57,33 +74,49 @@ def data_dir(settings: Settings, table: str) -> str:
 
 
 def _ensure(catalog: GlueCatalog, settings: Settings, name: str, arrow_schema: pa.Schema, day_of: str, partition_name: str) -> Table:
-    from pyiceberg.exceptions import CommitFailedException, NoSuchTableError, TableAlreadyExistsError
+    """Load the table, creating, partitioning, evolving or re-configuring it as needed.
+
+    Each step is idempotent and checked on a fresh load, so a step that lost a race (or whose answer was
+    lost) is simply looked at again; ``ENSURE_ATTEMPTS`` loads at most.
+    """
+    from pyiceberg.exceptions import CommitFailedException, CommitStateUnknownException, NoSuchTableError, TableAlreadyExistsError
     from pyiceberg.transforms import DayTransform
 
     identifier = f"{settings.catalog.database}.{name}"
-    try:
-        table = catalog.load_table(identifier)
-    except NoSuchTableError:
+    last: Exception | None = None
+    for _ in range(ENSURE_ATTEMPTS):
         try:
-            table = catalog.create_table(identifier, schema=arrow_schema, location=table_location(settings, name),
-                                         properties={"format-version": "2", "write.parquet.compression-codec": "snappy"})
-        except TableAlreadyExistsError:  # another run created it first
-            return catalog.load_table(identifier)
-        try:
-            with table.update_spec() as spec:
-                spec.add_field(day_of, DayTransform(), partition_name)
-        except CommitFailedException:  # another run partitioned it first
-            pass
-        return catalog.load_table(identifier)
-    missing = [f.name for f in arrow_schema if f.name not in {c.name for c in table.schema().columns}]
-    if missing:  # a new optional field in the dataset's YAML: evolve the table
-        try:
-            with table.update_schema() as update:
-                update.union_by_name(arrow_schema)
-        except CommitFailedException:
-            pass  # another run evolved it: reloaded below
-        table = catalog.load_table(identifier)
-    return table
+            try:
+                table = catalog.load_table(identifier)
+            except NoSuchTableError:
+                try:
+                    catalog.create_table(identifier, schema=arrow_schema, location=table_location(settings, name),
+                                         properties=TABLE_PROPERTIES)
+                except TableAlreadyExistsError:  # another run created it first (or our answer was lost)
+                    pass
+                continue
+            if not table.spec().fields:
+                with table.update_spec() as spec:
+                    spec.add_field(day_of, DayTransform(), partition_name)
+                continue
+            if any(table.properties.get(k) != v for k, v in TABLE_PROPERTIES.items() if k.startswith("write.metadata")):
+                with table.transaction() as tx:
+                    tx.set_properties({k: v for k, v in TABLE_PROPERTIES.items() if k.startswith("write.metadata")})
+                continue
+            if [f.name for f in arrow_schema if f.name not in {c.name for c in table.schema().columns}]:
+                with table.update_schema() as update:  # a new optional field in the dataset's YAML: evolve the table
+                    update.union_by_name(arrow_schema)
+                continue
+            return table
+        except (CommitFailedException, CommitStateUnknownException, OSError) as exc:  # raced, or the answer was lost
+            last = exc
+            time.sleep(random.uniform(0.05, 0.3))
+        except Exception as exc:
+            if not is_retryable(exc):
+                raise
+            last = exc
+            time.sleep(random.uniform(0.05, 0.3))
+    raise RuntimeError(f"table {identifier} could not be created or brought up to date: {type(last).__name__}: {last}")
 
 
 def rows_table(settings: Settings, schema: DatasetSchema, catalog: GlueCatalog | None = None) -> Table:

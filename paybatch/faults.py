@@ -7,15 +7,24 @@ poller, scheduler, job runs, Spark tasks: child processes inherit the variable):
     PAYBATCH_FAULTS="dynamodb:TransactWriteItems:TransactionConflict:0.2,dynamodb:*:ThrottlingException:0.05,seed=7"
 
 Each rule is ``service:operation:error:probability`` (service as botocore names it — ``dynamodb``, ``s3``,
-``sqs``, ``glue``; operation as the API names it, or ``*``). The error is raised where a call returns,
-after botocore's own retries (the request is never sent), so what a test sees is what is left over on
-AWS once the SDK has retried. ``TransactionConflict`` arrives as AWS sends it: a
-``TransactionCanceledException`` whose cancellation reasons name the conflicting item.
+``sqs``, ``glue``; operation as the API names it, ``*``, or a pattern such as ``Put*``). The error is
+raised where a call returns, after botocore's own retries (the request is never sent), so what a test
+sees is what is left over on AWS once the SDK has retried. ``TransactionConflict`` arrives as AWS sends
+it: a ``TransactionCanceledException`` whose cancellation reasons name the conflicting item.
+
+``ResponseLost`` is the fault AWS really has that the others are not: the request *is* sent and applied,
+and its answer never arrives — the caller gets botocore's ``ReadTimeoutError``. A write whose answer was
+lost may have been made, so every retry of it must be safe either way.
+
+pyiceberg's own I/O meets the same rules: its Glue catalog uses a client made here, and its S3 reads and
+writes go through ``paybatch.iceberg.io.FaultInjectingFileIO`` (``s3:PutObject``, ``s3:GetObject``,
+``s3:DeleteObject``), so an Iceberg commit meets throttling, conflicts and lost answers too.
 ``PAYBATCH_FAULTS_LOG`` (a folder) records each injected fault, one file per process, for reports.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import random
@@ -26,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ReadTimeoutError
 
 from paybatch.errors import PaybatchError
 
@@ -47,6 +57,9 @@ ERRORS: dict[str, tuple[int, str]] = {
     "ConcurrentRunsExceededException": (400, "Concurrent runs exceeded"),
     "InternalServiceException": (500, "An internal service error occurred"),
 }
+# The request is applied; its answer is lost (botocore's ReadTimeoutError after its own retries).
+RESPONSE_LOST = "ResponseLost"
+KNOWN = frozenset({*ERRORS, RESPONSE_LOST})
 
 
 class FaultSpecError(PaybatchError):
@@ -61,7 +74,11 @@ class FaultRule:
     probability: float
 
     def matches(self, service: str, operation: str) -> bool:
-        return self.service in {service, "*"} and self.operation in {operation, "*"}
+        return self.service in {service, "*"} and fnmatch.fnmatchcase(operation, self.operation)
+
+    @property
+    def lost(self) -> bool:
+        return self.error == RESPONSE_LOST
 
 
 @dataclass(frozen=True)
@@ -87,8 +104,8 @@ def parse_faults(spec: str) -> FaultPlan:
         if len(parts) != 4:
             raise FaultSpecError(f"{FAULTS}: {raw!r}: expected service:operation:error:probability")
         service, operation, error, chance = parts
-        if error not in ERRORS:
-            raise FaultSpecError(f"{FAULTS}: {raw!r}: unknown error {error!r} (known: {', '.join(sorted(ERRORS))})")
+        if error not in KNOWN:
+            raise FaultSpecError(f"{FAULTS}: {raw!r}: unknown error {error!r} (known: {', '.join(sorted(KNOWN))})")
         try:
             probability = float(chance)
         except ValueError:
@@ -100,7 +117,8 @@ def parse_faults(spec: str) -> FaultPlan:
 
 
 class FaultInjector:
-    """A botocore ``before-call`` handler that answers some calls with an error instead of sending them."""
+    """botocore handlers: ``before-call`` answers some calls with an error instead of sending them;
+    ``after-call`` loses the answer of some calls that were sent (``ResponseLost``)."""
 
     def __init__(self, plan: FaultPlan, log_dir: str | None = None) -> None:
         self.plan = plan
@@ -111,19 +129,29 @@ class FaultInjector:
         if self._log:
             self._log.parent.mkdir(parents=True, exist_ok=True)
 
-    def __call__(self, model: Any, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
-        service = model.service_model.service_id.hyphenize()
-        operation = model.name
+    def draw(self, service: str, operation: str, *, lost: bool) -> str | None:
+        """The error to inject into this call (``lost``: only ResponseLost rules; else only the others), or None."""
         for rule in self.plan.rules:
-            if rule.matches(service, operation):
+            if rule.lost == lost and rule.matches(service, operation):
                 with self._lock:
                     hit = self._random.random() < rule.probability
                     if hit:
                         self.injected[f"{service}:{operation}:{rule.error}"] += 1
                 if hit:
                     self._record(service, operation, rule.error)
-                    return error_response(rule.error, operation, params)
+                    return rule.error
         return None
+
+    def __call__(self, model: Any, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        error = self.draw(model.service_model.service_id.hyphenize(), model.name, lost=False)
+        return error_response(error, model.name, params) if error else None
+
+    def after_call(self, model: Any, parsed: dict[str, Any] | None = None, **_: Any) -> None:
+        """The call was sent and answered; lose the answer (the caller sees a read timeout)."""
+        if (parsed or {}).get("ResponseMetadata", {}).get("paybatchInjected"):
+            return  # never sent: there is no answer to lose
+        if self.draw(model.service_model.service_id.hyphenize(), model.name, lost=True):
+            raise ReadTimeoutError(endpoint_url=f"{model.name} (answer lost after the request was applied)")
 
     def _record(self, service: str, operation: str, error: str) -> None:
         if self._log:
@@ -182,6 +210,7 @@ def install(client: Any) -> Any:
     injector = injector_from_env()
     if injector is not None:
         client.meta.events.register("before-call", injector, unique_id="paybatch-faults")
+        client.meta.events.register("after-call", injector.after_call, unique_id="paybatch-faults-lost")
     return client
 
 
