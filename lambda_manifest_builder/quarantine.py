@@ -2,7 +2,7 @@
 
 The move is: copy (managed copy: multipart above 5 GB) to
 ``quarantine/YYYY-MM-DD/<reason>/<key>`` tagged with the source etag → verify the copy →
-delete the original → mark the item ``quarantined``. Every step can be repeated: a crash
+delete the original, only if it is still that version (``IfMatch``) → mark the item ``quarantined``. Every step can be repeated: a crash
 between any two leaves the item ``quarantining`` and the next attempt (redelivery or the
 scheduler) finishes the move without losing the file or copying it twice.
 """
@@ -12,11 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import ClientError
 
 from lambda_manifest_builder.errors import QuarantineError
 from paybatch.aws import AwsClients, head_object
 from paybatch.config import FileValidationConfig
 from paybatch.contracts.tracking import FileStatus, QuarantineReason
+from paybatch.retry import retrying
 from paybatch.transitions import StatusMoves
 
 SOURCE_ETAG_META = "paybatch-source-etag"
@@ -62,6 +64,22 @@ class Quarantine:
             and int(head["ContentLength"]) == int(item["size_bytes"])
         )
 
+    def _delete_original(self, bucket: str, key: str, etag: str) -> None:
+        """Delete the original only while it is still the version quarantined (S3's conditional delete, ``IfMatch``).
+
+        A new upload to the same key between the copy and the delete is kept: it has its own notification and
+        item. Already gone (an earlier attempt, or a lost answer) is done.
+        """
+        try:
+            retrying(self.s3.delete_object, Bucket=bucket, Key=key, IfMatch=etag)
+        except ClientError as exc:
+            code = exc.response["Error"]["Code"]
+            if code in {"PreconditionFailed", "412"}:
+                return  # replaced since: the new version is not ours to delete
+            if code in {"NoSuchKey", "404", "NotFound"}:
+                return
+            raise
+
     def move(self, item: dict[str, Any]) -> str:
         """Finish the move of a ``quarantining`` item; returns the quarantine path."""
         source_bucket, key, etag = item["bucket"], item["file_key"], item["etag"]
@@ -85,9 +103,7 @@ class Quarantine:
             )
             if not self._copied(dest_key, item):
                 raise QuarantineError(f"the quarantine copy s3://{self.bucket}/{dest_key} did not verify; original kept")
-        source = head_object(self.s3, source_bucket, key)
-        if source is not None and source["ETag"].strip('"') == etag:
-            self.s3.delete_object(Bucket=source_bucket, Key=key)
+        self._delete_original(source_bucket, key, etag)
         path = f"s3://{self.bucket}/{dest_key}"
         moved = self.moves.move_file(
             item["date_prefix"], key, FileStatus.QUARANTINED, expected=FileStatus.QUARANTINING,

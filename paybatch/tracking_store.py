@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import time
+import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -16,7 +17,8 @@ from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ReadTimeoutError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from paybatch.aws import AwsClients
 from paybatch.contracts.tracking import (
@@ -66,19 +68,29 @@ def _ddb_to_plain(value: Any) -> Any:
 
 
 class ConditionFailed(Exception):
-    """Items of a conditional write or transaction were not as expected (``indices``: which ones)."""
+    """Items of a conditional write or transaction were not as expected (``indices``: which ones).
 
-    def __init__(self, indices: Sequence[int]) -> None:
+    ``ambiguous``: an earlier attempt of the same write may have been applied (its answer was lost), so the
+    condition may have failed on this very write: read the item before deciding.
+    """
+
+    def __init__(self, indices: Sequence[int], *, ambiguous: bool = False) -> None:
         super().__init__(f"condition failed for item(s) {list(indices)}")
         self.indices = list(indices)
+        self.ambiguous = ambiguous
 
 
 class TrackingWriteFailed(PaybatchError):
     """A tracking write could not be made (conflicts, throttling or errors outlasted every retry): nothing was written.
 
     Never a "someone else moved it": that is a ``ConditionFailed``. Callers let it propagate, so the
-    message, the run or the scheduler pass is retried and the item is left as it was.
+    message, the run or the scheduler pass is retried. ``maybe_applied``: an attempt's answer was lost, so
+    the write may have been made after all — the retry of the unit of work is conditional and safe either way.
     """
+
+    def __init__(self, message: str, *, maybe_applied: bool = False) -> None:
+        super().__init__(message)
+        self.maybe_applied = maybe_applied
 
 
 # Counter items per date: each transaction adds to one of these at random, so no one item is hot.
@@ -144,31 +156,39 @@ class TrackingStore:
         }
 
     def transact(self, items: list[dict[str, Any]], attempts: int = 8) -> None:
-        """TransactWriteItems, retried on conflicts and throttling.
+        """TransactWriteItems, retried on conflicts, throttling and lost answers.
 
-        Raises ``ConditionFailed`` (naming the items whose condition failed) or ``TrackingWriteFailed``
-        (nothing was written: the retries ran out, or the error was not one to retry).
+        Every attempt carries the same ``ClientRequestToken``: when an attempt was applied and its answer lost
+        (a read timeout, a dropped connection), the retry within DynamoDB's 10-minute window succeeds without
+        writing again. Raises ``ConditionFailed`` (naming the items whose condition failed; ``ambiguous`` when an
+        earlier attempt may have been applied, so the caller reads before deciding) or ``TrackingWriteFailed``
+        (the retries ran out, or the error was not one to retry; ``maybe_applied`` after a lost answer).
         """
         last = "no attempt made"
+        token = uuid.uuid4().hex
+        unknown = False  # an attempt may have been applied (its answer was lost)
         for attempt in range(attempts):
             try:
-                self.ddb.transact_write_items(TransactItems=items)
+                self.ddb.transact_write_items(TransactItems=items, ClientRequestToken=token)
                 return
+            except (BotoConnectionError, ReadTimeoutError) as exc:
+                unknown = True
+                last = f"{type(exc).__name__} (the answer was lost: the write may have been made)"
             except ClientError as exc:
                 code = exc.response["Error"]["Code"]
                 reasons = exc.response.get("CancellationReasons") or [] if code == "TransactionCanceledException" else []
                 failed = [i for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"]
                 if failed:
-                    raise ConditionFailed(failed) from None
+                    raise ConditionFailed(failed, ambiguous=unknown) from None
                 causes = sorted({str(r.get("Code")) for r in reasons if r.get("Code") not in {None, "None"}})
                 last = f"{code} ({', '.join(causes)})" if causes else code
                 retryable = (code == "TransactionCanceledException" and causes and set(causes) <= _RETRYABLE_REASONS) \
                     or code in _RETRYABLE_ERRORS
                 if not retryable:
-                    raise TrackingWriteFailed(f"tracking write refused: {last}: {exc}") from exc
+                    raise TrackingWriteFailed(f"tracking write refused: {last}: {exc}", maybe_applied=unknown) from exc
             if attempt + 1 < attempts:
                 time.sleep(min(2.0, self.retry_pause * 2**attempt) * random.uniform(0.5, 1.5))
-        raise TrackingWriteFailed(f"tracking write not made after {attempts} attempts: {last}")
+        raise TrackingWriteFailed(f"tracking write not made after {attempts} attempts: {last}", maybe_applied=unknown)
 
     def _update(self, key: Mapping[str, Any], set_values: Mapping[str, Any], condition: str,
                 condition_values: Mapping[str, Any], remove: Iterable[str] = (),

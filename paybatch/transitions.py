@@ -114,7 +114,10 @@ class StatusMoves:
         files[new] = files.get(new, 0) + 1
         try:
             self._transact([put], CounterDelta(item["date_prefix"], files=files, events=dict(events or {})))
-        except ConditionFailed:
+        except ConditionFailed as failed:
+            now = self.store.get_file(item["date_prefix"], item["file_key"]) if failed.ambiguous else None
+            if now is not None and now.get("etag") == item["etag"] and now.get("status") == new:
+                return MoveResult(Move.ALREADY, old, now)  # our own put, whose answer was lost
             return MoveResult(Move.CONFLICT, old)
         return MoveResult(Move.MOVED, old)
 
@@ -164,10 +167,17 @@ class StatusMoves:
         try:
             self._transact([{"Update": manifest_update}, *claims], delta)
         except ConditionFailed as failed:
+            if failed.ambiguous and self._claimed(date_prefix, batch_id, files):
+                return []  # an earlier attempt whose answer was lost made this very claim
             if 0 in failed.indices:
                 raise ManifestMovedOn(f"manifest {batch_id} is no longer being created") from None
             return [i - 1 for i in failed.indices]
         return []
+
+    def _claimed(self, date_prefix: str, batch_id: str, files: Sequence[Mapping[str, Any]]) -> bool:
+        record = self.store.get_manifest(date_prefix, batch_id) or {}
+        named = {(f["key"], f["etag"]) for f in record.get("files", [])}
+        return all((f["file_key"], f["etag"]) in named for f in files)
 
     # --- manifests ---------------------------------------------------------------------------------
     def move_manifest(self, date_prefix: str, batch_id: str, new: ManifestStatus, *,
@@ -243,6 +253,9 @@ def requeue_manifest(moves: StatusMoves, record: Mapping[str, Any], reason: str,
     if moved.outcome != Move.MOVED:
         raise ManifestMovedOn(f"manifest {batch_id} is {moved.previous or 'gone'}, not {record['manifest_status']}: not queued again")
     for entry in record["files"]:
+        # Only files that are still this batch's, at the version it named: a file that failed here and then
+        # completed in a later batch (or was replaced by a new upload) is not taken back.
         moves.move_file(date_prefix, entry["key"], FileStatus.MANIFESTED, expected=[FileStatus.FAILED, FileStatus.COMPLETED],
-                        set_values={"batch_id": batch_id}, remove=["error"], events={"file_reprocessed": (1, int(entry["size"]))})
+                        remove=["error"], batch_id=batch_id, etag=entry["etag"],
+                        events={"file_reprocessed": (1, int(entry["size"]))})
     return moved

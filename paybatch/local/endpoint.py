@@ -29,6 +29,11 @@ Glue's UpdateTable checks the VersionId it is given, as AWS does: Iceberg's opti
 (pyiceberg's GlueCatalog) rely on it, and moto ignored it, so two concurrent commits could both
 succeed and one of them be lost. A stale VersionId now gets ``ConcurrentModificationException``.
 
+TransactWriteItems honours ``ClientRequestToken`` as AWS does: a repeat of a transaction that succeeded, with
+the same token and the same request, within 10 minutes, succeeds again without writing anything (a
+different request under the same token gets ``IdempotentParameterMismatchException``). moto ignored the
+token, so the retry of a transaction whose answer was lost met its own write as a failed condition.
+
 Its Step Functions run state machines (moto's ASL interpreter, switched on by provisioning), calling
 back into this same server for the services a definition uses; each retry of a task that waits for a
 task token gets a token of its own, as on AWS (moto reused the first attempt's, with its failure).
@@ -39,11 +44,14 @@ Run as ``python -m paybatch.local.endpoint -p PORT`` (what `paybatch local up` s
 from __future__ import annotations
 
 import argparse
+import hashlib
+import io
 import json
 import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
@@ -53,17 +61,56 @@ WsgiApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
 
 class AtomicDynamoDB:
-    """WSGI middleware: one DynamoDB request at a time, everything else passes straight through."""
+    """WSGI middleware: one DynamoDB request at a time (everything else passes straight through), and
+    ``ClientRequestToken`` idempotency for TransactWriteItems."""
+
+    TOKEN_SECONDS = 600.0  # AWS keeps a client token for 10 minutes
 
     def __init__(self, app: WsgiApp) -> None:
         self.app = app
         self.lock = threading.Lock()
+        self.tokens: dict[str, tuple[float, str, str, list[tuple[str, str]], bytes]] = {}
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if not target.startswith("DynamoDB_"):
             return self.app(environ, start_response)
         with self.lock:
+            if target.endswith(".TransactWriteItems"):
+                return self._transact(environ, start_response)
             return list(self.app(environ, start_response))
+
+    def _transact(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length)
+        environ["wsgi.input"] = io.BytesIO(body)
+        try:
+            request = json.loads(body)
+        except ValueError:
+            request = {}
+        token = request.pop("ClientRequestToken", None)
+        digest = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
+        now = time.monotonic()
+        self.tokens = {t: v for t, v in self.tokens.items() if now - v[0] < self.TOKEN_SECONDS}
+        if token and token in self.tokens:
+            _, seen, status, headers, answer = self.tokens[token]
+            if seen != digest:
+                error = json.dumps({"__type": "com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException",
+                                    "message": "The request uses the same client token as a previous, but non-identical request."})
+                start_response("400 Bad Request", [("Content-Type", "application/x-amz-json-1.0")])
+                return [error.encode()]
+            start_response(status, headers)
+            return [answer]
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], *args: Any) -> Any:
+            captured.update(status=status, headers=headers)
+            return start_response(status, headers, *args)
+
+        answer = b"".join(self.app(environ, capture))
+        if token and str(captured.get("status", "")).startswith("200"):
+            self.tokens[token] = (now, digest, captured["status"], list(captured["headers"]), answer)
+        return [answer]
 
 
 def _fast_sqs_retention_check() -> None:

@@ -21,11 +21,17 @@ import pyarrow.parquet as pq
 import pytest
 
 from lambda_manifest_builder.app import BuilderApp
+from lambda_manifest_builder.scheduler import Scheduler
+from paybatch import faults
 from paybatch.catalog import data_dir, load, rows_table
+from paybatch.contracts.tracking import FileStatus, ManifestStatus
 from paybatch.convert.commit import commit_run
 from paybatch.convert.files import filesystem_for
+from paybatch.convert.manifest_run import ManifestResult, run_in_process, run_manifest
 from paybatch.datasets import load_schema
-from tests.integration.builder_support import small_settings
+from paybatch.sample_files import sample_file
+from paybatch.transitions import requeue_manifest
+from tests.integration.builder_support import deliver_all, metric_counts, small_settings, status_counts
 
 pytestmark = pytest.mark.integration
 DATE = "2025-12-23"
@@ -76,6 +82,14 @@ def write_batch_file(app: BuilderApp, batch: str, rows: int = 3) -> str:
     return f"s3://{path}"
 
 
+def run_manifest_record(app: BuilderApp, record: dict[str, Any]) -> ManifestResult:
+    """What a conversion run does for the manifest (its record moved to running first, as dispatch does)."""
+    if record["manifest_status"] != ManifestStatus.RUNNING:
+        app.moves.move_manifest(record["manifest_date"], record["batch_id"], ManifestStatus.RUNNING,
+                                expected=[ManifestStatus.QUEUED, ManifestStatus.CREATED])
+    return run_manifest(app.settings, record["manifest_path"], run_in_process)
+
+
 def visible_batches(app: BuilderApp) -> Counter[str]:
     rows = load(app.settings, "authorization").scan(selected_fields=("_batch_id",)).to_arrow()
     return Counter(rows.column("_batch_id").to_pylist())
@@ -115,3 +129,85 @@ def test_runs_of_batches_made_in_the_same_second_all_commit(app: BuilderApp) -> 
         t.join()
     assert errors == []
     assert visible_batches(app) == {b: 3 for b in ["20251223-101009-00000000", *batches]}
+
+
+# --- DynamoDB: transactions whose answer is lost (11: an ambiguous claim, counters) ---------------------------
+def test_transactions_whose_answers_are_lost_move_once_and_count_once(app: BuilderApp, monkeypatch: pytest.MonkeyPatch,
+                                                                       tmp_path: Any) -> None:
+    """Every other TransactWriteItems is applied and its answer lost: the token makes the retry a no-op."""
+    monkeypatch.setenv(faults.FAULTS, "dynamodb:TransactWriteItems:ResponseLost:0.5,seed=3")
+    monkeypatch.setenv(faults.FAULTS_LOG, str(tmp_path))
+    faults._injector = None
+    try:
+        lossy = BuilderApp.create(app.settings)
+        lossy.store.retry_pause = 0.0
+        lossy.moves.store.retry_pause = 0.0
+        keys = [f"{DATE}-lost-{i}.ndjson" for i in range(12)]
+        for key in keys:
+            item = {"date_prefix": DATE, "file_key": key, "status": "pending", "etag": f"e-{key}", "size_bytes": 100,
+                    "upload_time": "2025-12-23T10:00:00.000000Z", "bucket": app.settings.buckets.input, "version": 1}
+            assert lossy.moves.register(item, events={"file_uploaded": (1, 100)}).done
+        record = lossy.builder.create_manifest(DATE, [app.store.get_file(DATE, k) for k in keys])
+        assert record is not None and len(record["files"]) == len(keys)  # the claim landed once, the record kept
+        for key in keys[:6]:
+            assert lossy.moves.move_file(DATE, key, FileStatus.PROCESSING, expected=FileStatus.MANIFESTED,
+                                         batch_id=record["batch_id"]).done
+        lossy.moves.count_events(DATE, {"run_started": (1, 0)})
+    finally:
+        faults._injector = None
+    assert sum(faults.read_fault_logs(tmp_path).values()) >= 5  # answers were lost
+    statuses = Counter(i["status"] for i in app.store.all_files())
+    assert statuses == {"manifested": 6, "processing": 6}
+    assert status_counts(app) == dict(statuses)  # the counters moved once per move, lost answers or not
+    assert metric_counts(app)["file_uploaded"] == 12 and metric_counts(app)["run_started"] == 1
+
+
+# --- 3. reprocess of an old batch whose files completed elsewhere ---------------------------------------------
+def test_reprocess_of_an_old_batch_leaves_files_that_completed_in_a_later_batch(app: BuilderApp) -> None:
+    key = f"{DATE}-again.ndjson"
+    app.clients.s3.put_object(Bucket=app.settings.buckets.input, Key=key, Body=sample_file(60_000, 4, DATE))
+    deliver_all(app)
+    [first] = app.store.all_manifests()
+    app.moves.move_manifest(DATE, first["batch_id"], ManifestStatus.RUNNING, expected=[ManifestStatus.QUEUED, ManifestStatus.CREATED])
+    Scheduler(app).fail_manifest(app.store.get_manifest(DATE, first["batch_id"]), "run died")  # type: ignore[arg-type]
+    assert app.store.get_file(DATE, key)["status"] == "failed"  # type: ignore[index]
+    # `paybatch reprocess --failed`: the file goes into a new batch, which converts it
+    app.moves.move_file(DATE, key, FileStatus.PENDING, expected=FileStatus.FAILED, remove=["batch_id", "error"])
+    app.builder.pack_date(DATE, flush=True)
+    later = next(m for m in app.store.all_manifests() if m["batch_id"] != first["batch_id"])
+    assert run_manifest_record(app, later).status == "completed"
+    # now `paybatch reprocess --batch-id <first>`
+    requeue_manifest(app.moves, app.store.get_manifest(DATE, first["batch_id"]), "reprocess requested")  # type: ignore[arg-type]
+    item = app.store.get_file(DATE, key)
+    assert item["status"] == "completed" and item["batch_id"] == later["batch_id"]  # type: ignore[index]
+    run_manifest_record(app, app.store.get_manifest(DATE, first["batch_id"]))  # type: ignore[arg-type]
+    rows = load(app.settings, "authorization").scan(selected_fields=("_source_file", "sequence_number")).to_arrow()
+    assert max(Counter(zip(*(rows.column(c).to_pylist() for c in rows.column_names), strict=True)).values()) == 1
+    assert app.store.get_file(DATE, key)["status"] == "completed"  # type: ignore[index]
+
+
+# --- 9. quarantine's delete meets a new upload of the same key ------------------------------------------------
+def test_quarantine_never_deletes_a_new_upload_of_the_same_key(app: BuilderApp) -> None:
+    key = f"{DATE}-tiny.ndjson"
+    bucket = app.settings.buckets.input
+    app.clients.s3.put_object(Bucket=bucket, Key=key, Body=b"{}\n")  # too small: quarantined
+    fresh = sample_file(60_000, 6, DATE)
+    real = app.registry.quarantine.s3
+
+    class UploadArrivesBeforeTheDelete:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+        def delete_object(self, **kwargs: Any) -> Any:
+            if kwargs.get("Key") == key:
+                real.put_object(Bucket=bucket, Key=key, Body=fresh)  # the producer re-uploads, right now
+            return real.delete_object(**kwargs)
+
+    app.registry.quarantine.s3 = UploadArrivesBeforeTheDelete()
+    deliver_all(app)
+    head = app.clients.s3.head_object(Bucket=bucket, Key=key)
+    assert app.clients.s3.get_object(Bucket=bucket, Key=key)["Body"].read() == fresh  # the new upload is kept ...
+    item = app.store.get_file(DATE, key)
+    assert item["etag"] == head["ETag"].strip('"') and item["status"] == "manifested"  # type: ignore[index]  # ... and tracked
+    copies = app.clients.s3.list_objects_v2(Bucket=app.settings.buckets.quarantine).get("Contents", [])
+    assert [c["Key"] for c in copies] == [f"quarantine/{DATE}/too-small/{key}"]  # the tiny one was quarantined
