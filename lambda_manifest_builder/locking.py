@@ -1,15 +1,19 @@
 """The per-date packing lock: one item per date prefix in LOCK_TABLE (the tracking table by default).
 
-Acquired by a conditional write carrying an owner token, an expiry (LOCK_TTL_SECONDS) and a
-monotonic fencing counter; waited for with jittered backoff up to MAX_LOCK_WAIT_SECONDS;
-released only by its owner; taken over once expired. It only keeps builders from doing the
-same packing work at once: a file can still be claimed once only, because every claim is a
-conditional write on ``status = pending`` (see manifests.py).
+Acquired by a conditional write carrying an owner token, an expiry and a monotonic fencing counter; waited
+for with jittered backoff up to MAX_LOCK_WAIT_SECONDS; released only by its owner; taken over once expired.
+The lease is short (``lock.lease_seconds``, 15 s) and renewed by a thread of the live holder every third of
+it, for at most ``lock.ttl_seconds`` (LOCK_TTL_SECONDS) in all: a holder that is killed blocks its date for
+one lease, not for the whole TTL. A retried acquire by the same owner (its first answer lost) takes the lock
+it already holds. The lock only keeps builders from doing the same packing work at once: a file can still
+be claimed once only, because every claim is a conditional write on ``status = pending`` (see manifests.py).
 """
 
 from __future__ import annotations
 
+import logging
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -20,7 +24,10 @@ from botocore.exceptions import ClientError
 from paybatch.aws import AwsClients
 from paybatch.contracts.tracking import LOCK_SK, lock_pk
 from paybatch.resources import TRACKING_PK, TRACKING_SK
+from paybatch.retry import is_retryable
 from paybatch.tracking_store import to_ddb
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -32,33 +39,35 @@ class Lease:
 
 
 class DateLock:
-    """Acquire and release the packing lock of one date prefix."""
+    """Acquire, renew and release the packing lock of one date prefix."""
 
     def __init__(self, clients: AwsClients, *, clock: Callable[[], float] = time.time) -> None:
         settings = clients.settings
         self.ddb = clients.dynamodb
         self.table = settings.tables.lock
         self.ttl_seconds = settings.lock.ttl_seconds
+        self.lease_seconds = settings.lock.lease_seconds
         self.max_wait = settings.lock.max_wait_seconds
         self.clock = clock
+        self._renewals: dict[str, threading.Event] = {}
 
     def _key(self, date_prefix: str) -> dict[str, object]:
         return to_ddb({TRACKING_PK: lock_pk(date_prefix), TRACKING_SK: LOCK_SK})
 
     def try_acquire(self, date_prefix: str, owner: str | None = None) -> Lease | None:
-        """One attempt: take the lock if free or expired; None if someone else holds it."""
+        """One attempt: take the lock if free, expired or already ours; None if someone else holds it."""
         owner = owner or uuid.uuid4().hex
         now = self.clock()
-        expires = now + self.ttl_seconds
+        expires = now + self.lease_seconds
         try:
             response = self.ddb.update_item(
                 TableName=self.table,
                 Key=self._key(date_prefix),
                 UpdateExpression="SET #owner = :owner, expires_at = :exp, #ttl = :ttl ADD fence :one",
-                ConditionExpression="attribute_not_exists(#owner) OR expires_at < :now",
+                ConditionExpression="attribute_not_exists(#owner) OR expires_at < :now OR #owner = :owner",
                 ExpressionAttributeNames={"#owner": "owner", "#ttl": "ttl"},
                 ExpressionAttributeValues=to_ddb(
-                    {":owner": owner, ":exp": expires, ":now": now, ":one": 1, ":ttl": int(expires) + 86400}
+                    {":owner": owner, ":exp": expires, ":now": now, ":one": 1, ":ttl": int(now + self.ttl_seconds) + 86400}
                 ),
                 ReturnValues="ALL_NEW",
             )
@@ -70,19 +79,64 @@ class DateLock:
         return Lease(date_prefix, owner, fence, expires)
 
     def acquire(self, date_prefix: str, max_wait: float | None = None) -> Lease | None:
-        """Try until acquired or ``max_wait`` (default MAX_LOCK_WAIT_SECONDS) passes, with jittered backoff."""
+        """Try until acquired or ``max_wait`` (default MAX_LOCK_WAIT_SECONDS) passes; the lease is then renewed
+        in the background until ``release`` (or ``ttl_seconds``)."""
         deadline = time.monotonic() + (self.max_wait if max_wait is None else max_wait)
         owner = uuid.uuid4().hex
         delay = 0.05
         while True:
-            lease = self.try_acquire(date_prefix, owner)
-            if lease or time.monotonic() >= deadline:
+            try:
+                lease = self.try_acquire(date_prefix, owner)
+            except Exception as exc:
+                if not is_retryable(exc):  # a lost answer or throttling: asking again as the same owner is safe
+                    raise
+                lease = None
+            if lease:
+                self._start_renewing(lease)
                 return lease
+            if time.monotonic() >= deadline:
+                return None
             time.sleep(min(delay * random.uniform(0.5, 1.5), max(0.0, deadline - time.monotonic())))
             delay = min(delay * 2, 1.0)
 
+    def renew(self, lease: Lease) -> bool:
+        """Extend a lease we still own by ``lease_seconds``; False if it was lost (expired and taken over)."""
+        try:
+            self.ddb.update_item(
+                TableName=self.table,
+                Key=self._key(lease.date_prefix),
+                UpdateExpression="SET expires_at = :exp",
+                ConditionExpression="#owner = :owner",
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues=to_ddb({":owner": lease.owner, ":exp": self.clock() + self.lease_seconds}),
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def _start_renewing(self, lease: Lease) -> None:
+        stop = threading.Event()
+        self._renewals[lease.owner] = stop
+        until = time.monotonic() + self.ttl_seconds - self.lease_seconds
+
+        def renew_while_held() -> None:
+            while not stop.wait(self.lease_seconds / 3) and time.monotonic() < until:
+                try:
+                    if not self.renew(lease):
+                        logger.warning("the packing lock of %s was taken over; renewals stop", lease.date_prefix)
+                        return
+                except Exception as exc:  # noqa: BLE001 - a missed renewal is retried at the next tick
+                    logger.warning("could not renew the packing lock of %s: %s", lease.date_prefix, exc)
+
+        threading.Thread(target=renew_while_held, name=f"lock-renewal-{lease.date_prefix}", daemon=True).start()
+
     def release(self, lease: Lease) -> bool:
-        """Give the lock back if we still own it; False if it expired and someone took it over."""
+        """Stop renewing and give the lock back if we still own it; False if it expired and someone took it over."""
+        stop = self._renewals.pop(lease.owner, None)
+        if stop is not None:
+            stop.set()
         try:
             self.ddb.update_item(
                 TableName=self.table,

@@ -131,10 +131,21 @@ class FileValidationConfig(_Section):
 
 
 class LockConfig(_Section):
-    """The per-date packing lock: an optimisation against contention, not the guarantee."""
+    """The per-date packing lock: an optimisation against contention, not the guarantee.
+
+    A holder's lease lasts ``lease_seconds`` and is renewed while the holder lives, up to ``ttl_seconds`` in all:
+    a holder that is killed blocks its date for one lease, not for the whole TTL.
+    """
 
     ttl_seconds: PositiveInt = 300
+    lease_seconds: PositiveInt = 15
     max_wait_seconds: Annotated[float, Field(ge=0)] = 10
+
+    @model_validator(mode="after")
+    def _lease_within_ttl(self) -> LockConfig:
+        if self.lease_seconds > self.ttl_seconds:
+            raise ValueError(f"lease_seconds ({self.lease_seconds}) must not exceed ttl_seconds ({self.ttl_seconds})")
+        return self
 
 
 class TrackingConfig(_Section):

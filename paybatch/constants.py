@@ -29,6 +29,7 @@ SETTING_OVERRIDES: dict[str, str] = {
     "EXPECTED_FILE_SIZE_MB": "file_validation.expected_file_size_mb",
     "SIZE_TOLERANCE_PERCENT": "file_validation.size_tolerance_percent",
     "LOCK_TTL_SECONDS": "lock.ttl_seconds",
+    "LOCK_LEASE_SECONDS": "lock.lease_seconds",
     "MAX_LOCK_WAIT_SECONDS": "lock.max_wait_seconds",
     "TRACKING_TTL_DAYS": "tracking.ttl_days",
     "TRACKING_TABLE": "tables.tracking",

@@ -9,7 +9,12 @@ replaced between the etag check and the read, a run started twice, a lock holder
 from __future__ import annotations
 
 import datetime as dt
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,8 +26,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from lambda_manifest_builder.app import BuilderApp
+from lambda_manifest_builder.locking import DateLock
 from lambda_manifest_builder.scheduler import Scheduler
 from paybatch import faults
+from paybatch.aws import local_process_env
 from paybatch.catalog import data_dir, load, rows_table
 from paybatch.contracts.tracking import FileStatus, ManifestStatus
 from paybatch.convert.commit import commit_run
@@ -211,3 +218,37 @@ def test_quarantine_never_deletes_a_new_upload_of_the_same_key(app: BuilderApp) 
     assert item["etag"] == head["ETag"].strip('"') and item["status"] == "manifested"  # type: ignore[index]  # ... and tracked
     copies = app.clients.s3.list_objects_v2(Bucket=app.settings.buckets.quarantine).get("Contents", [])
     assert [c["Key"] for c in copies] == [f"quarantine/{DATE}/too-small/{key}"]  # the tiny one was quarantined
+
+
+# --- 10. a lock holder SIGKILLed -----------------------------------------------------------------------------
+HOLDER = """
+import sys, time
+from lambda_manifest_builder.locking import DateLock
+from paybatch.aws import AwsClients
+from paybatch.config import load_settings
+lease = DateLock(AwsClients(load_settings("dev"))).acquire(sys.argv[1])
+print("held" if lease else "refused", flush=True)
+time.sleep(3600)
+"""
+
+
+def test_a_killed_lock_holder_frees_its_date_within_30_seconds(clients: Any) -> None:
+    """The default configuration: a live holder keeps its date past one lease; killed, it frees it within 30 s."""
+    date = "2025-12-30"
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, date], stdout=subprocess.PIPE, start_new_session=True,
+                              env=local_process_env(clients.settings))
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == b"held"
+        lock = DateLock(clients)
+        time.sleep(lock.lease_seconds * 1.3)
+        assert lock.try_acquire(date) is None  # alive: its lease was renewed past its first expiry
+        os.killpg(holder.pid, signal.SIGKILL)
+        killed = time.monotonic()
+        while (lease := lock.try_acquire(date)) is None and time.monotonic() - killed < 60:
+            time.sleep(0.25)
+        freed = time.monotonic() - killed
+    finally:
+        if holder.poll() is None:
+            os.killpg(holder.pid, signal.SIGKILL)
+        holder.wait()
+    assert lease is not None and freed <= 30, f"the date was packable again {freed:.1f} s after its holder was killed"
