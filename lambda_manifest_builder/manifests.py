@@ -182,22 +182,28 @@ class ManifestBuilder:
             return self.settings.glue.jobs.convert_light
         return self.settings.glue.jobs.convert
 
-    def _claim_start(self, date_prefix: str, batch_id: str) -> dict[str, Any] | None:
-        """A short lease on starting the run, so two dispatchers do not start it twice; the record, or None."""
+    def _claim_start(self, date_prefix: str, batch_id: str, run_token: str) -> dict[str, Any] | None:
+        """A short lease on starting the run, so two dispatchers do not start it twice; the record, or None.
+
+        It records ``run_token``, which the run is given: only the run holding the manifest's current token may
+        write (``paybatch.transitions.RunFence``), so a run started twice (a crash or a lost StartJobRun answer
+        before the start was recorded) has one writer, the newer.
+        """
         return self.store.take_start_lease(date_prefix, batch_id, START_LEASE_SECONDS,
-                                           [ManifestStatus.CREATED, ManifestStatus.QUEUED])
+                                           [ManifestStatus.CREATED, ManifestStatus.QUEUED], run_token)
 
     def dispatch(self, record: dict[str, Any]) -> Dispatch:
         """Write the JSON and start the run (or leave the manifest queued with the reason)."""
         date_prefix, batch_id = record["manifest_date"], record["batch_id"]
         path = self.write_manifest_json(record)
-        current = self._claim_start(date_prefix, batch_id)
+        run_token = uuid.uuid4().hex
+        current = self._claim_start(date_prefix, batch_id, run_token)
         if current is None:
             return Dispatch.SKIPPED  # another builder or the scheduler is starting it
         job = self.job_for(int(record["total_bytes"]))
         try:
             run_id = self.launcher.start_job_run(
-                job, {"--manifest_path": path, "--batch_id": batch_id, "--env": self.settings.env}
+                job, {"--manifest_path": path, "--batch_id": batch_id, "--env": self.settings.env, "--run_token": run_token}
             )
         except Exception as exc:  # noqa: BLE001 - any refusal leaves the manifest queued with the reason
             no_slot = is_concurrency_refusal(exc)

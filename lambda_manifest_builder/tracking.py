@@ -20,6 +20,7 @@ from paybatch.aws import AwsClients, head_object
 from paybatch.contracts.events import S3ObjectEvent
 from paybatch.contracts.manifest import input_format_for
 from paybatch.contracts.tracking import (
+    OBJECT_GONE,
     FileStatus,
     date_prefix_for,
     iso,
@@ -126,11 +127,13 @@ class FileRegistry:
                 if self.moves.register(item, uploaded).outcome == Move.MOVED:
                     return self._after_write(item, Outcome.REGISTERED)
                 continue
-            if existing["etag"] == etag:
+            status = FileStatus(existing["status"])
+            reuploaded = status == FileStatus.FAILED and existing.get("error_kind") == OBJECT_GONE
+            if existing["etag"] == etag and not reuploaded:
                 if existing["status"] == FileStatus.QUARANTINING:
                     return self._after_write(existing, Outcome.DUPLICATE)
                 return Registration(Outcome.DUPLICATE, date_prefix, key)
-            status = FileStatus(existing["status"])
+            # A new version — or the same bytes back after the file failed because its object was gone.
             if status in REPLACEABLE_FILE_STATUSES:
                 item = self._new_item(bucket, key, head, date_prefix, version=int(existing.get("version", 1)) + 1,
                                       accept_large=accept_large)
@@ -164,7 +167,8 @@ class FileRegistry:
             return Registration(Outcome.IGNORED, date_prefix, event.key)
         moved = self.moves.move_file(
             date_prefix, event.key, FileStatus.FAILED, expected=FileStatus.PENDING,
-            set_values={"error": "the object was removed from the input bucket before it was converted"},
+            set_values={"error": "the object was removed from the input bucket before it was converted",
+                        "error_kind": OBJECT_GONE},
             etag=existing["etag"], events={"file_removed": (1, int(existing["size_bytes"]))},
         )
         return Registration(Outcome.REMOVED if moved.outcome == Move.MOVED else Outcome.IGNORED, date_prefix, event.key)

@@ -393,10 +393,14 @@ class TrackingStore:
 
     def manifest_update_item(self, date_prefix: str, batch_id: str,
                              expected: ManifestStatus | Sequence[ManifestStatus], new: ManifestStatus | None,
-                             set_values: Mapping[str, Any] | None = None, remove: Iterable[str] = ()) -> dict[str, Any]:
+                             set_values: Mapping[str, Any] | None = None, remove: Iterable[str] = (),
+                             run_token: str | None = None) -> dict[str, Any]:
         expected_list = [expected] if isinstance(expected, str) else list(expected)  # one status, or several
         placeholders = {f":e{i}": str(s) for i, s in enumerate(expected_list)}
         condition = "#mstatus IN (" + ", ".join(placeholders) + ")"
+        if run_token is not None:  # only the manifest's recorded run may record its result
+            condition += " AND run_token = :rt"
+            placeholders[":rt"] = run_token
         attrs: dict[str, Any] = {"updated_at": iso(utcnow()), **(set_values or {})}
         if new is not None:
             attrs["manifest_status"] = str(new)
@@ -435,18 +439,25 @@ class TrackingStore:
             update["ExpressionAttributeValues"][":bulk"] = {"S": bulk_run}
         return update
 
-    def take_start_lease(self, date_prefix: str, batch_id: str, seconds: float, statuses: Sequence[ManifestStatus]
-                         ) -> dict[str, Any] | None:
-        """A short lease on starting a manifest's run (so two dispatchers do not start it twice): the record, or None."""
+    def run_fence(self, date_prefix: str, batch_id: str, run_token: str) -> dict[str, Any]:
+        """The ConditionCheck a run adds to each of its writes: the manifest still names this run as its run."""
+        return {"ConditionCheck": {"TableName": self.table, "Key": to_ddb(self.manifest_key(date_prefix, batch_id)),
+                                   "ConditionExpression": "run_token = :rt",
+                                   "ExpressionAttributeValues": to_ddb({":rt": run_token})}}
+
+    def take_start_lease(self, date_prefix: str, batch_id: str, seconds: float, statuses: Sequence[ManifestStatus],
+                         run_token: str) -> dict[str, Any] | None:
+        """A short lease on starting a manifest's run (so two dispatchers do not start it twice), recording the token
+        of the run about to start (the only run whose writes the manifest then accepts): the record, or None."""
         now = time.time()
         names = {f":s{i}": str(s) for i, s in enumerate(statuses)}
         try:
             response = self.ddb.update_item(
                 TableName=self.table, Key=to_ddb(self.manifest_key(date_prefix, batch_id)),
-                UpdateExpression="SET start_lease = :until",
+                UpdateExpression="SET start_lease = :until, run_token = :rt",
                 ConditionExpression=f"manifest_status IN ({', '.join(names)}) AND "
                                     "(attribute_not_exists(start_lease) OR start_lease < :now)",
-                ExpressionAttributeValues=to_ddb({":until": now + seconds, ":now": now, **names}),
+                ExpressionAttributeValues=to_ddb({":until": now + seconds, ":now": now, ":rt": run_token, **names}),
                 ReturnValues="ALL_NEW",
             )
         except ClientError as exc:

@@ -33,7 +33,8 @@ from paybatch.errors import PaybatchError
 from paybatch.resources import TTL_ATTRIBUTE
 from paybatch.tracking_store import ConditionFailed, CounterDelta, TrackingStore, TrackingWriteFailed, to_ddb
 
-__all__ = ["IllegalTransition", "ManifestMovedOn", "Move", "MoveResult", "StatusMoves", "TrackingWriteFailed"]
+__all__ = ["IllegalTransition", "ManifestMovedOn", "Move", "MoveResult", "RunFence", "RunSuperseded", "StatusMoves",
+           "TrackingWriteFailed"]
 
 # How often a move re-reads and tries again when the item changes between its read and its write.
 MOVE_ATTEMPTS = 5
@@ -64,8 +65,21 @@ class IllegalTransition(PaybatchError):
     """A status move the tracking contract does not allow: a bug in the caller, raised before any write."""
 
 
+class RunSuperseded(PaybatchError):
+    """This run is no longer its manifest's recorded run (a newer start replaced it): it must write nothing more."""
+
+
 class ManifestMovedOn(PaybatchError):
     """The manifest record being claimed into is no longer ``creating``: stop claiming into it."""
+
+
+@dataclass(frozen=True)
+class RunFence:
+    """A conversion run's proof that it is its manifest's recorded run: every write it makes is conditional on it."""
+
+    date_prefix: str
+    batch_id: str
+    run_token: str
 
 
 def _statuses(expected: str | Iterable[str]) -> list[str]:
@@ -123,13 +137,18 @@ class StatusMoves:
 
     def move_file(self, date_prefix: str, file_key: str, new: FileStatus, *, expected: FileStatus | Iterable[FileStatus],
                   set_values: Mapping[str, Any] | None = None, remove: Iterable[str] = (), etag: str | None = None,
-                  batch_id: str | None = None, events: Events | None = None) -> MoveResult:
-        """Move one file from one of ``expected`` to ``new`` (pinned to ``etag`` / ``batch_id`` when given)."""
+                  batch_id: str | None = None, events: Events | None = None, fence: RunFence | None = None,
+                  expire: bool = True) -> MoveResult:
+        """Move one file from one of ``expected`` to ``new`` (pinned to ``etag`` / ``batch_id`` when given).
+
+        ``fence``: only while that run is still its manifest's recorded run, else ``RunSuperseded``.
+        ``expire=False``: no tracking TTL yet, even for a status that expires (``allow_expiry`` sets it later).
+        """
         allowed = _statuses(expected)
         for status in allowed:
             if FileStatus(new) not in FILE_TRANSITIONS[FileStatus(status)]:
                 raise IllegalTransition(f"file {file_key}: {status} → {new} is not a move the tracking contract allows")
-        ttl_set, ttl_remove = self._ttl_change(str(new), self._file_expiring())
+        ttl_set, ttl_remove = self._ttl_change(str(new), self._file_expiring() if expire else frozenset())
         known: str | None = allowed[0] if len(allowed) == 1 else None  # one candidate: write first, read only on failure
         item: dict[str, Any] | None = None
         for _ in range(MOVE_ATTEMPTS):
@@ -144,13 +163,30 @@ class StatusMoves:
                 date_prefix, file_key, FileStatus(known), new, {**(set_values or {}), **ttl_set},
                 [*remove, *ttl_remove], etag=etag, batch_id=batch_id)
             delta = CounterDelta(date_prefix, files={known: -1, str(new): 1} if known != str(new) else {}, events=dict(events or {}))
+            checks = [self.store.run_fence(fence.date_prefix, fence.batch_id, fence.run_token)] if fence else []
             try:
-                self._transact([{"Update": update}], delta)
-            except ConditionFailed:
+                self._transact([{"Update": update}, *checks], delta)
+            except ConditionFailed as failed:
+                if fence and 1 in failed.indices:
+                    raise RunSuperseded(f"file {file_key}: batch {fence.batch_id} has a newer run; this one stops") from None
                 known = None  # moved under us: read what it is now
                 continue
             return MoveResult(Move.MOVED, known, item)
         raise TrackingWriteFailed(f"file {file_key}: its item kept changing under {MOVE_ATTEMPTS} attempts to move it to {new}")
+
+    def allow_expiry(self, date_prefix: str, file_key: str, etag: str) -> bool:
+        """Give a completed file its tracking TTL, once its object is tagged for input retention (so the object
+        expires before its item, and the sweep never meets an untracked object that was converted).
+        False if the item is no longer that completed version."""
+        if str(FileStatus.COMPLETED) not in self._file_expiring():
+            return False
+        update = self.store.file_transition_item(date_prefix, file_key, FileStatus.COMPLETED, FileStatus.COMPLETED,
+                                                 {TTL_ATTRIBUTE: self.store.expiry()}, etag=etag)
+        try:
+            self.store.transact([{"Update": update}])
+        except ConditionFailed:
+            return False
+        return True
 
     def claim(self, date_prefix: str, files: Sequence[Mapping[str, Any]], batch_id: str, set_values: Mapping[str, Any],
               manifest_update: dict[str, Any]) -> list[int]:
@@ -182,8 +218,8 @@ class StatusMoves:
     # --- manifests ---------------------------------------------------------------------------------
     def move_manifest(self, date_prefix: str, batch_id: str, new: ManifestStatus, *,
                       expected: ManifestStatus | Iterable[ManifestStatus], set_values: Mapping[str, Any] | None = None,
-                      remove: Iterable[str] = (), events: Events | None = None) -> MoveResult:
-        """Move one manifest record from one of ``expected`` to ``new``."""
+                      remove: Iterable[str] = (), events: Events | None = None, run_token: str | None = None) -> MoveResult:
+        """Move one manifest record from one of ``expected`` to ``new`` (``run_token``: only as its recorded run)."""
         allowed = _statuses(expected)
         for status in allowed:
             if ManifestStatus(new) not in MANIFEST_TRANSITIONS[ManifestStatus(status)]:
@@ -194,13 +230,16 @@ class StatusMoves:
         for _ in range(MOVE_ATTEMPTS):
             if known is None:
                 item = self.store.get_manifest(date_prefix, batch_id)
+                if run_token is not None and item is not None and item.get("run_token") != run_token:
+                    raise RunSuperseded(f"manifest {batch_id} has a newer run than this one; its result is not recorded")
                 verdict = self._classify(item, "manifest_status", allowed, str(new))
                 if verdict is not None:
                     return verdict
                 assert item is not None
                 known = str(item["manifest_status"])
             update = self.store.manifest_update_item(date_prefix, batch_id, ManifestStatus(known), new,
-                                                     {**(set_values or {}), **ttl_set}, [*remove, *ttl_remove])
+                                                     {**(set_values or {}), **ttl_set}, [*remove, *ttl_remove],
+                                                     run_token=run_token)
             # A manifest is counted from ``created`` on: ``creating`` records may still vanish (no file claimed).
             counted = {known: -1} if known != ManifestStatus.CREATING else {}
             manifests = {**counted, str(new): counted.get(str(new), 0) + 1} if known != str(new) else {}
@@ -256,6 +295,6 @@ def requeue_manifest(moves: StatusMoves, record: Mapping[str, Any], reason: str,
         # Only files that are still this batch's, at the version it named: a file that failed here and then
         # completed in a later batch (or was replaced by a new upload) is not taken back.
         moves.move_file(date_prefix, entry["key"], FileStatus.MANIFESTED, expected=[FileStatus.FAILED, FileStatus.COMPLETED],
-                        remove=["error"], batch_id=batch_id, etag=entry["etag"],
+                        remove=["error", "error_kind"], batch_id=batch_id, etag=entry["etag"],
                         events={"file_reprocessed": (1, int(entry["size"]))})
     return moved

@@ -159,7 +159,7 @@ def reprocess(
     for item in store.files_with_status(FileStatus.FAILED):
         moved = moves.move_file(item["date_prefix"], item["file_key"], FileStatus.PENDING, expected=FileStatus.FAILED,
                                 set_values={"attempts": int(item.get("attempts", 0)) + 1},
-                                remove=["batch_id", "manifest_path", "error"], etag=item["etag"],
+                                remove=["batch_id", "manifest_path", "error", "error_kind"], etag=item["etag"],
                                 events={"file_retried": (1, int(item["size_bytes"]))})
         count += moved.outcome == Move.MOVED
     console.print(f"{count} failed file(s) back to pending")

@@ -75,6 +75,10 @@ TERMINAL_MANIFEST_STATUSES = _FINISHED
 # first (input retention, when configured). A failed file waits for an operator; nothing in flight expires.
 EXPIRING_FILE_STATUSES = frozenset({FileStatus.COMPLETED, FileStatus.QUARANTINED})
 
+# ``error_kind`` of a file that failed because its object was removed or replaced before or while it was
+# converted: the same bytes uploaded again are a file to convert, not a duplicate of a failure.
+OBJECT_GONE = "object_gone"
+
 MANIFEST_PK_PREFIX = "manifest#"
 LOCK_PK_PREFIX = "lock#"
 LOCK_SK = "lock"

@@ -33,7 +33,7 @@ from paybatch.aws import AwsClients, head_object
 from paybatch.catalog import data_dir, rejects_table, rejects_table_name, rows_table, rows_table_name, table_location
 from paybatch.config import Settings
 from paybatch.contracts.manifest import Manifest
-from paybatch.contracts.tracking import FileStatus, ManifestStatus, iso, utcnow
+from paybatch.contracts.tracking import OBJECT_GONE, FileStatus, ManifestStatus, iso, utcnow
 from paybatch.convert.commit import RunCommit, commit_run
 from paybatch.convert.files import FileResult, convert_file, filesystem_for, merge_ranges
 from paybatch.convert.splits import ByteRange, aligned_ranges, can_split, count_range_newlines, first_lines
@@ -43,9 +43,10 @@ from paybatch.retention import mark_converted
 from paybatch.retry import retrying
 from paybatch.spark import run_tasks
 from paybatch.tracking_store import TrackingStore
-from paybatch.transitions import Move, MoveResult, StatusMoves
+from paybatch.transitions import Move, MoveResult, RunFence, RunSuperseded, StatusMoves
 
 logger = logging.getLogger(__name__)
+SUPERSEDED = "superseded"  # a run a newer start of its manifest replaced: it wrote nothing after that
 
 @dataclass(frozen=True)
 class FileTask:
@@ -155,25 +156,58 @@ def commit_outputs(settings: Settings, schema: DatasetSchema, batch_id: str, res
     return commit_run(settings, schema, batch_id, rows, rejects)
 
 
-def take_file(moves: StatusMoves, date: str, key: str, batch_id: str, now: datetime) -> MoveResult:
+def _changed_since_read(clients: AwsClients, bucket: str, key: str, etag: str) -> str | None:
+    """Why a converted file's rows cannot be trusted: the object was replaced (or removed) while it was read.
+
+    The reads (pyarrow's ranged GETs) cannot be conditional, so the version is checked before them (the etag
+    check) and after them (here): rows read under one etag are committed only if the object still has it.
+    A new version is registered by its own notification and converted in its own batch.
+    """
+    head = head_object(clients.s3, bucket, key)
+    if head is None:
+        return "the object was removed while it was being converted; its rows are not committed"
+    now = str(head["ETag"]).strip('"')
+    if now != etag:
+        return f"the object changed while it was being converted (etag {etag} → {now}); its rows are not committed"
+    return None
+
+
+def take_file(moves: StatusMoves, date: str, key: str, batch_id: str, now: datetime, fence: RunFence | None = None
+              ) -> MoveResult:
     """manifested (or processing: a retried attempt) → processing. A file an earlier attempt of this batch
-    completed is taken again (completed → manifested → processing), as the batch's output is rewritten whole."""
+    completed is taken again (completed → manifested → processing), as the batch's output is rewritten whole
+    (never by a superseded run: ``fence`` makes each move conditional on this run being the manifest's run)."""
     taken = moves.move_file(date, key, FileStatus.PROCESSING, expected=[FileStatus.MANIFESTED, FileStatus.PROCESSING],
-                            set_values={"processing_started_at": iso(now)}, batch_id=batch_id)
+                            set_values={"processing_started_at": iso(now)}, batch_id=batch_id, fence=fence)
     if taken.outcome == Move.CONFLICT and taken.previous == FileStatus.COMPLETED:
-        moves.move_file(date, key, FileStatus.MANIFESTED, expected=FileStatus.COMPLETED, batch_id=batch_id)
+        moves.move_file(date, key, FileStatus.MANIFESTED, expected=FileStatus.COMPLETED, batch_id=batch_id, fence=fence)
         taken = moves.move_file(date, key, FileStatus.PROCESSING, expected=FileStatus.MANIFESTED,
-                                set_values={"processing_started_at": iso(now)}, batch_id=batch_id)
+                                set_values={"processing_started_at": iso(now)}, batch_id=batch_id, fence=fence)
     return taken
 
 
 def run_manifest(settings: Settings, manifest_path: str, runner: Runner = run_in_process, *,
-                 target_mb: float = 256) -> ManifestResult:
-    """Convert one manifest end to end and record the outcome (see the module docstring)."""
-    started = time.monotonic()
+                 target_mb: float = 256, run_token: str | None = None) -> ManifestResult:
+    """Convert one manifest end to end and record the outcome (see the module docstring).
+
+    ``run_token`` (given by the builder's dispatch) is this run's proof that it is the manifest's recorded run:
+    every tracking write is conditional on it, and a run that a newer start superseded stops without writing
+    more (status ``superseded``); its uncommitted data files are left to ``paybatch maintain``.
+    """
     clients = AwsClients(settings)
-    moves = StatusMoves(TrackingStore(clients))
     manifest = read_manifest(clients, manifest_path)
+    try:
+        return _run(settings, clients, manifest, runner, target_mb, run_token)
+    except RunSuperseded as exc:
+        logger.warning("run of %s superseded: %s", manifest.batch_id, exc)
+        return ManifestResult(batch_id=manifest.batch_id, status=SUPERSEDED)
+
+
+def _run(settings: Settings, clients: AwsClients, manifest: Manifest, runner: Runner, target_mb: float,
+         run_token: str | None) -> ManifestResult:
+    started = time.monotonic()
+    store = TrackingStore(clients)
+    moves = StatusMoves(store)
     schema = load_schema(manifest.schema_name)
     rows_dir = data_dir(settings, rows_table_name(schema))
     rejects_dir = data_dir(settings, rejects_table_name(schema))
@@ -182,13 +216,15 @@ def run_manifest(settings: Settings, manifest_path: str, runner: Runner = run_in
     rejects_table(settings, schema)
     attempt = uuid.uuid4().hex[:8]
     date, batch_id = manifest.date_prefix, manifest.batch_id
+    fence = RunFence(date, batch_id, run_token) if run_token else None
     ingested_at: datetime = utcnow()
 
     failed: dict[str, str] = {}
     not_ours: set[str] = set()  # files another writer moved out of this batch: neither converted nor moved here
+    gone: set[str] = set()  # files whose object was removed or replaced: a re-upload of the same bytes converts them
     tasks: list[FileTask] = []
     for index, entry in enumerate(manifest.files):
-        taken = take_file(moves, date, entry.key, batch_id, ingested_at)
+        taken = take_file(moves, date, entry.key, batch_id, ingested_at, fence)
         if taken.outcome == Move.CONFLICT:
             failed[entry.key] = f"not converted: the file is {taken.previous or 'gone'}, no longer in this batch"
             not_ours.add(entry.key)
@@ -196,8 +232,10 @@ def run_manifest(settings: Settings, manifest_path: str, runner: Runner = run_in
         head = head_object(clients.s3, entry.bucket, entry.key)
         if head is None:
             failed[entry.key] = "the object no longer exists in the input bucket"
+            gone.add(entry.key)
         elif str(head["ETag"]).strip('"') != entry.etag:
             failed[entry.key] = f"the object changed since it was manifested (etag {entry.etag} → {head['ETag'].strip(chr(34))})"
+            gone.add(entry.key)
         else:
             tasks.append(FileTask(index, f"s3://{entry.bucket}/{entry.key}"))
     endpoint_url = settings.endpoint_url
@@ -220,20 +258,29 @@ def run_manifest(settings: Settings, manifest_path: str, runner: Runner = run_in
         result = results.get(source) or FileResult(source=source, error=failed.get(entry.key, "not converted")).to_dict()
         if result["error"] is None and result["lines_read"] != result["rows_written"] + result["rows_rejected"]:
             result["error"] = "counts do not reconcile: lines read ≠ rows written + rows rejected"
+        if result["error"] is None:
+            result["error"] = _changed_since_read(clients, entry.bucket, entry.key, entry.etag)
+            if result["error"]:
+                gone.add(entry.key)
         per_file.append((entry, result))
+    if fence is not None:
+        record = store.get_manifest(date, batch_id)
+        if record is None or record.get("run_token") != run_token:
+            raise RunSuperseded(f"batch {batch_id} has a newer run: this run's output is not committed")
     committed = commit_outputs(settings, schema, batch_id, [r for _, r in per_file])
     for entry, result in per_file:
         summary.files.append(result)
         counts = {k: result[k] for k in ("lines_read", "rows_written", "rows_rejected")}
         if result["error"]:
             if entry.key not in not_ours:
+                kind = {"error_kind": OBJECT_GONE} if entry.key in gone else {}
                 moves.move_file(date, entry.key, FileStatus.FAILED, expected=FileStatus.PROCESSING,
-                                set_values={"error": result["error"][:2000], **counts}, batch_id=batch_id,
-                                events={"file_failed": (1, entry.size)})
+                                set_values={"error": result["error"][:2000], **counts, **kind}, batch_id=batch_id,
+                                remove=[] if kind else ["error_kind"], events={"file_failed": (1, entry.size)}, fence=fence)
             continue
         moved = moves.move_file(date, entry.key, FileStatus.COMPLETED, expected=FileStatus.PROCESSING,
                                 set_values={**counts, "completed_at": iso(utcnow()), "partitions": result["partitions"]},
-                                remove=["error"], batch_id=batch_id,
+                                remove=["error", "error_kind"], batch_id=batch_id, fence=fence, expire=False,
                                 events={"file_completed": (1, entry.size), "rows_written": (result["rows_written"], 0),
                                         "rows_rejected": (result["rows_rejected"], 0)})
         if moved.outcome == Move.CONFLICT:
@@ -244,8 +291,10 @@ def run_manifest(settings: Settings, manifest_path: str, runner: Runner = run_in
         summary.rows_rejected += result["rows_rejected"]
         try:
             retrying(mark_converted, clients.s3, entry.bucket, entry.key)
-        except Exception as exc:  # noqa: BLE001 - retention only: the object is kept longer, nothing is lost
-            logger.warning("could not tag %s as converted (it will not expire): %s", entry.key, exc)
+        except Exception as exc:  # noqa: BLE001 - retention only: the object and its item are kept, nothing is lost
+            logger.warning("could not tag %s as converted (neither it nor its item will expire): %s", entry.key, exc)
+            continue
+        moves.allow_expiry(date, entry.key, entry.etag)  # the item may expire now that its object does first
     failures = sum(1 for f in summary.files if f["error"])
     status = (ManifestStatus.COMPLETED if failures == 0 else
               ManifestStatus.FAILED if failures == len(summary.files) else ManifestStatus.PARTIAL)
@@ -271,8 +320,8 @@ def run_manifest(settings: Settings, manifest_path: str, runner: Runner = run_in
                     "rows_rejected": summary.rows_rejected, "files_failed": failures, "finished_at": iso(utcnow()),
                     "duration_seconds": summary.duration_seconds, "output_uri": output_uri,
                     "snapshot_id": committed.snapshot_id, "rejects_snapshot_id": committed.rejects_snapshot_id,
-                    "commit_attempts": committed.attempts},
-        events={run_metric: (1, manifest.totals.total_bytes)},
+                    "commit_attempts": committed.attempts, "commit_id": committed.commit_id},
+        events={run_metric: (1, manifest.totals.total_bytes)}, run_token=run_token,
     )
     if recorded.outcome == Move.CONFLICT:
         raise PaybatchError(f"manifest {batch_id} is {recorded.previous or 'gone'}: this run's result was not recorded")

@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -24,10 +24,11 @@ import botocore.client
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from botocore.exceptions import ReadTimeoutError
 
 from lambda_manifest_builder.app import BuilderApp
 from lambda_manifest_builder.locking import DateLock
-from lambda_manifest_builder.scheduler import Scheduler
+from lambda_manifest_builder.scheduler import Scheduler, SchedulerReport
 from paybatch import faults
 from paybatch.aws import local_process_env
 from paybatch.catalog import data_dir, load, rows_table
@@ -37,6 +38,7 @@ from paybatch.convert.files import filesystem_for
 from paybatch.convert.manifest_run import ManifestResult, run_in_process, run_manifest
 from paybatch.datasets import load_schema
 from paybatch.sample_files import sample_file
+from paybatch.tracking_store import to_ddb
 from paybatch.transitions import requeue_manifest
 from tests.integration.builder_support import deliver_all, metric_counts, small_settings, status_counts
 
@@ -189,7 +191,7 @@ def test_reprocess_of_an_old_batch_leaves_files_that_completed_in_a_later_batch(
     assert item["status"] == "completed" and item["batch_id"] == later["batch_id"]  # type: ignore[index]
     run_manifest_record(app, app.store.get_manifest(DATE, first["batch_id"]))  # type: ignore[arg-type]
     rows = load(app.settings, "authorization").scan(selected_fields=("_source_file", "sequence_number")).to_arrow()
-    assert max(Counter(zip(*(rows.column(c).to_pylist() for c in rows.column_names), strict=True)).values()) == 1
+    assert max(Counter(zip(*(rows.column(c).to_pylist() for c in ("_source_file", "sequence_number")), strict=True)).values()) == 1
     assert app.store.get_file(DATE, key)["status"] == "completed"  # type: ignore[index]
 
 
@@ -252,3 +254,126 @@ def test_a_killed_lock_holder_frees_its_date_within_30_seconds(clients: Any) -> 
             os.killpg(holder.pid, signal.SIGKILL)
         holder.wait()
     assert lease is not None and freed <= 30, f"the date was packable again {freed:.1f} s after its holder was killed"
+
+
+# --- 6 and 11. one batch started twice (a StartJobRun whose answer was lost) ---------------------------------
+class LostFirstAnswer:
+    """A launcher whose first StartJobRun starts the run and loses the answer; it keeps every run's arguments."""
+
+    def __init__(self) -> None:
+        self.started: list[dict[str, str]] = []
+
+    def start_job_run(self, job_name: str, arguments: Mapping[str, str]) -> str:
+        self.started.append(dict(arguments))
+        if len(self.started) == 1:
+            raise ReadTimeoutError(endpoint_url="StartJobRun (answer lost after the run started)")
+        return f"jr_{len(self.started)}"
+
+    def get_job_run(self, job_name: str, run_id: str) -> dict[str, Any]:
+        return {"Id": run_id, "JobRunState": "RUNNING"}
+
+    def list_job_runs(self, job_name: str) -> list[dict[str, Any]]:
+        return []
+
+    def stop_job_run(self, job_name: str, run_id: str) -> None:
+        return None
+
+
+def test_a_batch_started_twice_has_one_writer(app: BuilderApp) -> None:
+    launcher = LostFirstAnswer()
+    twice = BuilderApp.create(app.settings.model_copy(update={"batching": app.settings.batching.model_copy(
+        update={"max_files_per_manifest": 3, "light_path_max_mb": 0})}), launcher=launcher)
+    keys = [f"{DATE}-twice-{i}.ndjson" for i in range(3)]
+    for i, key in enumerate(keys):
+        twice.clients.s3.put_object(Bucket=twice.settings.buckets.input, Key=key, Body=sample_file(60_000, 10 + i, DATE))
+    deliver_all(twice)  # packs the three files and dispatches: the first start's answer is lost → queued
+    [record] = twice.store.all_manifests()
+    assert record["manifest_status"] == "queued" and len(launcher.started) == 1
+    twice.store.ddb.update_item(TableName=twice.store.table, Key=to_ddb(twice.store.manifest_key(DATE, record["batch_id"])),
+                                UpdateExpression="REMOVE start_lease")  # its start lease has run out
+    Scheduler(twice).start_queued(SchedulerReport())  # the scheduler starts it again: a second run of the batch
+    assert len(launcher.started) == 2 and twice.store.get_manifest(DATE, record["batch_id"])["manifest_status"] == "running"  # type: ignore[index]
+    scheduler = Scheduler(twice)
+
+    def first_runner(tasks: Sequence[Any], work: Callable[[Any], Any]) -> list[Any]:
+        return run_in_process(tasks, work)
+
+    def second_runner(tasks: Sequence[Any], work: Callable[[Any], Any]) -> list[Any]:
+        scheduler.repair_orphaned_files(SchedulerReport())  # the scheduler's pass, while this run converts
+        return run_in_process(tasks, work)
+
+    first, second = ([run_manifest(twice.settings, args["--manifest_path"], runner, run_token=args.get("--run_token"))
+                      for args, runner in zip(launcher.started, (first_runner, second_runner), strict=True)])
+    items = {k: twice.store.get_file(DATE, k) for k in keys}
+    assert {k: i["status"] for k, i in items.items()} == dict.fromkeys(keys, "completed")  # type: ignore[index]
+    rows = load(twice.settings, "authorization").scan(selected_fields=("_source_file", "sequence_number")).to_arrow()
+    pairs = Counter(zip(*(rows.column(c).to_pylist() for c in ("_source_file", "sequence_number")), strict=True))
+    assert max(pairs.values()) == 1  # no row twice
+    per_file = Counter(source.rpartition("/")[2] for source, _ in pairs)
+    assert all(per_file[k] == items[k]["rows_written"] for k in keys)  # type: ignore[index]
+    assert status_counts(twice) == {"completed": 3}
+    assert first.status == "superseded" and second.status == "completed"  # the older start wrote nothing
+
+
+# --- 5. a file replaced between the etag check and the read ---------------------------------------------------
+def test_a_file_replaced_while_it_is_converted_commits_nothing_under_the_old_etag(app: BuilderApp) -> None:
+    key = f"{DATE}-replaced.ndjson"
+    bucket = app.settings.buckets.input
+    app.clients.s3.put_object(Bucket=bucket, Key=key, Body=sample_file(60_000, 20, DATE))
+    deliver_all(app)
+    [record] = app.store.all_manifests()
+
+    def replaced_then_converted(tasks: Sequence[Any], work: Callable[[Any], Any]) -> list[Any]:
+        app.clients.s3.put_object(Bucket=bucket, Key=key, Body=sample_file(60_000, 21, DATE))  # after the etag check
+        return run_in_process(tasks, work)
+
+    app.moves.move_manifest(DATE, record["batch_id"], ManifestStatus.RUNNING, expected=[ManifestStatus.QUEUED, ManifestStatus.CREATED])
+    result = run_manifest(app.settings, record["manifest_path"], replaced_then_converted)
+    item = app.store.get_file(DATE, key)
+    assert result.status == "failed" and item["status"] == "failed" and "changed" in item["error"]  # type: ignore[index]
+    assert visible_batches(app) == {}  # nothing of either version under the old etag
+    deliver_all(app)  # the new version's notification: its own batch converts it, once
+    newer = next(m for m in app.store.all_manifests() if m["batch_id"] != record["batch_id"])
+    assert run_manifest_record(app, newer).status == "completed"
+    assert visible_batches(app) == {newer["batch_id"]: app.store.get_file(DATE, key)["rows_written"]}  # type: ignore[index]
+
+
+# --- 7. the "converted" tag could not be set --------------------------------------------------------------------
+def test_a_completed_file_whose_object_could_not_be_tagged_never_expires(app: BuilderApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    keys = [f"{DATE}-tagged.ndjson", f"{DATE}-untagged.ndjson"]
+    for i, key in enumerate(keys):
+        app.clients.s3.put_object(Bucket=app.settings.buckets.input, Key=key, Body=sample_file(60_000, 30 + i, DATE))
+    deliver_all(app)
+    tagged_batch, untagged_batch = sorted(app.store.all_manifests(), key=lambda m: m["files"][0]["key"])
+    assert run_manifest_record(app, tagged_batch).status == "completed"  # tagging works
+    monkeypatch.setenv(faults.FAULTS, "s3:PutObjectTagging:SlowDown:1")  # "untagged": every tag refused
+    faults._injector = None
+    try:
+        assert run_manifest_record(app, untagged_batch).status == "completed"
+    finally:
+        monkeypatch.delenv(faults.FAULTS)
+        faults._injector = None
+    tagged, untagged = (app.store.get_file(DATE, k) for k in keys)
+    assert tagged["status"] == untagged["status"] == "completed"  # type: ignore[index]
+    assert "ttl" in tagged  # type: ignore[operator]  # its object expires first, then its item
+    assert "ttl" not in untagged  # type: ignore[operator]  # an untagged object never expires: neither does its item
+
+
+# --- 8. the same bytes uploaded again after the object was gone --------------------------------------------------
+def test_the_same_bytes_uploaded_again_after_the_object_was_gone_are_converted(app: BuilderApp) -> None:
+    key = f"{DATE}-back.ndjson"
+    bucket = app.settings.buckets.input
+    data = sample_file(60_000, 40, DATE)
+    app.clients.s3.put_object(Bucket=bucket, Key=key, Body=data)
+    deliver_all(app)
+    [record] = app.store.all_manifests()
+    app.clients.s3.delete_object(Bucket=bucket, Key=key)  # removed after it was manifested
+    deliver_all(app)
+    assert run_manifest_record(app, record).status == "failed"
+    assert app.store.get_file(DATE, key)["status"] == "failed"  # type: ignore[index]
+    app.clients.s3.put_object(Bucket=bucket, Key=key, Body=data)  # the producer uploads it again: same bytes, same etag
+    deliver_all(app)
+    again = [m for m in app.store.all_manifests() if m["batch_id"] != record["batch_id"]]
+    assert len(again) == 1, app.store.get_file(DATE, key)
+    assert run_manifest_record(app, again[0]).status == "completed"
+    assert visible_batches(app) == {again[0]["batch_id"]: app.store.get_file(DATE, key)["rows_written"]}  # type: ignore[index]
