@@ -237,6 +237,24 @@ class Scheduler:
         for entry in record["files"]:
             self.fail_file(date_prefix, entry["key"], batch_id, int(entry["size"]), error)
         logger.error("manifest failed after retries", batch_id=batch_id, error=error)
+        self.retract(date_prefix, batch_id)
+
+    def retract(self, date_prefix: str, batch_id: str) -> None:
+        """Remove what a commit of the failed batch may have left visible (its run may have died after committing).
+
+        Needs pyiceberg: the builder's Lambda bundle has none, so on AWS `paybatch reprocess --failed` does it
+        before the files go back to pending (``paybatch.ops.reprocess``).
+        """
+        try:  # Iceberg is not in the builder's Lambda bundle: imported here, where it is optional
+            from paybatch.convert.commit import retract_failed_manifest
+        except ImportError:
+            return
+        record = self.store.get_manifest(date_prefix, batch_id)
+        if record is not None:
+            try:
+                retract_failed_manifest(self.settings, self.store, record)
+            except Exception as exc:  # noqa: BLE001 - `reprocess --failed` retracts it before any retry
+                logger.warning("could not remove the failed batch's committed rows", batch_id=batch_id, error=str(exc))
 
     def fail_file(self, date_prefix: str, key: str, batch_id: str, size: int, error: str) -> bool:
         """One file of ``batch_id`` still manifested or processing → failed; False if it was not (any more)."""

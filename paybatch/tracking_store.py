@@ -379,6 +379,11 @@ class TrackingStore:
     def get_manifest(self, date_prefix: str, batch_id: str) -> dict[str, Any] | None:
         return self.get_file(manifest_pk(date_prefix), batch_id)
 
+    def annotate_manifest(self, date_prefix: str, batch_id: str, values: Mapping[str, Any]) -> None:
+        """Set bookkeeping attributes on an existing manifest record (no status move, no counters)."""
+        update = self._update(self.manifest_key(date_prefix, batch_id), values, "attribute_exists(manifest_status)", {})
+        retrying(self.ddb.update_item, **update)
+
     def manifest_key(self, date_prefix: str, batch_id: str) -> dict[str, str]:
         return {TRACKING_PK: manifest_pk(date_prefix), TRACKING_SK: batch_id}
 

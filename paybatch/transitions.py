@@ -288,7 +288,7 @@ def requeue_manifest(moves: StatusMoves, record: Mapping[str, Any], reason: str,
     date_prefix, batch_id = record["manifest_date"], record["batch_id"]
     moved = moves.move_manifest(date_prefix, batch_id, ManifestStatus.QUEUED, expected=record["manifest_status"],
                                 set_values={"attempts": 0, "queue_reason": reason[:1000]},
-                                remove=["last_error", "retry_after", *([] if keep_bulk_run else ["bulk_run"])])
+                                remove=["last_error", "retry_after", "rows_retracted", *([] if keep_bulk_run else ["bulk_run"])])
     if moved.outcome != Move.MOVED:
         raise ManifestMovedOn(f"manifest {batch_id} is {moved.previous or 'gone'}, not {record['manifest_status']}: not queued again")
     for entry in record["files"]:

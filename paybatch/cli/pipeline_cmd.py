@@ -14,7 +14,7 @@ from paybatch.contracts.tracking import TERMINAL_MANIFEST_STATUSES, FileStatus
 from paybatch.errors import PaybatchError
 from paybatch.pipeline_status import pipeline_status
 from paybatch.tracking_store import OPS_COMPLETED_DAYS, TrackingStore
-from paybatch.transitions import Move, StatusMoves, requeue_manifest
+from paybatch.transitions import StatusMoves, requeue_manifest
 
 
 def _store(env: str) -> TrackingStore:
@@ -154,14 +154,9 @@ def reprocess(
         requeue_manifest(StatusMoves(store), record, "reprocess requested")
         console.print(f"manifest {batch_id} queued again; the scheduler starts its run")
         return
-    moves = StatusMoves(store)
-    count = 0
-    for item in store.files_with_status(FileStatus.FAILED):
-        moved = moves.move_file(item["date_prefix"], item["file_key"], FileStatus.PENDING, expected=FileStatus.FAILED,
-                                set_values={"attempts": int(item.get("attempts", 0)) + 1},
-                                remove=["batch_id", "manifest_path", "error", "error_kind"], etag=item["etag"],
-                                events={"file_retried": (1, int(item["size_bytes"]))})
-        count += moved.outcome == Move.MOVED
+    from paybatch.ops.reprocess import retry_failed_files
+
+    count = retry_failed_files(store.clients.settings, store)
     console.print(f"{count} failed file(s) back to pending")
 
 

@@ -11,15 +11,20 @@ a run that died before its commit are left unreferenced, and ``paybatch maintain
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from paybatch.catalog import BATCH_COLUMN, catalog_for, rejects_table, rows_table
 from paybatch.config import Settings
-from paybatch.datasets import DatasetSchema
+from paybatch.contracts.tracking import ManifestStatus
+from paybatch.datasets import DatasetSchema, load_schema
 from paybatch.iceberg.commit import CommitFailed, new_commit_id, replace_rows
+from paybatch.tracking_store import TrackingStore
 
-__all__ = ["CommitFailed", "RunCommit", "commit_run"]
+__all__ = ["RETRACTED", "CommitFailed", "RunCommit", "commit_run", "retract_batch", "retract_failed_manifest"]
+
+RETRACTED = "rows_retracted"  # set on a failed manifest once its batch's committed rows are removed
 
 
 @dataclass(frozen=True)
@@ -39,3 +44,18 @@ def commit_run(settings: Settings, schema: DatasetSchema, batch_id: str, row_fil
                            commit_id=commit_id)
     rows = replace_rows(lambda: rows_table(settings, schema, catalog), BATCH_COLUMN, batch_id, row_files, commit_id=commit_id)
     return RunCommit(rows.snapshot_id, rejects.snapshot_id, max(rows.attempts, rejects.attempts), commit_id)
+
+
+def retract_batch(settings: Settings, schema: DatasetSchema, batch_id: str) -> RunCommit:
+    """Remove every row and reject a batch committed, from both tables (a manifest that failed after its run's
+    commit landed: its files go back to pending and are converted in a new batch, so nothing may stay visible)."""
+    return commit_run(settings, schema, batch_id, [], [])
+
+
+def retract_failed_manifest(settings: Settings, store: TrackingStore, record: Mapping[str, Any]) -> bool:
+    """Remove what a failed manifest's batch committed (both tables), once; True if it was done now."""
+    if record.get("manifest_status") != ManifestStatus.FAILED or record.get(RETRACTED):
+        return False
+    retract_batch(settings, load_schema(str(record.get("schema_name", "authorization"))), str(record["batch_id"]))
+    store.annotate_manifest(str(record["manifest_date"]), str(record["batch_id"]), {RETRACTED: True})
+    return True

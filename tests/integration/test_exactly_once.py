@@ -33,10 +33,12 @@ from paybatch import faults
 from paybatch.aws import local_process_env
 from paybatch.catalog import data_dir, load, rows_table
 from paybatch.contracts.tracking import FileStatus, ManifestStatus
+from paybatch.convert import manifest_run
 from paybatch.convert.commit import commit_run
 from paybatch.convert.files import filesystem_for
 from paybatch.convert.manifest_run import ManifestResult, run_in_process, run_manifest
 from paybatch.datasets import load_schema
+from paybatch.ops.reprocess import retry_failed_files
 from paybatch.sample_files import sample_file
 from paybatch.tracking_store import to_ddb
 from paybatch.transitions import requeue_manifest
@@ -97,6 +99,10 @@ def run_manifest_record(app: BuilderApp, record: dict[str, Any]) -> ManifestResu
         app.moves.move_manifest(record["manifest_date"], record["batch_id"], ManifestStatus.RUNNING,
                                 expected=[ManifestStatus.QUEUED, ManifestStatus.CREATED])
     return run_manifest(app.settings, record["manifest_path"], run_in_process)
+
+
+def rejects_of(app: BuilderApp) -> list[str]:
+    return load(app.settings, "authorization_rejects").scan(selected_fields=("_batch_id",)).to_arrow().column("_batch_id").to_pylist()
 
 
 def visible_batches(app: BuilderApp) -> Counter[str]:
@@ -377,3 +383,47 @@ def test_the_same_bytes_uploaded_again_after_the_object_was_gone_are_converted(a
     assert len(again) == 1, app.store.get_file(DATE, key)
     assert run_manifest_record(app, again[0]).status == "completed"
     assert visible_batches(app) == {again[0]["batch_id"]: app.store.get_file(DATE, key)["rows_written"]}  # type: ignore[index]
+
+
+# --- 4. a manifest failed after its run's commit landed -----------------------------------------------------------
+def died_after_its_commit(app: BuilderApp, key: str, body: bytes, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """A manifest whose run committed and then died; the scheduler has failed it (its retries spent)."""
+    app.clients.s3.put_object(Bucket=app.settings.buckets.input, Key=key, Body=body)
+    deliver_all(app)
+    [record] = [m for m in app.store.all_manifests() if m["files"][0]["key"] == key]
+    real_commit = manifest_run.commit_outputs
+
+    def commit_then_die(*args: Any, **kwargs: Any) -> Any:
+        real_commit(*args, **kwargs)
+        raise SystemExit("the run died right after its commit landed")
+
+    monkeypatch.setattr(manifest_run, "commit_outputs", commit_then_die)
+    with pytest.raises(SystemExit):
+        run_manifest_record(app, record)
+    monkeypatch.setattr(manifest_run, "commit_outputs", real_commit)
+    assert set(visible_batches(app)) == {record["batch_id"]}  # the commit landed
+    Scheduler(app).fail_manifest(app.store.get_manifest(DATE, record["batch_id"]), "run died")  # type: ignore[arg-type]
+    assert app.store.get_file(DATE, key)["status"] == "failed"  # type: ignore[index]
+    return record
+
+
+def test_a_manifest_failed_after_its_commit_landed_shows_nothing_and_its_retry_shows_once(
+        app: BuilderApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    key = f"{DATE}-died.ndjson"
+    record = died_after_its_commit(app, key, sample_file(60_000, 50, DATE) + b'{"transaction_id": \n', monkeypatch)
+    assert visible_batches(app) == {} and rejects_of(app) == []  # failing the manifest removed rows and rejects
+    assert retry_failed_files(app.settings, app.store) == 1  # `paybatch reprocess --failed`
+    app.builder.pack_date(DATE, flush=True)
+    later = next(m for m in app.store.all_manifests() if m["batch_id"] != record["batch_id"])
+    assert run_manifest_record(app, later).status == "completed"
+    assert visible_batches(app) == {later["batch_id"]: app.store.get_file(DATE, key)["rows_written"]}  # type: ignore[index]
+    assert rejects_of(app) == [later["batch_id"]]
+
+
+def test_reprocess_failed_removes_what_the_scheduler_could_not(app: BuilderApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On AWS the scheduler (a Lambda without pyiceberg) cannot retract: `reprocess --failed` does it first."""
+    monkeypatch.setattr(Scheduler, "retract", lambda *a, **k: None)  # as in the Lambda bundle
+    record = died_after_its_commit(app, f"{DATE}-died2.ndjson", sample_file(60_000, 51, DATE), monkeypatch)
+    assert set(visible_batches(app)) == {record["batch_id"]}  # still visible after the failure ...
+    assert retry_failed_files(app.settings, app.store) == 1
+    assert visible_batches(app) == {}  # ... removed before the file went back to pending
