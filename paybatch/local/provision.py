@@ -6,12 +6,16 @@ Everything is built from ``paybatch.resources``, the same specs the CDK stack re
 from __future__ import annotations
 
 import json
+import random
+import time
+from collections.abc import Callable
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, WaiterError
 
 from paybatch.aws import AwsClients
 from paybatch.bulk.definition import execution_role_name, local_substitutions, render, state_machine_arn
+from paybatch.errors import LocalStackError
 from paybatch.generate.cards import LOCAL_PAN_KEY
 from paybatch.lake_tables import lake_table_inputs
 from paybatch.resources import (
@@ -26,6 +30,7 @@ from paybatch.resources import (
     table_specs,
 )
 from paybatch.retention import apply_lifecycle
+from paybatch.retry import is_retryable, retrying
 
 NOTIFIED_EVENTS = ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
 
@@ -125,16 +130,17 @@ def glue_job_definition(clients: AwsClients, spec: GlueJobSpec) -> dict[str, Any
     return job_definition(settings, spec, f"arn:aws:iam::{settings.account_id or '000000000000'}:role/{glue_role_name(settings)}")
 
 
-def create_glue_jobs(clients: AwsClients) -> None:
-    """Upload each entry script and (re)create its job definition (moto lacks update_job)."""
-    for spec in glue_job_specs(clients.settings):
-        clients.s3.upload_file(str(spec.script_path), clients.settings.buckets.artifacts, glue_script_key(spec))
-        try:
-            clients.glue.delete_job(JobName=spec.name)
-        except ClientError as exc:
-            if _code(exc) != "EntityNotFoundException":
-                raise
-        clients.glue.create_job(**glue_job_definition(clients, spec))
+def create_glue_job(clients: AwsClients, spec: GlueJobSpec) -> None:
+    """Upload one entry script and (re)create its job definition (moto lacks update_job)."""
+    clients.s3.put_object(Bucket=clients.settings.buckets.artifacts, Key=glue_script_key(spec),
+                          Body=spec.script_path.read_bytes())  # one request (its errors are botocore's own)
+    try:
+        clients.glue.delete_job(JobName=spec.name)
+    except ClientError as exc:
+        if _code(exc) != "EntityNotFoundException":
+            raise
+    clients.glue.create_job(**glue_job_definition(clients, spec))
+
 
 
 def seed_pan_hash_key(clients: AwsClients) -> None:
@@ -200,37 +206,71 @@ def create_state_machine(clients: AwsClients) -> str:
     return arn
 
 
+# Each step is idempotent, so a step that met throttling, a 5xx or a lost answer is simply run again.
+STEP_ATTEMPTS = 10
+
+
+def _step(what: str, call: Callable[..., Any], *args: Any) -> None:
+    """Run one idempotent provisioning step, again after throttling, 5xx, a lost answer or a waiter that gave up."""
+    for attempt in range(1, STEP_ATTEMPTS + 1):
+        try:
+            call(*args)
+            return
+        except Exception as exc:
+            if not (is_retryable(exc) or isinstance(exc, WaiterError)):
+                raise
+            if attempt == STEP_ATTEMPTS:
+                raise LocalStackError(f"could not {what} on {args[0].settings.endpoint_url or 'AWS'}: the service kept "
+                                      f"answering {_describe(exc)} through {STEP_ATTEMPTS} attempts; try again") from exc
+            time.sleep(min(2.0, 0.1 * 2 ** attempt) * random.uniform(0.5, 1.5))
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code") or exc)
+    return type(exc).__name__
+
+
 def provision(clients: AwsClients) -> None:
-    """Create every resource of the environment; safe to run again."""
+    """Create every resource of the environment; safe to run again, and under ``PAYBATCH_FAULTS``."""
     for name in bucket_names(clients.settings).values():
-        create_bucket(clients, name)
+        _step(f"create bucket {name}", create_bucket, clients, name)
     for spec in table_specs(clients.settings):
-        create_table(clients, spec)
-    create_queues(clients)
-    configure_notifications(clients)
-    apply_lifecycle(clients.s3, clients.settings)
-    create_catalog(clients)
-    create_glue_jobs(clients)
-    seed_pan_hash_key(clients)
-    create_state_machine(clients)
+        _step(f"create table {spec.name}", create_table, clients, spec)
+    _step("create the queues", create_queues, clients)
+    _step("configure the input bucket's notifications", configure_notifications, clients)
+    _step("set the input bucket's lifecycle", lambda c: apply_lifecycle(c.s3, c.settings), clients)
+    _step("create the Glue databases and lake tables", create_catalog, clients)
+    for job in glue_job_specs(clients.settings):
+        _step(f"create the Glue job {job.name}", create_glue_job, clients, job)
+    _step("seed the PAN hash key", seed_pan_hash_key, clients)
+    _step("create the bulk state machine", create_state_machine, clients)
+
+
+def _absent_unless_retryable(exc: ClientError) -> None:
+    """A resource that could not be read is missing, unless the answer was throttling or a 5xx (asked again)."""
+    if is_retryable(exc):
+        raise exc
 
 
 def describe_resources(clients: AwsClients) -> dict[str, Any]:
-    """What exists on the endpoint for each configured resource (for `local status` and tests)."""
+    """What exists on the endpoint for each configured resource (for `local status` and tests); every read is
+    retried over throttling and 5xx, so only a resource that is really absent reads as missing."""
     settings = clients.settings
     report: dict[str, Any] = {"buckets": {}, "tables": {}, "queues": {}, "glue_jobs": {}, "notifications": {},
                               "state_machines": {}}
     for role, name in bucket_names(settings).items():
         try:
-            clients.s3.head_bucket(Bucket=name)
+            retrying(clients.s3.head_bucket, Bucket=name)
             report["buckets"][role] = {"name": name, "exists": True}
-        except ClientError:
+        except ClientError as exc:
+            _absent_unless_retryable(exc)
             report["buckets"][role] = {"name": name, "exists": False}
     for spec in table_specs(settings):
         entry: dict[str, Any] = {"name": spec.name, "exists": False}
         try:
-            table = clients.dynamodb.describe_table(TableName=spec.name)["Table"]
-            ttl = clients.dynamodb.describe_time_to_live(TableName=spec.name)["TimeToLiveDescription"]
+            table = retrying(clients.dynamodb.describe_table, TableName=spec.name)["Table"]
+            ttl = retrying(clients.dynamodb.describe_time_to_live, TableName=spec.name)["TimeToLiveDescription"]
             entry.update(
                 exists=True,
                 key_schema={k["KeyType"]: k["AttributeName"] for k in table["KeySchema"]},
@@ -241,14 +281,14 @@ def describe_resources(clients: AwsClients) -> dict[str, Any]:
                 ttl_attribute=ttl.get("AttributeName") if ttl.get("TimeToLiveStatus") == "ENABLED" else None,
                 items=table.get("ItemCount"),
             )
-        except ClientError:
-            pass
+        except ClientError as exc:
+            _absent_unless_retryable(exc)
         report["tables"][spec.role] = entry
     for queue in queue_specs(settings):
         entry = {"name": queue.name, "exists": False}
         try:
-            url = clients.queue_url(queue.name)
-            attrs = clients.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+            url = retrying(clients.queue_url, queue.name)
+            attrs = retrying(clients.sqs.get_queue_attributes, QueueUrl=url, AttributeNames=["All"])["Attributes"]
             entry.update(
                 exists=True,
                 url=url,
@@ -256,35 +296,38 @@ def describe_resources(clients: AwsClients) -> dict[str, Any]:
                 in_flight=int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)),
                 redrive_policy=json.loads(attrs["RedrivePolicy"]) if "RedrivePolicy" in attrs else None,
             )
-        except ClientError:
-            pass
+        except ClientError as exc:
+            _absent_unless_retryable(exc)
         report["queues"][queue.role] = entry
     for job_spec in glue_job_specs(settings):
         try:
-            job = clients.glue.get_job(JobName=job_spec.name)["Job"]
+            job = retrying(clients.glue.get_job, JobName=job_spec.name)["Job"]
             report["glue_jobs"][job_spec.role] = {
                 "name": job_spec.name,
                 "exists": True,
                 "script": job["Command"]["ScriptLocation"],
                 "max_concurrent_runs": job.get("ExecutionProperty", {}).get("MaxConcurrentRuns"),
             }
-        except ClientError:
+        except ClientError as exc:
+            _absent_unless_retryable(exc)
             report["glue_jobs"][job_spec.role] = {"name": job_spec.name, "exists": False}
     arn = state_machine_arn(settings, settings.account_id or "000000000000")
     try:
-        machine = clients.client("stepfunctions").describe_state_machine(stateMachineArn=arn)
+        machine = retrying(clients.client("stepfunctions").describe_state_machine, stateMachineArn=arn)
         report["state_machines"]["bulk"] = {"name": settings.bulk.state_machine, "exists": True, "arn": arn,
                                             "status": machine.get("status")}
-    except ClientError:
+    except ClientError as exc:
+        _absent_unless_retryable(exc)
         report["state_machines"]["bulk"] = {"name": settings.bulk.state_machine, "exists": False}
     try:
-        config = clients.s3.get_bucket_notification_configuration(Bucket=settings.buckets.input)
+        config = retrying(clients.s3.get_bucket_notification_configuration, Bucket=settings.buckets.input)
         report["notifications"] = {
             "input_to_ingest_queue": any(
                 c.get("QueueArn", "").endswith(":" + settings.queues.ingest) for c in config.get("QueueConfigurations", [])
             )
         }
-    except ClientError:
+    except ClientError as exc:
+        _absent_unless_retryable(exc)
         report["notifications"] = {"input_to_ingest_queue": False}
     return report
 

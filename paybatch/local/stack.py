@@ -16,6 +16,7 @@ from paybatch.jobs.local_launcher import LocalLauncher
 from paybatch.local.processes import ManagedProcess, terminate
 from paybatch.local.provision import all_present, describe_resources, provision
 from paybatch.paths import state_dir
+from paybatch.retry import retrying
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -120,7 +121,7 @@ class LocalStack:
                          "log": str(self.services.log_file)},
         }
         if healthy:
-            resources = describe_resources(AwsClients(self.settings))
+            resources = retrying(describe_resources, AwsClients(self.settings), attempts=10)  # reads: safe to repeat
             report["resources"] = resources
             report["ready"] = all_present(resources) and report["services"]["running"]
         else:

@@ -54,3 +54,35 @@ def test_port_taken_by_a_stranger_is_a_clear_error(tmp_path) -> None:  # type: i
     assert result.returncode == 2
     assert f"port {port} on 127.0.0.1 is already in use" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+DOCUMENTED_FAULTS = "dynamodb:*:ThrottlingException:0.1,s3:*:SlowDown:0.05,sqs:*:InternalError:0.05"
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_up_under_the_documented_faults_succeeds(tmp_path, seed: int) -> None:  # type: ignore[no-untyped-def]
+    """docs/reliability.md's whole-service rules, with lost answers on every write besides: provisioning absorbs them."""
+    rules = f"{DOCUMENTED_FAULTS},*:Create*:ResponseLost:0.1,*:Put*:ResponseLost:0.1,seed={seed}"
+    env = {**os.environ, "PAYBATCH_STATE_DIR": str(tmp_path), "PAYBATCH_LOCAL_PORT": str(free_port()),
+           "PAYBATCH_FAULTS": rules, "PAYBATCH_FAULTS_LOG": str(tmp_path / "faults")}
+    try:
+        result = _paybatch("local", "up", "--env", "dev", "--json", env=env)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert "Traceback" not in result.stderr
+        assert json.loads(result.stdout)["ready"]
+    finally:
+        _paybatch("local", "down", "--env", "dev", env=env)
+    injected = "".join(p.read_text() for p in (tmp_path / "faults").glob("*.log"))
+    assert "ThrottlingException" in injected and "ResponseLost" in injected  # the faults did happen
+
+
+def test_a_fault_that_outlasts_the_retries_is_one_sentence(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    env = {**os.environ, "PAYBATCH_STATE_DIR": str(tmp_path), "PAYBATCH_LOCAL_PORT": str(free_port()),
+           "PAYBATCH_FAULTS": "dynamodb:CreateTable:ThrottlingException:1"}
+    try:
+        result = _paybatch("local", "up", "--env", "dev", "--no-services", env=env)
+    finally:
+        _paybatch("local", "down", "--env", "dev", env=env)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "could not create table paybatch-dev-file-tracking" in result.stderr
+    assert "ThrottlingException through 10 attempts" in result.stderr
