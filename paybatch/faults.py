@@ -205,6 +205,22 @@ def injector_from_env() -> FaultInjector | None:
         return _injector
 
 
+def at_call(service: str, operation: str, *, lost: bool) -> None:
+    """The same rules for an emulated API call that no botocore client makes (the local job launcher's StartJobRun):
+    before the call (``lost=False``) an error raised as ``ClientError``; after it (``lost=True``) the answer lost."""
+    injector = injector_from_env()
+    if injector is None:
+        return
+    error = injector.draw(service, operation, lost=lost)
+    if error == RESPONSE_LOST:
+        raise ReadTimeoutError(endpoint_url=f"{operation} (answer lost after the request was applied)")
+    if error:
+        from botocore.exceptions import ClientError
+
+        _, parsed = error_response(error, operation, {})
+        raise ClientError(parsed, operation)
+
+
 def install(client: Any) -> Any:
     """Hook ``PAYBATCH_FAULTS`` (if set) into one boto3 client; the client is returned."""
     injector = injector_from_env()

@@ -78,7 +78,8 @@ def fast_repairs(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_crash_before_every_write_keeps_the_invariants(clients: AwsClients, fast_repairs: None) -> None:
-    settings = small_settings(MAX_FILES_PER_MANIFEST="2", LOCK_TTL_SECONDS="1", MAX_LOCK_WAIT_SECONDS="1.5")
+    settings = small_settings(MAX_FILES_PER_MANIFEST="2", LOCK_TTL_SECONDS="1", LOCK_LEASE_SECONDS="1",
+                              MAX_LOCK_WAIT_SECONDS="1.5")
 
     def fresh() -> BuilderApp:
         reset_endpoint(clients)
