@@ -26,6 +26,7 @@ from paybatch.contracts.manifest import Manifest, ManifestFile, manifest_key
 from paybatch.contracts.tracking import FileStatus, ManifestStatus, iso, parse_iso, utcnow
 from paybatch.jobs.launcher import JobLauncher, is_concurrency_refusal
 from paybatch.resources import glue_job_specs
+from paybatch.retry import retrying
 from paybatch.tracking_store import TrackingStore
 from paybatch.transitions import Move, StatusMoves
 
@@ -168,8 +169,8 @@ class ManifestBuilder:
     def write_manifest_json(self, record: dict[str, Any]) -> str:
         document = self.manifest_document(record)
         key = manifest_key(document.date_prefix, document.batch_id)
-        self.clients.s3.put_object(
-            Bucket=self.settings.buckets.manifest, Key=key, ContentType="application/json",
+        retrying(  # the same bytes every time: safe to repeat after a lost answer
+            self.clients.s3.put_object, Bucket=self.settings.buckets.manifest, Key=key, ContentType="application/json",
             Body=json.dumps(document.model_dump(mode="json"), indent=2).encode(),
         )
         return f"s3://{self.settings.buckets.manifest}/{key}"

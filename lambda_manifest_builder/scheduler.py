@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -178,33 +180,49 @@ class Scheduler:
         lease = timedelta(seconds=self.settings.lock.ttl_seconds)
         for record in self.store.manifests_with_status(ManifestStatus.CREATING):
             if now - parse_iso(record["updated_at"]) > lease:
-                self.app.builder.finalize(record["manifest_date"], record["batch_id"])
-                report.manifests_repaired += 1
+                with self.each(report, "finalize", record):
+                    self.app.builder.finalize(record["manifest_date"], record["batch_id"])
+                    report.manifests_repaired += 1
         for record in self.store.manifests_with_status(ManifestStatus.CREATED):
             if self.bulk_owned(record):
                 continue  # a bulk backfill's manifest: its run starts it (paybatch.bulk)
             if (now - parse_iso(record["updated_at"])).total_seconds() > CREATED_GRACE_SECONDS:
-                outcome = self.app.builder.dispatch(record)
-                report.manifests_repaired += 1
-                report.runs_started += outcome == Dispatch.STARTED
+                with self.each(report, "dispatch", record):
+                    outcome = self.app.builder.dispatch(record)
+                    report.manifests_repaired += 1
+                    report.runs_started += outcome == Dispatch.STARTED
+
+    @contextmanager
+    def each(self, report: SchedulerReport, what: str, record: dict[str, Any]) -> Iterator[None]:
+        """One manifest's repair: its failure is reported, and the pass goes on with the others."""
+        try:
+            yield
+        except Exception as exc:  # noqa: BLE001 - one manifest's trouble must not hold up the others (next pass retries)
+            logger.warning("manifest repair failed", step=what, batch_id=record.get("batch_id"), error=str(exc))
+            report.errors.append(f"{what} {record.get('batch_id')}: {type(exc).__name__}: {exc}")
 
     def watch_runs(self, report: SchedulerReport) -> None:
         for record in self.store.manifests_with_status(ManifestStatus.RUNNING):
             if self.bulk_owned(record):
                 continue  # a bulk backfill's manifest: its state machine retries it, with its own backoff
-            run = self.app.launcher.get_job_run(record["job_name"], record["run_id"])
-            state = run["JobRunState"]
-            if state in FAILED_STATES:
-                error = f"run {record['run_id']} {state}: {run.get('ErrorMessage', 'no error message')}"
-            elif state == "SUCCEEDED":
-                # The job records completed/partial itself; a success that did not is a failed attempt.
-                current = self.store.get_manifest(record["manifest_date"], record["batch_id"])
-                if current is None or current["manifest_status"] != ManifestStatus.RUNNING:
-                    continue
-                error = f"run {record['run_id']} SUCCEEDED but did not record the manifest's result"
-            else:
-                continue
-            self.retry_or_fail(record, error, report)
+            with self.each(report, "watch", record):
+                self.watch_run(record, report)
+
+    def watch_run(self, record: dict[str, Any], report: SchedulerReport) -> None:
+        """Retry (or fail) one running manifest whose run ended without recording its result."""
+        run = self.app.launcher.get_job_run(record["job_name"], record["run_id"])
+        state = run["JobRunState"]
+        if state in FAILED_STATES:
+            error = f"run {record['run_id']} {state}: {run.get('ErrorMessage', 'no error message')}"
+        elif state == "SUCCEEDED":
+            # The job records completed/partial itself; a success that did not is a failed attempt.
+            current = self.store.get_manifest(record["manifest_date"], record["batch_id"])
+            if current is None or current["manifest_status"] != ManifestStatus.RUNNING:
+                return
+            error = f"run {record['run_id']} SUCCEEDED but did not record the manifest's result"
+        else:
+            return
+        self.retry_or_fail(record, error, report)
 
     def retry_or_fail(self, record: dict[str, Any], error: str, report: SchedulerReport) -> None:
         date_prefix, batch_id = record["manifest_date"], record["batch_id"]
@@ -293,7 +311,9 @@ class Scheduler:
         for record in queued:
             if float(record.get("retry_after", 0)) > now:
                 continue
-            outcome = self.app.builder.dispatch(record)
+            outcome = None
+            with self.each(report, "dispatch", record):
+                outcome = self.app.builder.dispatch(record)
             if outcome == Dispatch.STARTED:
                 report.runs_started += 1
             elif outcome == Dispatch.NO_SLOT:

@@ -26,6 +26,7 @@ from aws_lambda_powertools import Logger
 from lambda_manifest_builder.errors import FileBusy
 from paybatch.contracts.tracking import iso, parse_iso, utcnow
 from paybatch.retention import is_converted
+from paybatch.retry import retrying
 
 if TYPE_CHECKING:
     from lambda_manifest_builder.app import BuilderApp
@@ -140,7 +141,7 @@ class InputSweep:
                 continue
             if known is None:
                 result.requests += 1
-                if is_converted(self.s3, self.bucket, key, etag):
+                if retrying(is_converted, self.s3, self.bucket, key, etag):
                     continue  # its item expired after conversion; the object waits for its lifecycle rule
             head = {"ContentLength": obj["Size"], "ETag": obj["ETag"], "LastModified": modified}
             try:

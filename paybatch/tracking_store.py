@@ -456,12 +456,13 @@ class TrackingStore:
         of the run about to start (the only run whose writes the manifest then accepts): the record, or None."""
         now = time.time()
         names = {f":s{i}": str(s) for i, s in enumerate(statuses)}
-        try:
-            response = self.ddb.update_item(
+        try:  # retried (a lost answer): the same token retakes the lease it may already hold
+            response = retrying(
+                self.ddb.update_item,
                 TableName=self.table, Key=to_ddb(self.manifest_key(date_prefix, batch_id)),
                 UpdateExpression="SET start_lease = :until, run_token = :rt",
                 ConditionExpression=f"manifest_status IN ({', '.join(names)}) AND "
-                                    "(attribute_not_exists(start_lease) OR start_lease < :now)",
+                                    "(attribute_not_exists(start_lease) OR start_lease < :now OR run_token = :rt)",
                 ExpressionAttributeValues=to_ddb({":until": now + seconds, ":now": now, ":rt": run_token, **names}),
                 ReturnValues="ALL_NEW",
             )
