@@ -33,6 +33,7 @@ from paybatch.bulk.ledger import TERMINAL_RUN_STATUSES, BulkLedger, ChunkStatus,
 from paybatch.bulk.plan import BulkPlanError, GenerationPlan
 from paybatch.config import Settings
 from paybatch.contracts.tracking import date_prefix_for, iso, utcnow
+from paybatch.errors import PaybatchError
 from paybatch.generate.sinks import split_s3_uri
 from paybatch.jobs.launcher import RUNNING_STATES, JobLauncher, launcher_for
 from paybatch.ops.artifacts import account_id
@@ -41,8 +42,20 @@ from paybatch.retry import retrying
 Progress = Callable[[int, int], None]
 
 
+def check_run_options(max_concurrency: int | None, tolerance: float | None) -> None:
+    """A bulk run's options, refused before anything is written (a ledger run, a sequence range)."""
+    if max_concurrency is not None and max_concurrency < 1:
+        raise BulkPlanError(f"--max-concurrency must be at least 1 (got {max_concurrency})")
+    if tolerance is not None and not 0 <= tolerance <= 100:
+        raise BulkPlanError(f"--tolerate must be a percentage 0..100 (got {tolerance})")
+
+
 def new_run_id(kind: str) -> str:
     return f"{kind}-{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+
+
+class BulkRunEnded(PaybatchError):
+    """`bulk cancel` of a run that already ended: its outcome stands, nothing is written."""
 
 
 @dataclass
@@ -106,6 +119,7 @@ class BulkControl:
 
     def start_generation(self, plan: GenerationPlan, *, max_concurrency: int | None = None, tolerance: float | None = None,
                          on_progress: Progress | None = None) -> dict[str, Any]:
+        check_run_options(max_concurrency, tolerance)  # before any sequence range is reserved
         self.allocate(plan, on_progress)
         return self._start("generate", plan.request, plan.chunks, max_concurrency, tolerance, new_run_id("generate"))
 
@@ -195,10 +209,7 @@ class BulkControl:
 
     def _start(self, kind: str, request: dict[str, Any], chunks: list[dict[str, Any]], max_concurrency: int | None,
                tolerance: float | None, run_id: str) -> dict[str, Any]:
-        if max_concurrency is not None and max_concurrency < 1:
-            raise BulkPlanError(f"--max-concurrency must be at least 1 (got {max_concurrency})")
-        if tolerance is not None and not 0 <= tolerance <= 100:
-            raise BulkPlanError(f"--tolerate must be a percentage 0..100 (got {tolerance})")
+        check_run_options(max_concurrency, tolerance)
         run = {"run_id": run_id, "kind": kind, "env": self.settings.env, "status": str(RunStatus.RUNNING),
                "created_at": iso(utcnow()), "request": json.dumps(request), "chunk_count": len(chunks),
                "max_concurrency": max_concurrency or self.settings.bulk.max_concurrency,
@@ -249,10 +260,14 @@ class BulkControl:
     def cancel(self, run_id: str) -> dict[str, Any]:
         """Stop the execution and every chunk's Glue run still going; chunks not done are marked cancelled."""
         run = self.ledger.get_run(run_id)
+        if run["status"] in TERMINAL_RUN_STATUSES:
+            raise BulkRunEnded(f"bulk run {run_id} already ended {run['status']}: nothing to cancel")
         execution = self.execution_status(run)
         if execution and execution["status"] == "RUNNING":
             self.sfn.stop_execution(executionArn=run["execution_arn"], error="BulkRun.Cancelled", cause="`paybatch bulk cancel`")
-        self.ledger.update_run(run_id, {"status": str(RunStatus.CANCELLED), "finished_at": iso(utcnow())})
+        if not self.ledger.update_run(run_id, {"status": str(RunStatus.CANCELLED), "finished_at": iso(utcnow())},
+                                      expected={RunStatus.RUNNING}):  # it ended meanwhile: its outcome stands
+            raise BulkRunEnded(f"bulk run {run_id} ended {self.ledger.get_run(run_id)['status']} before it could be cancelled")
         from paybatch.bulk.worker import RUN_CANCELLED, BulkWorker
 
         worker = BulkWorker(self.settings, self.clients, self.launcher)

@@ -256,3 +256,32 @@ def test_an_aggregation_of_a_replaced_execution_changes_nothing(clients: AwsClie
     assert answered == [("old", "BulkRun.Superseded")]
     run = ledger.get_run(run_id)
     assert run["status"] == "running" and "result" not in run and control.result(run_id) is None
+
+
+def test_cancelling_a_run_that_ended_leaves_its_outcome(clients: AwsClients) -> None:
+    """Issue 23 (11): `bulk cancel` on a finished run used to turn "succeeded" into "cancelled"."""
+    from paybatch.bulk.control import BulkRunEnded
+    from paybatch.contracts.tracking import iso, utcnow
+
+    ledger = BulkLedger(clients)
+    ledger.create_run({"run_id": "generate-done", "kind": "generate", "env": "dev", "status": "succeeded",
+                       "created_at": iso(utcnow()), "request": "{}", "chunk_count": 1, "max_concurrency": 1,
+                       "tolerated_failure_percent": 0}, [{"chunk_id": 0}])
+    with pytest.raises(BulkRunEnded, match="already ended succeeded: nothing to cancel"):
+        BulkControl(clients.settings, clients).cancel("generate-done")
+    assert ledger.get_run("generate-done")["status"] == "succeeded"
+
+
+@pytest.mark.parametrize(("options", "message"), [({"max_concurrency": 0}, "--max-concurrency must be at least 1"),
+                                                  ({"tolerance": 150.0}, "--tolerate must be a percentage")])
+def test_a_refused_bulk_generation_reserves_no_sequence_range(clients: AwsClients, options: dict[str, Any], message: str) -> None:
+    """Issue 23 (11): the options were checked after every job's sequence range had been reserved."""
+    from paybatch.bulk.plan import BulkPlanError, plan_generation
+    from paybatch.generate.plan import GenerationRequest, parse_dates
+
+    plan = plan_generation(clients.settings, GenerationRequest(rows=4_000, dates=tuple(parse_dates("2024-03-01..2024-03-02")),
+                                                               quality=False), rows_per_job=1_000, chunks=2)
+    with pytest.raises(BulkPlanError, match=message):
+        BulkControl(clients.settings, clients).start_generation(plan, **options)
+    assert clients.dynamodb.scan(TableName=clients.settings.tables.counters)["Items"] == []
+    assert BulkLedger(clients).find_run("anything") is None
