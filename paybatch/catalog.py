@@ -9,7 +9,7 @@ Tables are created on first use, and a field added to the dataset's YAML is adde
 schema evolution: an optional column, older rows read it as null).
 
 The catalog is ``paybatch.iceberg.glue.OutcomeAwareGlueCatalog`` over a Glue client made by ``AwsClients``
-(so ``PAYBATCH_FAULTS`` reaches it), with ``paybatch.iceberg.io.FaultInjectingFileIO`` when faults are set.
+(so ``PAYBATCH_FAULTS`` reaches it), with ``paybatch.iceberg.io.RetryingFileIO`` for its S3 objects.
 The batch id column keeps full (untruncated) bounds in the tables' metadata: Iceberg's conflict check of a
 batch's replacement then tells apart batch ids made in the same second (``20251223-101010-…``).
 """
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from paybatch import constants, faults
+from paybatch import constants
 from paybatch.aws import AwsClients
 from paybatch.config import Settings
 from paybatch.convert.files import REJECT_SCHEMA
@@ -50,8 +50,7 @@ def catalog_for(settings: Settings, clients: AwsClients | None = None) -> GlueCa
         for prefix in ("glue", "s3"):
             properties.update({f"{prefix}.endpoint": settings.endpoint_url, f"{prefix}.access-key-id": constants.LOCAL_ACCESS_KEY,
                                f"{prefix}.secret-access-key": constants.LOCAL_SECRET_KEY})
-    if faults.injector_from_env() is not None:
-        properties["py-io-impl"] = "paybatch.iceberg.io.FaultInjectingFileIO"
+    properties["py-io-impl"] = "paybatch.iceberg.io.RetryingFileIO"
     glue = (clients or AwsClients(settings)).glue
     return OutcomeAwareGlueCatalog(settings.catalog.database, client=glue, **properties)
 

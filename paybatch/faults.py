@@ -17,7 +17,7 @@ and its answer never arrives — the caller gets botocore's ``ReadTimeoutError``
 lost may have been made, so every retry of it must be safe either way.
 
 pyiceberg's own I/O meets the same rules: its Glue catalog uses a client made here, and its S3 reads and
-writes go through ``paybatch.iceberg.io.FaultInjectingFileIO`` (``s3:PutObject``, ``s3:GetObject``,
+writes go through ``paybatch.iceberg.io.RetryingFileIO`` (``s3:PutObject``, ``s3:GetObject``,
 ``s3:DeleteObject``), so an Iceberg commit meets throttling, conflicts and lost answers too.
 ``PAYBATCH_FAULTS_LOG`` (a folder) records each injected fault, one file per process, for reports.
 """

@@ -1,21 +1,41 @@
-"""pyiceberg's S3 file I/O under ``PAYBATCH_FAULTS``: an Iceberg commit writes manifests, manifest lists and
-metadata JSON through pyiceberg's own FileIO (pyarrow's S3 client, which botocore's hooks never see).
+"""pyiceberg's S3 file I/O, retried like every other AWS call of the project, and under ``PAYBATCH_FAULTS``.
 
-``FaultInjectingFileIO`` is pyarrow's FileIO with the process's fault rules applied at the same points a
-botocore client meets them: ``s3:PutObject`` when a file is written (an error before the write; a lost
-answer after it landed), ``s3:GetObject`` when one is opened, ``s3:DeleteObject`` when one is deleted. The
-errors are the ``OSError`` pyarrow raises for AWS's answers. ``paybatch.catalog.catalog_for`` selects it
-(pyiceberg's ``py-io-impl``) whenever ``PAYBATCH_FAULTS`` is set.
+An Iceberg commit reads and writes a few dozen objects (metadata JSON, manifest lists, manifests, the data
+files' footers) through pyiceberg's FileIO — pyarrow's S3 client, which neither botocore's hooks nor
+``paybatch.retry`` see. ``RetryingFileIO`` is pyarrow's FileIO with each object operation retried over
+throttling, 5xx and dropped connections (as ``paybatch.retry`` retries boto3 calls): a read is repeated; a
+metadata write is buffered and uploaded whole again (every object an Iceberg commit writes has a name of its own, so
+a repeat after a lost answer writes the same bytes); a delete is repeated (already gone is done).
+
+The process's ``PAYBATCH_FAULTS`` rules are applied inside those retries, where botocore's are: ``s3:PutObject``
+when a file is written (an error before the write; a lost answer after it landed), ``s3:GetObject`` when one
+is opened, ``s3:DeleteObject`` when one is deleted, as the ``OSError`` pyarrow raises for AWS's answers.
+``paybatch.catalog.catalog_for`` always selects it (pyiceberg's ``py-io-impl``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import io
+import random
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from pyiceberg.io import InputFile, InputStream, OutputFile, OutputStream
 from pyiceberg.io.pyarrow import PyArrowFileIO
 
 from paybatch import faults
+from paybatch.retry import ATTEMPTS, PAUSE
+
+T = TypeVar("T")
+# How pyarrow words the S3 answers worth asking again (its errors are OSError, with AWS's code in the text).
+TRANSIENT = ("SLOW_DOWN", "SlowDown", "HTTP status 5", "503", "500", "INTERNAL_FAILURE", "InternalError",
+             "SERVICE_UNAVAILABLE", "ServiceUnavailable", "NETWORK_CONNECTION", "REQUEST_TIMEOUT", "RequestTimeout",
+             "THROTTLING", "Throttling", "timed out", "Connection reset")
+
+
+def is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError) and any(t in str(exc) for t in TRANSIENT)
 
 
 def _inject(operation: str, location: str, *, lost: bool) -> None:
@@ -32,29 +52,39 @@ def _inject(operation: str, location: str, *, lost: bool) -> None:
                       f"operation: {message}")
 
 
-class _Output(OutputStream):
-    """A stream whose close is the PUT: a fault before it leaves nothing written; a lost answer, the file written."""
+def _retried(operation: str, location: str, call: Callable[[], T]) -> T:
+    for attempt in range(ATTEMPTS):
+        try:
+            _inject(operation, location, lost=False)
+            result = call()
+            _inject(operation, location, lost=True)
+            return result
+        except OSError as exc:
+            if attempt + 1 >= ATTEMPTS or not is_transient(exc):
+                raise
+            time.sleep(min(2.0, PAUSE * 2**attempt) * random.uniform(0.5, 1.5))
+    raise AssertionError("unreachable")
 
-    def __init__(self, stream: Any, location: str) -> None:
-        self._stream = stream
+
+class _Upload(io.BytesIO):
+    """Buffers what pyiceberg writes; ``close`` uploads it whole, retried (metadata and manifests are small)."""
+
+    def __init__(self, inner: Any, location: str) -> None:
+        super().__init__()
+        self._inner = inner
         self._location = location
 
-    def write(self, b: bytes) -> int:
-        return int(self._stream.write(b))
-
-    def tell(self) -> int:
-        return int(self._stream.tell())
-
     def close(self) -> None:
-        _inject("PutObject", self._location, lost=False)
-        self._stream.close()
-        _inject("PutObject", self._location, lost=True)
+        if self.closed:
+            return
+        data = self.getvalue()
 
-    def __enter__(self) -> _Output:
-        return self
+        def upload() -> None:
+            with self._inner.create(overwrite=True) as stream:
+                stream.write(data)
 
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
+        _retried("PutObject", self._location, upload)
+        super().close()
 
 
 class _File(InputFile, OutputFile):
@@ -63,24 +93,27 @@ class _File(InputFile, OutputFile):
         self._location = inner.location
 
     def __len__(self) -> int:
-        return len(self._inner)
+        return _retried("HeadObject", self._location, lambda: len(self._inner))
 
     def exists(self) -> bool:
-        return bool(self._inner.exists())
+        return _retried("HeadObject", self._location, lambda: bool(self._inner.exists()))
 
     def open(self, seekable: bool = True) -> InputStream:
-        _inject("GetObject", self._location, lost=False)
-        return self._inner.open(seekable=seekable)  # type: ignore[no-any-return]
+        return _retried("GetObject", self._location, lambda: self._inner.open(seekable=seekable))  # type: ignore[no-any-return]
 
     def create(self, overwrite: bool = False) -> OutputStream:
-        return _Output(self._inner.create(overwrite=overwrite), self._location)
+        if self._location.endswith(".parquet"):  # a data file pyiceberg writes itself (compaction): streamed, not buffered
+            return self._inner.create(overwrite=overwrite)  # type: ignore[no-any-return]
+        if not overwrite and self.exists():
+            raise FileExistsError(f"Cannot create file, already exists: {self._location}")
+        return _Upload(self._inner, self._location)
 
     def to_input_file(self) -> _File:
         return self
 
 
-class FaultInjectingFileIO(PyArrowFileIO):
-    """pyarrow's FileIO, meeting ``PAYBATCH_FAULTS``'s ``s3`` rules on every read, write and delete."""
+class RetryingFileIO(PyArrowFileIO):
+    """pyarrow's FileIO with every object operation retried, and ``PAYBATCH_FAULTS``'s ``s3`` rules applied."""
 
     def new_input(self, location: str) -> _File:  # type: ignore[override]
         return _File(super().new_input(location))
@@ -90,6 +123,11 @@ class FaultInjectingFileIO(PyArrowFileIO):
 
     def delete(self, location: str | InputFile | OutputFile) -> None:
         path = location if isinstance(location, str) else location.location
-        _inject("DeleteObject", path, lost=False)
-        super().delete(path)
-        _inject("DeleteObject", path, lost=True)
+
+        def delete() -> None:
+            try:
+                super(RetryingFileIO, self).delete(path)
+            except FileNotFoundError:
+                pass  # gone already (an earlier attempt whose answer was lost)
+
+        _retried("DeleteObject", path, delete)

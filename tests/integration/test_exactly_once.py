@@ -428,3 +428,26 @@ def test_reprocess_failed_removes_what_the_scheduler_could_not(app: BuilderApp, 
     assert set(visible_batches(app)) == {record["batch_id"]}  # still visible after the failure ...
     assert retry_failed_files(app.settings, app.store) == 1
     assert visible_batches(app) == {}  # ... removed before the file went back to pending
+
+
+# --- pyiceberg's own clients under PAYBATCH_FAULTS ----------------------------------------------------------------
+def test_commits_under_faults_in_pyiceberg_own_glue_and_s3_io_land_once(app: BuilderApp, monkeypatch: pytest.MonkeyPatch,
+                                                                        tmp_path: Any) -> None:
+    rows_table(app.settings, SCHEMA)
+    batches = [f"20251223-111111-{i:08x}" for i in range(6)]
+    files = {b: write_batch_file(app, b) for b in batches}
+    monkeypatch.setenv(faults.FAULTS, "s3:*:SlowDown:0.1,s3:PutObject:ResponseLost:0.1,glue:UpdateTable:ResponseLost:0.3,"
+                                      "glue:*:InternalServiceException:0.1,seed=5")
+    monkeypatch.setenv(faults.FAULTS_LOG, str(tmp_path))
+    faults._injector = None
+    try:
+        for batch in batches:
+            commit_run(app.settings, SCHEMA, batch, [files[batch]], [])
+        commit_run(app.settings, SCHEMA, batches[0], [files[batches[0]]], [])  # a re-run replaces, under faults too
+    finally:
+        monkeypatch.delenv(faults.FAULTS)
+        faults._injector = None
+    injected = faults.read_fault_logs(tmp_path)
+    assert injected["glue:UpdateTable:ResponseLost"] > 0 and injected["s3:PutObject:ResponseLost"] > 0
+    assert sum(n for k, n in injected.items() if k.startswith("s3:GetObject")) > 0  # pyiceberg's reads met faults too
+    assert visible_batches(app) == dict.fromkeys(batches, 3)  # each batch once; the table reads whole
