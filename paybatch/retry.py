@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import ClientError, ConnectionError, ReadTimeoutError
 
 T = TypeVar("T")
@@ -31,6 +32,9 @@ def is_retryable(exc: BaseException) -> bool:
     """A throttling, 5xx or timeout answer (or a dropped connection): worth asking again."""
     if isinstance(exc, ConnectionError | ReadTimeoutError):
         return True
+    if isinstance(exc, S3UploadFailedError):  # boto3's managed upload wraps the answer it gave up on
+        cause = exc.__cause__ or exc.__context__
+        return cause is not None and is_retryable(cause)
     if isinstance(exc, ClientError):
         code = exc.response.get("Error", {}).get("Code", "")
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)

@@ -21,8 +21,11 @@ from paybatch.errors import PaybatchError
 from paybatch.jobs.launcher import launcher_for
 from paybatch.ops.artifacts import account_id, require_artifacts_bucket
 from paybatch.ops.diagnose import require_resources
-from paybatch.resources import LIBRARY_KEY, glue_job_specs, glue_role_name, glue_script_key, job_definition
+from paybatch.resources import LIBRARY_KEY, GlueJobSpec, glue_job_specs, glue_role_name, glue_script_key, job_definition
+from paybatch.retry import retrying
 from paybatch.tracking_store import TrackingStore
+
+DEPLOY_ATTEMPTS = 8  # each deploy step is idempotent: throttling, 5xx or a lost answer runs it again
 
 FAILED_STATES = ("FAILED", "ERROR", "TIMEOUT")
 
@@ -44,10 +47,11 @@ def deploy_glue(clients: AwsClients, library: Path) -> list[DeployedJob]:
     """Upload scripts and library, then create or update every job; fails clearly when the artifacts bucket is missing."""
     settings = clients.settings
     bucket = require_artifacts_bucket(clients)
-    clients.s3.upload_file(str(library), bucket, LIBRARY_KEY)
+    retrying(clients.s3.upload_file, str(library), bucket, LIBRARY_KEY, attempts=DEPLOY_ATTEMPTS)
     arn = role_arn(clients)
-    deployed = []
-    for spec in glue_job_specs(settings):
+
+    def deploy_job(spec: GlueJobSpec) -> DeployedJob:
+        """Upload one script, then update or create its job: idempotent, so a step that met a fault runs again."""
         clients.s3.upload_file(str(spec.script_path), bucket, glue_script_key(spec))
         definition = job_definition(settings, spec, arn)
         try:
@@ -58,10 +62,12 @@ def deploy_glue(clients: AwsClients, library: Path) -> list[DeployedJob]:
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "EntityNotFoundException":
                 raise
-            clients.glue.create_job(**definition)
+            clients.glue.create_job(**definition)  # a lost answer: the retry finds the job and updates it
             action = "created"
-        deployed.append(DeployedJob(spec.name, action, definition["Command"]["ScriptLocation"], definition.get("NumberOfWorkers"),
-                                    spec.max_concurrent_runs))
+        return DeployedJob(spec.name, action, definition["Command"]["ScriptLocation"], definition.get("NumberOfWorkers"),
+                           spec.max_concurrent_runs)
+
+    deployed = [retrying(deploy_job, spec, attempts=DEPLOY_ATTEMPTS) for spec in glue_job_specs(settings)]
     return deployed
 
 

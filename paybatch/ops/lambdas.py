@@ -21,6 +21,8 @@ from paybatch.aws import AwsClients
 from paybatch.config import Settings
 from paybatch.errors import PaybatchError
 from paybatch.ops.artifacts import account_id, require_artifacts_bucket
+from paybatch.ops.glue import DEPLOY_ATTEMPTS
+from paybatch.retry import retrying
 
 
 def lambda_role_name(settings: Settings) -> str:
@@ -93,11 +95,12 @@ def deploy_lambdas(clients: AwsClients, bundle: Path) -> list[DeployedFunction]:
     bucket = require_artifacts_bucket(clients)
     body = zip_bundle(bundle)
     key = f"lambda/paybatch-{hashlib.sha256(body).hexdigest()[:16]}.zip"
-    clients.s3.put_object(Bucket=bucket, Key=key, Body=body)
+    retrying(clients.s3.put_object, Bucket=bucket, Key=key, Body=body, attempts=DEPLOY_ATTEMPTS)
     lam, client = settings.lambda_, clients.client("lambda")
     account = account_id(clients)
-    deployed = []
-    for role, name, handler in functions(settings):
+
+    def deploy_function(role: str, name: str, handler: str) -> DeployedFunction:
+        """Update or create one function, then its concurrency: idempotent, so a step that met a fault runs again."""
         api = role == "screening-api"
         config = {"Runtime": "python3.11", "Handler": handler, "MemorySize": SCREENING_API_MEMORY_MB if api else lam.memory_mb,
                   "Timeout": 30 if api else lam.timeout_seconds, "Environment": {"Variables": lambda_environment(settings)}}
@@ -117,7 +120,10 @@ def deploy_lambdas(clients: AwsClients, bundle: Path) -> list[DeployedFunction]:
         concurrency = {"builder": lam.reserved_concurrency, "scheduler": 1,
                        "bulk-worker": BULK_WORKER_CONCURRENCY}.get(role, SCREENING_API_CONCURRENCY)
         client.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=concurrency)
-        deployed.append(DeployedFunction(name, action, key))
+        return DeployedFunction(name, action, key)
+
+    deployed = [retrying(deploy_function, role, name, handler, attempts=DEPLOY_ATTEMPTS)
+                for role, name, handler in functions(settings)]
     return deployed
 
 

@@ -113,6 +113,22 @@ def test_deploy_glue_creates_jobs_locally_and_updates_them_on_aws_shape(clients:
     assert {d.action for d in updated} == {"updated"}
 
 
+def test_deploy_glue_runs_a_step_again_after_throttling_or_a_lost_answer(clients: AwsClients, tmp_path: Path) -> None:
+    """Issue 23: deploy retries what AWS tells it to retry; each job's step is idempotent."""
+    library = build_glue_library(tmp_path / "paybatch.zip")
+    specs = glue_job_specs(clients.settings)
+    with Stubber(clients.glue) as stub:
+        first = specs[0].name
+        stub.add_response("get_job", {"Job": {"Name": first}}, {"JobName": first})
+        stub.add_client_error("update_job", service_error_code="ThrottlingException", http_status_code=400)
+        for spec in specs:  # the first job's step again, then the others
+            stub.add_response("get_job", {"Job": {"Name": spec.name}}, {"JobName": spec.name})
+            stub.add_response("update_job", {"JobName": spec.name}, {"JobName": spec.name, "JobUpdate": ANY})
+        deployed = deploy_glue(clients, library)
+        stub.assert_no_pending_responses()
+    assert [d.action for d in deployed] == ["updated"] * len(specs)
+
+
 def test_deploy_glue_without_artifacts_bucket_is_refused(clients: AwsClients, tmp_path: Path) -> None:
     from paybatch.errors import PaybatchError
 
