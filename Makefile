@@ -41,7 +41,7 @@ demo: setup ## run the whole pipeline end to end on the local environment
 test: setup ## run the test suite (real local endpoint, real local Spark)
 	$(BIN)/python -m pytest
 
-test-chaos: setup ## the fault campaign: the whole pipeline under 10 % AWS faults, killed processes and poison input
+test-chaos: setup ## the fault campaign: the whole pipeline under 10 % AWS faults, 5 % lost answers, killed processes and poison input (CHAOS_SEEDS=13,14,15)
 	CHAOS_TESTS=1 $(BIN)/python -m pytest tests/integration/test_fault_campaign.py
 
 test-bulk: setup ## bulk runs through the local endpoint's Step Functions: chunking, retries, tolerance, resume, backfill, 2 GB split

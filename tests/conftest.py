@@ -16,7 +16,7 @@ from paybatch.local.stack import LocalStack
 
 FIXTURES = Path(__file__).parent / "fixtures"
 # Three suites run on their own (CI runs them all): the cluster harness (`make test-cluster`), the fault
-# campaign (`make test-chaos`, 5–8 minutes: the whole pipeline under faults, kills and poison input) and the
+# campaign (`make test-chaos`, about 7 minutes: the whole pipeline under faults, lost answers, kills and poison input) and the
 # bulk runs (`make test-bulk`: chunked runs through the endpoint's own Step Functions, killed runs, a 2 GB split).
 collect_ignore = [] if os.environ.get("CLUSTER_TESTS") == "1" else ["cluster"]
 if os.environ.get("CHAOS_TESTS") != "1":
