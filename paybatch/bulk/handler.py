@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from paybatch.bulk.worker import BulkWorker, RetryLater
 from paybatch.config import load_settings
+from paybatch.retry import retrying
 
 logger = Logger(service="bulk-worker")
 RETRY_LATER_SECONDS = 20
@@ -36,7 +37,7 @@ def handle(event: dict[str, Any], context: Any, worker: BulkWorker) -> dict[str,
             except RetryLater:
                 # Back in RETRY_LATER_SECONDS, not after the queue's whole visibility timeout.
                 queue = record.event_source_arn.rsplit(":", 1)[-1]
-                worker.clients.sqs.change_message_visibility(QueueUrl=worker.clients.queue_url(queue),
+                worker.clients.sqs.change_message_visibility(QueueUrl=retrying(worker.clients.queue_url, queue),
                                                              ReceiptHandle=record.receipt_handle,
                                                              VisibilityTimeout=RETRY_LATER_SECONDS)
                 raise

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from paybatch.aws import AwsClients
+from paybatch.retry import retrying
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ class SqsPoller:
         self.batch_size = batch_size
         self.wait_seconds = wait_seconds
         self.timeout_seconds = timeout_seconds
-        self.queue_url = clients.queue_url(queue_name)
+        self.queue_url = retrying(clients.queue_url, queue_name, attempts=10)  # a 5xx at start must not kill the poller
         self.queue_arn = clients.queue_arn(queue_name)
 
     def poll_once(self) -> PollResult:

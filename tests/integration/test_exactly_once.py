@@ -30,7 +30,7 @@ from lambda_manifest_builder.app import BuilderApp
 from lambda_manifest_builder.locking import DateLock
 from lambda_manifest_builder.scheduler import Scheduler, SchedulerReport
 from paybatch import faults
-from paybatch.aws import local_process_env
+from paybatch.aws import AwsClients, local_process_env
 from paybatch.catalog import data_dir, load, rows_table
 from paybatch.contracts.tracking import FileStatus, ManifestStatus
 from paybatch.convert import manifest_run
@@ -451,3 +451,20 @@ def test_commits_under_faults_in_pyiceberg_own_glue_and_s3_io_land_once(app: Bui
     assert injected["glue:UpdateTable:ResponseLost"] > 0 and injected["s3:PutObject:ResponseLost"] > 0
     assert sum(n for k, n in injected.items() if k.startswith("s3:GetObject")) > 0  # pyiceberg's reads met faults too
     assert visible_batches(app) == dict.fromkeys(batches, 3)  # each batch once; the table reads whole
+
+
+def test_the_services_start_when_their_first_queue_lookup_meets_a_5xx(app: BuilderApp, monkeypatch: pytest.MonkeyPatch,
+                                                                      tmp_path: Any) -> None:
+    """Found by the campaign's seed 15: the services process died at start on one InternalError from GetQueueUrl."""
+    from paybatch.local.poller import SqsPoller
+
+    monkeypatch.setenv(faults.FAULTS, "sqs:GetQueueUrl:InternalError:0.6,seed=3")
+    monkeypatch.setenv(faults.FAULTS_LOG, str(tmp_path))
+    faults._injector = None
+    try:
+        poller = SqsPoller(AwsClients(app.settings), app.settings.queues.ingest, lambda e, c: {}, function_name="t")
+    finally:
+        monkeypatch.delenv(faults.FAULTS)
+        faults._injector = None
+    assert poller.queue_url.endswith(app.settings.queues.ingest)
+    assert faults.read_fault_logs(tmp_path)["sqs:GetQueueUrl:InternalError"] >= 1  # its lookup did meet the fault
