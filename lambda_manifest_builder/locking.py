@@ -99,22 +99,26 @@ class DateLock:
             time.sleep(min(delay * random.uniform(0.5, 1.5), max(0.0, deadline - time.monotonic())))
             delay = min(delay * 2, 1.0)
 
-    def renew(self, lease: Lease) -> bool:
-        """Extend a lease we still own by ``lease_seconds``; False if it was lost (expired and taken over)."""
+    def _as_owner(self, lease: Lease, expression: str, values: dict[str, object] | None = None) -> bool:
+        """One update of the lock item, made only while ``lease``'s owner holds it; False if it no longer does."""
         try:
             self.ddb.update_item(
                 TableName=self.table,
                 Key=self._key(lease.date_prefix),
-                UpdateExpression="SET expires_at = :exp",
+                UpdateExpression=expression,
                 ConditionExpression="#owner = :owner",
                 ExpressionAttributeNames={"#owner": "owner"},
-                ExpressionAttributeValues=to_ddb({":owner": lease.owner, ":exp": self.clock() + self.lease_seconds}),
+                ExpressionAttributeValues=to_ddb({":owner": lease.owner, **(values or {})}),
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 return False
             raise
         return True
+
+    def renew(self, lease: Lease) -> bool:
+        """Extend a lease we still own by ``lease_seconds``; False if it was lost (expired and taken over)."""
+        return self._as_owner(lease, "SET expires_at = :exp", {":exp": self.clock() + self.lease_seconds})
 
     def _start_renewing(self, lease: Lease) -> None:
         stop = threading.Event()
@@ -137,17 +141,4 @@ class DateLock:
         stop = self._renewals.pop(lease.owner, None)
         if stop is not None:
             stop.set()
-        try:
-            self.ddb.update_item(
-                TableName=self.table,
-                Key=self._key(lease.date_prefix),
-                UpdateExpression="REMOVE #owner, expires_at",
-                ConditionExpression="#owner = :owner",
-                ExpressionAttributeNames={"#owner": "owner"},
-                ExpressionAttributeValues=to_ddb({":owner": lease.owner}),
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return self._as_owner(lease, "REMOVE #owner, expires_at")

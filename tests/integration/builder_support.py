@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from lambda_manifest_builder.app import BuilderApp
 from lambda_manifest_builder.handler import handle_batch
+from paybatch import faults
 from paybatch.aws import AwsClients
 from paybatch.config import Settings, load_settings
 from paybatch.local.poller import SqsPoller
@@ -20,6 +24,31 @@ SMALL = {"EXPECTED_FILE_SIZE_MB": str(1 / 1024), "SIZE_TOLERANCE_PERCENT": "50",
 
 def small_settings(**overrides: str) -> Settings:
     return load_settings("dev", environ={**os.environ, **SMALL, **overrides})
+
+
+def one_file_per_manifest_settings() -> Settings:
+    """Sample files of ~300 KB accepted, one per manifest, no run started: tests run each manifest themselves."""
+    return small_settings(MAX_FILES_PER_MANIFEST="1", GLUE_JOB_NAME="not-deployed",
+                          EXPECTED_FILE_SIZE_MB=str(300 / 1024), SIZE_TOLERANCE_PERCENT="99")
+
+
+@contextmanager
+def faults_in_this_process(spec: str, log_dir: Path | None = None) -> Iterator[None]:
+    """``PAYBATCH_FAULTS`` (and its log) for the clients this process makes inside the block; a fresh injector each time."""
+    saved = {name: os.environ.get(name) for name in (faults.FAULTS, faults.FAULTS_LOG)}
+    os.environ[faults.FAULTS] = spec
+    if log_dir is not None:
+        os.environ[faults.FAULTS_LOG] = str(log_dir)
+    faults._injector = None
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        faults._injector = None
 
 
 def body(size: int = 1024, seed: str = "x") -> bytes:

@@ -42,7 +42,13 @@ from paybatch.ops.reprocess import retry_failed_files
 from paybatch.sample_files import sample_file
 from paybatch.tracking_store import to_ddb
 from paybatch.transitions import requeue_manifest
-from tests.integration.builder_support import deliver_all, metric_counts, small_settings, status_counts
+from tests.integration.builder_support import (
+    deliver_all,
+    faults_in_this_process,
+    metric_counts,
+    one_file_per_manifest_settings,
+    status_counts,
+)
 
 pytestmark = pytest.mark.integration
 DATE = "2025-12-23"
@@ -51,8 +57,7 @@ SCHEMA = load_schema("authorization")
 
 @pytest.fixture
 def app(clients):  # type: ignore[no-untyped-def]
-    return BuilderApp.create(small_settings(MAX_FILES_PER_MANIFEST="1", GLUE_JOB_NAME="not-deployed",
-                                            EXPECTED_FILE_SIZE_MB=str(300 / 1024), SIZE_TOLERANCE_PERCENT="99"))
+    return BuilderApp.create(one_file_per_manifest_settings())
 
 
 @contextmanager
@@ -147,13 +152,10 @@ def test_runs_of_batches_made_in_the_same_second_all_commit(app: BuilderApp) -> 
 
 
 # --- DynamoDB: transactions whose answer is lost (11: an ambiguous claim, counters) ---------------------------
-def test_transactions_whose_answers_are_lost_move_once_and_count_once(app: BuilderApp, monkeypatch: pytest.MonkeyPatch,
+def test_transactions_whose_answers_are_lost_move_once_and_count_once(app: BuilderApp,
                                                                        tmp_path: Any) -> None:
     """Every other TransactWriteItems is applied and its answer lost: the token makes the retry a no-op."""
-    monkeypatch.setenv(faults.FAULTS, "dynamodb:TransactWriteItems:ResponseLost:0.5,seed=3")
-    monkeypatch.setenv(faults.FAULTS_LOG, str(tmp_path))
-    faults._injector = None
-    try:
+    with faults_in_this_process("dynamodb:TransactWriteItems:ResponseLost:0.5,seed=3", tmp_path):
         lossy = BuilderApp.create(app.settings)
         lossy.store.retry_pause = 0.0
         lossy.moves.store.retry_pause = 0.0
@@ -168,8 +170,6 @@ def test_transactions_whose_answers_are_lost_move_once_and_count_once(app: Build
             assert lossy.moves.move_file(DATE, key, FileStatus.PROCESSING, expected=FileStatus.MANIFESTED,
                                          batch_id=record["batch_id"]).done
         lossy.moves.count_events(DATE, {"run_started": (1, 0)})
-    finally:
-        faults._injector = None
     assert sum(faults.read_fault_logs(tmp_path).values()) >= 5  # answers were lost
     statuses = Counter(i["status"] for i in app.store.all_files())
     assert statuses == {"manifested": 6, "processing": 6}
@@ -346,20 +346,15 @@ def test_a_file_replaced_while_it_is_converted_commits_nothing_under_the_old_eta
 
 
 # --- 7. the "converted" tag could not be set --------------------------------------------------------------------
-def test_a_completed_file_whose_object_could_not_be_tagged_never_expires(app: BuilderApp, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_completed_file_whose_object_could_not_be_tagged_never_expires(app: BuilderApp) -> None:
     keys = [f"{DATE}-tagged.ndjson", f"{DATE}-untagged.ndjson"]
     for i, key in enumerate(keys):
         app.clients.s3.put_object(Bucket=app.settings.buckets.input, Key=key, Body=sample_file(60_000, 30 + i, DATE))
     deliver_all(app)
     tagged_batch, untagged_batch = sorted(app.store.all_manifests(), key=lambda m: m["files"][0]["key"])
     assert run_manifest_record(app, tagged_batch).status == "completed"  # tagging works
-    monkeypatch.setenv(faults.FAULTS, "s3:PutObjectTagging:SlowDown:1")  # "untagged": every tag refused
-    faults._injector = None
-    try:
+    with faults_in_this_process("s3:PutObjectTagging:SlowDown:1"):  # "untagged": every tag refused
         assert run_manifest_record(app, untagged_batch).status == "completed"
-    finally:
-        monkeypatch.delenv(faults.FAULTS)
-        faults._injector = None
     tagged, untagged = (app.store.get_file(DATE, k) for k in keys)
     assert tagged["status"] == untagged["status"] == "completed"  # type: ignore[index]
     assert "ttl" in tagged  # type: ignore[operator]  # its object expires first, then its item
@@ -431,40 +426,28 @@ def test_reprocess_failed_removes_what_the_scheduler_could_not(app: BuilderApp, 
 
 
 # --- pyiceberg's own clients under PAYBATCH_FAULTS ----------------------------------------------------------------
-def test_commits_under_faults_in_pyiceberg_own_glue_and_s3_io_land_once(app: BuilderApp, monkeypatch: pytest.MonkeyPatch,
+def test_commits_under_faults_in_pyiceberg_own_glue_and_s3_io_land_once(app: BuilderApp,
                                                                         tmp_path: Any) -> None:
     rows_table(app.settings, SCHEMA)
     batches = [f"20251223-111111-{i:08x}" for i in range(6)]
     files = {b: write_batch_file(app, b) for b in batches}
-    monkeypatch.setenv(faults.FAULTS, "s3:*:SlowDown:0.1,s3:PutObject:ResponseLost:0.1,glue:UpdateTable:ResponseLost:0.3,"
-                                      "glue:*:InternalServiceException:0.1,seed=5")
-    monkeypatch.setenv(faults.FAULTS_LOG, str(tmp_path))
-    faults._injector = None
-    try:
+    with faults_in_this_process("s3:*:SlowDown:0.1,s3:PutObject:ResponseLost:0.1,glue:UpdateTable:ResponseLost:0.3,"
+                                      "glue:*:InternalServiceException:0.1,seed=5", tmp_path):
         for batch in batches:
             commit_run(app.settings, SCHEMA, batch, [files[batch]], [])
         commit_run(app.settings, SCHEMA, batches[0], [files[batches[0]]], [])  # a re-run replaces, under faults too
-    finally:
-        monkeypatch.delenv(faults.FAULTS)
-        faults._injector = None
     injected = faults.read_fault_logs(tmp_path)
     assert injected["glue:UpdateTable:ResponseLost"] > 0 and injected["s3:PutObject:ResponseLost"] > 0
     assert sum(n for k, n in injected.items() if k.startswith("s3:GetObject")) > 0  # pyiceberg's reads met faults too
     assert visible_batches(app) == dict.fromkeys(batches, 3)  # each batch once; the table reads whole
 
 
-def test_the_services_start_when_their_first_queue_lookup_meets_a_5xx(app: BuilderApp, monkeypatch: pytest.MonkeyPatch,
+def test_the_services_start_when_their_first_queue_lookup_meets_a_5xx(app: BuilderApp,
                                                                       tmp_path: Any) -> None:
     """Found by the campaign's seed 15: the services process died at start on one InternalError from GetQueueUrl."""
     from paybatch.local.poller import SqsPoller
 
-    monkeypatch.setenv(faults.FAULTS, "sqs:GetQueueUrl:InternalError:0.6,seed=3")
-    monkeypatch.setenv(faults.FAULTS_LOG, str(tmp_path))
-    faults._injector = None
-    try:
+    with faults_in_this_process("sqs:GetQueueUrl:InternalError:0.6,seed=3", tmp_path):
         poller = SqsPoller(AwsClients(app.settings), app.settings.queues.ingest, lambda e, c: {}, function_name="t")
-    finally:
-        monkeypatch.delenv(faults.FAULTS)
-        faults._injector = None
     assert poller.queue_url.endswith(app.settings.queues.ingest)
     assert faults.read_fault_logs(tmp_path)["sqs:GetQueueUrl:InternalError"] >= 1  # its lookup did meet the fault

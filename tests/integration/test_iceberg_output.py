@@ -24,7 +24,7 @@ from paybatch.datasets import FieldSpec, load_schema
 from paybatch.ops.maintain import maintain
 from paybatch.query import run_query
 from paybatch.sample_files import sample_file
-from tests.integration.builder_support import deliver_all, small_settings
+from tests.integration.builder_support import deliver_all, one_file_per_manifest_settings
 
 pytestmark = pytest.mark.integration
 DATE = "2025-12-23"
@@ -33,8 +33,7 @@ SCHEMA = load_schema("authorization")
 
 @pytest.fixture
 def app(clients):  # type: ignore[no-untyped-def]
-    return BuilderApp.create(small_settings(MAX_FILES_PER_MANIFEST="1", GLUE_JOB_NAME="not-deployed",
-                                            EXPECTED_FILE_SIZE_MB=str(300 / 1024), SIZE_TOLERANCE_PERCENT="99"))
+    return BuilderApp.create(one_file_per_manifest_settings())
 
 
 def visible(app: BuilderApp) -> list[dict[str, Any]]:
