@@ -86,6 +86,7 @@ OVERRIDES = {"MAX_FILES_PER_MANIFEST": "10", "MAX_WAIT_SECONDS": "2", "EXPECTED_
 # The default lock lease (15 s, renewed by a live holder): the SIGKILLed holder blocks its date at most that long.
 LOCK_HOLDER = """
 import sys, time
+from lambda_manifest_builder.locking import DateLock
 from paybatch.aws import AwsClients
 from paybatch.config import load_settings
 print("held" if DateLock(AwsClients(load_settings("dev"))).acquire(sys.argv[1], max_wait=60) else "refused", flush=True)
