@@ -73,6 +73,11 @@ class AwsClients:
     def glue(self) -> Any:
         return self.client("glue")
 
+    def quick(self, service: str) -> Any:
+        """A client that answers in seconds or fails: one attempt, short timeouts (checks before long work starts)."""
+        config = self._config.merge(Config(connect_timeout=2, read_timeout=5, retries={"total_max_attempts": 1}))
+        return self._session.client(service, endpoint_url=self.settings.endpoint_url, config=config)
+
     def queue_url(self, name: str) -> str:
         return str(self.sqs.get_queue_url(QueueName=name)["QueueUrl"])
 

@@ -73,8 +73,8 @@ def _fetch(clients: object, uri: str, folder: Path) -> Path:
 @clean_errors
 def sample(
     out: Annotated[Path, typer.Option(help="Folder for the list (OFAC's SDN.CSV, ALT.CSV, ADD.CSV) and customers.csv.")],
-    entries: Annotated[int, typer.Option(help="List entries to generate.")] = 2_000,
-    customers: Annotated[int, typer.Option(help="Customers to generate (about 2 % of them variants of listed names).")] = 5_000,
+    entries: Annotated[int, typer.Option(min=1, help="List entries to generate.")] = 2_000,
+    customers: Annotated[int, typer.Option(min=1, help="Customers to generate (about 2 % of them variants of listed names).")] = 5_000,
     seed: Annotated[int, typer.Option(help="Same seed, same files.")] = 0,
 ) -> None:
     """Generate a sanctions list in OFAC's formats and a customer file to screen against it (no real list is shipped)."""
@@ -110,7 +110,7 @@ def run(
     customers: Annotated[str, typer.Option(help=CUSTOMERS_HELP)] = "",
     list_source: ListOption = None,
     output: Annotated[str | None, typer.Option(help=OUTPUT_HELP)] = None,
-    threshold: Annotated[float | None, typer.Option(help="Alert at this score or above (default: screening.threshold).")] = None,
+    threshold: Annotated[float | None, typer.Option(help="Alert at this score or above, in (0, 1] (default: screening.threshold).")] = None,
     alerts: Annotated[bool, typer.Option("--alerts/--no-alerts", help="Send an alert per match (queue and webhook).")] = True,
     as_json: JsonOption = False,
 ) -> None:
@@ -144,16 +144,28 @@ def run(
 def serve(
     env: EnvOption = "dev",
     list_source: ListOption = None,
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8088,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port on 127.0.0.1 (0: any free port).")] = 8088,
 ) -> None:
     """The real-time API on 127.0.0.1: POST /screen with 1–100 names, GET /health."""
+    from paybatch.errors import PaybatchError
     from paybatch.screening.api import server
     from paybatch.screening.bulk import load_list
     from paybatch.screening.matcher import ListIndex, ScoringPolicy
 
+    def in_use(exc: OSError) -> PaybatchError:
+        return PaybatchError(f"cannot listen on 127.0.0.1:{port} ({exc.strerror or exc}): is another server on it? "
+                             "Pick another with --port")
+
     settings = settings_for(env)
+    try:  # before the list is loaded: a busy port is said at once
+        server(None, port).server_close()  # type: ignore[arg-type]
+    except OSError as exc:
+        raise in_use(exc) from None
     index = ListIndex(load_list(settings, list_source), ScoringPolicy(threshold=settings.screening.threshold))
-    httpd = server(index, port)
+    try:
+        httpd = server(index, port)
+    except OSError as exc:
+        raise in_use(exc) from None
     console.print(f"screening API on http://127.0.0.1:{httpd.server_address[1]} (list {index.version}, "
                   f"{len(index.names):,} names); POST /screen, GET /health. Ctrl-C stops it.")
     try:

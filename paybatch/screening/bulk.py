@@ -80,6 +80,42 @@ def read_customers(uri: str, endpoint_url: str | None = None) -> list[Customer]:
     return customers
 
 
+class ScreeningSetupError(PaybatchError):
+    """Something the run needs is not there (the alert queue, a bucket): said before Spark starts."""
+
+
+def check_destinations(settings: Settings, clients: Any, *, alerts: bool, output: str | None) -> None:
+    """The alert queue and the artifacts bucket answer, in seconds, before any Spark starts (one sentence if not)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    where = f"environment {settings.env!r} ({settings.endpoint_url or settings.region})"
+    up = f"paybatch local up --env {settings.env}" if settings.target == "local" else "paybatch deploy"
+    checks: list[tuple[Callable[[], Any], str, str]] = []
+    if alerts:
+        queue = settings.screening.alerts_queue
+        checks.append((lambda: clients.quick("sqs").get_queue_url(QueueName=queue),
+                       f"alerts go to the SQS queue {queue!r} of {where}, which", "run with --no-alerts to screen without alerts"))
+    if output is None:
+        bucket = settings.buckets.artifacts
+        checks.append((lambda: clients.quick("s3").head_bucket(Bucket=bucket),
+                       f"the run summary goes to the bucket {bucket!r} of {where}, which", "or give --output FOLDER"))
+    for check, what, otherwise in checks:
+        try:
+            check()
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            missing = code in {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "NoSuchBucket", "404"}
+            reason = "does not exist" if missing else f"refused the check ({code})"
+            raise ScreeningSetupError(f"{what} {reason}: set it up ({up}), {otherwise}") from None
+        except BotoCoreError:
+            raise ScreeningSetupError(f"{what} cannot be reached: is it up? ({up}); {otherwise}") from None
+
+
+def check_threshold(threshold: float | None) -> None:
+    if threshold is not None and not 0 < threshold <= 1:
+        raise ScreeningInputError(f"--threshold {threshold} is outside (0, 1]: a score is between 0 and 1 (default 0.92)")
+
+
 def load_list(settings: Settings, source: str | None, clients: Any = None) -> SanctionsList:
     """A list file or folder (OFAC or FollowTheMoney), else a stored version (default: the latest)."""
     if source and (Path(source).exists() or "/" in source):
@@ -142,7 +178,10 @@ def run_screening(settings: Settings, customers_uri: str, *, list_source: str | 
     from paybatch.spark import run_tasks
 
     started = time.monotonic()
+    check_threshold(threshold)
     clients = AwsClients(settings) if (alerts or output is None or not list_source) else None
+    if clients is not None:
+        check_destinations(settings, clients, alerts=alerts, output=output)
     sanctions = load_list(settings, list_source, clients)
     customers = read_customers(customers_uri, settings.endpoint_url)
     policy = ScoringPolicy(threshold=threshold or settings.screening.threshold)

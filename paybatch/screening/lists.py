@@ -206,4 +206,8 @@ def load_stored(clients: Any, version: str | None = None) -> SanctionsList:
     except clients.s3.exceptions.NoSuchKey:
         raise ListError(f"no sanctions list {version or 'stored yet'} in s3://{bucket}/screening/lists/ "
                         "(paybatch screen list update --from PATH)") from None
+    except clients.s3.exceptions.NoSuchBucket:
+        raise ListError(f"the bucket {bucket} of environment {clients.settings.env!r} does not exist, so it holds no "
+                        f"sanctions list: set the environment up (paybatch local up --env {clients.settings.env}) or give "
+                        "--list PATH") from None
     return SanctionsList.from_bytes(data)

@@ -46,7 +46,7 @@ from rapidfuzz.distance import OSA, Indel, JaroWinkler
 from rapidfuzz.process import cdist
 
 from paybatch.screening.lists import SanctionsList
-from paybatch.screening.names import skeleton, tokens
+from paybatch.screening.names import frame, is_pinyin, skeleton, stem, tokens
 
 
 @dataclass(frozen=True)
@@ -69,9 +69,12 @@ class ScoringPolicy:
     dob_penalty: float = 0.08
     country_bonus: float = 0.02
     country_penalty: float = 0.04
+    particle_penalty: float = 0.03
+    compound: float = 0.97
 
 
 DEFAULT_POLICY = ScoringPolicy()
+WEAK = frozenset({"initial", "nickname"})  # pairs that support a match but never anchor one
 
 
 @lru_cache(maxsize=262_144)
@@ -97,13 +100,27 @@ def _namer() -> Any:
 
 
 def token_similarity(a: str, b: str, policy: ScoringPolicy = DEFAULT_POLICY) -> tuple[float, str]:
-    """``sim(a, b)`` and how it was reached: exact, initial, nickname, one edit, transliteration or fuzzy."""
+    """``sim(a, b)`` and how it was reached: exact, initial, nickname, one edit, transliteration or fuzzy — or, when
+    one of them starts with a joined particle ("alkabi"/"kabi"), their stems' similarity less ``particle_penalty``."""
+    best = _similarity(a, b, policy)
+    if best[0] < 1.0 and len(a) > 1 and len(b) > 1:
+        sa, sb = stem(a), stem(b)
+        if (sa, sb) != (a, b):
+            inner, how = _similarity(sa, sb, policy)
+            if inner - policy.particle_penalty > best[0]:
+                best = (round(inner - policy.particle_penalty, 4), f"particle, {how}")
+    return best
+
+
+def _similarity(a: str, b: str, policy: ScoringPolicy) -> tuple[float, str]:
     if a == b:
         return 1.0, "exact"
     if len(a) == 1 or len(b) == 1:
         return (policy.initial, "initial") if a[0] == b[0] and len(a) != len(b) else (0.0, "none")
     if _nickname_groups(a) & _nickname_groups(b):
         return policy.nickname, "nickname"
+    if is_pinyin(a) and is_pinyin(b):
+        return 0.0, "none"  # two Mandarin syllables that differ are two names ("zheng"/"zhang", "li"/"lu")
     jaro_winkler = JaroWinkler.normalized_similarity(a, b)
     if max(len(a), len(b)) >= policy.one_edit_min_length and min(len(a), len(b)) >= policy.one_edit_min_length - 1 \
             and OSA.distance(a, b, score_cutoff=1) <= 1:
@@ -111,6 +128,8 @@ def token_similarity(a: str, b: str, policy: ScoringPolicy = DEFAULT_POLICY) -> 
     key = skeleton(a)
     if jaro_winkler >= policy.token_min and len(key) >= policy.skeleton_min and key == skeleton(b):
         return policy.transliteration, "transliteration"
+    if jaro_winkler >= policy.token_min - policy.phonetic_bonus and frame(a) == frame(b) and len(frame(a)) >= 3:
+        return policy.transliteration, "transliteration"  # "noor"/"nour", "issa"/"isse": only the vowels differ
     # Jaro-Winkler rewards a shared prefix ("tanaka"/"taan" 0.82); averaged with the edit similarity (Indel)
     # it no longer does, and a real typo or transliteration keeps both high. Never above Jaro-Winkler itself.
     score = min(jaro_winkler, (jaro_winkler + Indel.normalized_similarity(a, b)) / 2)
@@ -139,33 +158,58 @@ class Match:
     explanation: dict[str, Any] = field(default_factory=dict)
 
 
+Pair = tuple[float, tuple[int, ...], tuple[int, ...], str]  # similarity, query token indices, list token indices, how
+
+
+def _compound_pairs(query: Sequence[str], candidate: Sequence[str], policy: ScoringPolicy) -> list[Pair]:
+    """One token that is two adjacent tokens of the other name written together ("gutierrezaguirre" for
+    "gutierrez aguirre", "abubakr" for "abu bakr")."""
+    pairs: list[Pair] = []
+    for (one, two, flip) in ((query, candidate, False), (candidate, query, True)):
+        joined = {one[k] + one[k + 1]: k for k in range(len(one) - 1)}
+        for j, token in enumerate(two):
+            k = joined.get(token)
+            if k is not None:
+                single: tuple[int, ...] = (j,)
+                joined_pair: tuple[int, ...] = (k, k + 1)
+                pairs.append((policy.compound, single, joined_pair, "compound") if flip
+                             else (policy.compound, joined_pair, single, "compound"))
+    return pairs
+
+
 def name_score(query: Sequence[str], candidate: Sequence[str], sims: dict[tuple[str, str], tuple[float, str]],
                policy: ScoringPolicy, weight: Any = None) -> tuple[float, list[tuple[str, str, float, str]]]:
-    """The name score from the pair similarities at or above ``token_min`` (absent pairs are no match).
+    """The name score from the pair similarities at or above ``token_min`` (absent pairs are no match) and the
+    compound pairs (one token written for two adjacent ones).
 
     ``weight(token)`` is how much a token says about who is named (rarer on the list, more); the matched
-    similarities are averaged with those weights over the shorter name, a matched pair weighing as its list token.
+    similarities are averaged with those weights over the shorter name, a matched pair weighing as its list token(s).
     """
     weight = weight or (lambda _token: 1.0)
-    pairs = sorted(((sims[(a, b)][0], i, j, sims[(a, b)][1]) for i, a in enumerate(query) for j, b in enumerate(candidate)
-                    if (a, b) in sims), key=lambda p: (-p[0], p[1], p[2]))
+    pairs: list[Pair] = [(sims[(a, b)][0], (i,), (j,), sims[(a, b)][1]) for i, a in enumerate(query)
+                         for j, b in enumerate(candidate) if (a, b) in sims]
+    pairs += _compound_pairs(query, candidate, policy)
+    pairs.sort(key=lambda p: (-p[0], p[1], p[2]))
     used_q: set[int] = set()
     used_c: set[int] = set()
     matched: list[tuple[str, str, float, str]] = []
-    for sim, i, j, how in pairs:
-        if i in used_q or j in used_c:
+    matched_weight = weighted = 0.0
+    for sim, qs, cs, how in pairs:
+        if used_q.intersection(qs) or used_c.intersection(cs):
             continue
-        used_q.add(i)
-        used_c.add(j)
-        matched.append((query[i], candidate[j], round(sim, 4), how))
+        used_q.update(qs)
+        used_c.update(cs)
+        w = sum(weight(candidate[j]) for j in cs)
+        matched_weight += w
+        weighted += w * sim
+        matched.append((" ".join(query[i] for i in qs), " ".join(candidate[j] for j in cs), round(sim, 4), how))
     required = min(2, len(query), len(candidate))
-    if len(matched) < required or not any(len(a) > 1 and len(b) > 1 for a, b, _, _ in matched):  # no anchor
-        return 0.0, matched
-    longer = max(len(query), len(candidate))
-    short_side, short_used = (query, used_q) if len(query) <= len(candidate) else (candidate, used_c)
-    matched_weight = sum(weight(b) for _, b, _, _ in matched)
+    if len(matched) < required or not any(len(a) > 1 and len(b) > 1 and how not in WEAK for a, b, _, how in matched):
+        return 0.0, matched  # no anchor: names that meet only in initials or nicknames ("Ivan Leon"/"John Lee") do not match
+    short_side, short_used, long_side, long_used = (query, used_q, candidate, used_c) if len(query) <= len(candidate) \
+        else (candidate, used_c, query, used_q)
     total = matched_weight + sum(weight(t) for i, t in enumerate(short_side) if i not in short_used)
-    score = sum(weight(b) * s for _, b, s, _ in matched) / total - policy.extra_token_penalty * (longer - len(matched))
+    score = weighted / total - policy.extra_token_penalty * (len(long_side) - len(long_used))
     return max(0.0, score), matched
 
 
@@ -213,11 +257,21 @@ class ListIndex:
         self.postings = {t: np.asarray(ids, dtype=np.int32) for t, ids in postings.items()}
         self.name_tokens = np.asarray([len(toks) for _, _, toks in self.names], dtype=np.int32)
         self.name_initials = np.asarray([sum(len(t) == 1 for t in toks) for _, _, toks in self.names], dtype=np.int32)
+        joined: dict[str, set[int]] = defaultdict(set)  # two adjacent tokens written together → the names
+        for n, (_, _, toks) in enumerate(self.names):
+            for k in range(len(toks) - 1):
+                joined[toks[k] + toks[k + 1]].add(n)
+        self.joined_postings = {t: np.asarray(sorted(ids), dtype=np.int32) for t, ids in joined.items()}
         self.by_nickname: dict[str, list[str]] = defaultdict(list)
+        self._forms: dict[str, list[str]] = defaultdict(list)  # a token, or its stem → the list tokens with that form
         for t in self.vocab:
-            for group in _nickname_groups(t):
+            for group in _nickname_groups(t) | _nickname_groups(stem(t)):
                 self.by_nickname[group].append(t)
-        self._fuzzy_vocab = [t for t in self.vocab if len(t) > 1]
+            if len(t) > 1:
+                self._forms[t].append(t)
+                if stem(t) != t:
+                    self._forms[stem(t)].append(t)
+        self._fuzzy_forms = sorted(self._forms)
         # Inverse document frequency over the list's names: a given name on a thousand names weighs less than a surname.
         total = len(self.names) + 1
         self.weights = {t: 1.0 + float(np.log(total / (1 + len(ids)))) for t, ids in self.postings.items()}
@@ -227,30 +281,44 @@ class ListIndex:
         return self.weights.get(token, self.unseen_weight)
 
     def similar_tokens(self, query_tokens: Iterable[str]) -> dict[str, dict[str, tuple[float, str]]]:
-        """For each query token, every list token with ``sim >= token_min`` (and how): exact, nickname, fuzzy, initial."""
+        """For each query token, every list token with ``sim >= token_min`` (and how): exact, nickname, fuzzy,
+        particle. A pair reaches ``token_min`` only through its tokens or their stems (exact, nickname, or a
+        Jaro-Winkler of ``token_min - phonetic_bonus`` or more): every such pair of forms is looked up."""
         policy = self.policy
         wanted = sorted({t for t in query_tokens if t})
         found: dict[str, dict[str, tuple[float, str]]] = {t: {} for t in wanted}
-        multi = [t for t in wanted if len(t) > 1]
-        cutoff = policy.token_min - policy.phonetic_bonus
-        for start in range(0, len(multi), 256):  # a dense block of scores at a time
-            block = multi[start:start + 256]
-            scores = cdist(block, self._fuzzy_vocab, scorer=JaroWinkler.normalized_similarity, score_cutoff=cutoff,
-                           dtype=np.float32)
-            rows, cols = np.nonzero(scores)
-            for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
-                a, b = block[r], self._fuzzy_vocab[c]
+        owners: dict[str, list[str]] = defaultdict(list)  # a query form → the query tokens with it
+        for a in wanted:
+            if len(a) > 1:
+                for form in {a, stem(a)}:
+                    owners[form].append(a)
+
+        def consider(a: str, b: str) -> None:
+            if b not in found[a]:
                 sim = token_similarity(a, b, policy)
                 if sim[0] >= policy.token_min:
                     found[a][b] = sim
+
+        forms = sorted(owners)
+        cutoff = policy.token_min - policy.phonetic_bonus
+        for start in range(0, len(forms), 256):  # a dense block of scores at a time
+            block = forms[start:start + 256]
+            scores = cdist(block, self._fuzzy_forms, scorer=JaroWinkler.normalized_similarity, score_cutoff=cutoff,
+                           dtype=np.float32)
+            rows, cols = np.nonzero(scores)
+            for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
+                for a in owners[block[r]]:
+                    for b in self._forms[self._fuzzy_forms[c]]:
+                        consider(a, b)
+        for form, tokens_with_form in owners.items():
+            for a in tokens_with_form:
+                for b in self._forms.get(form, ()):
+                    consider(a, b)
+                for b in (b for group in _nickname_groups(form) for b in self.by_nickname.get(group, ())):
+                    consider(a, b)
         for a in wanted:
             if a in self.postings:
                 found[a][a] = (1.0, "exact")
-            for b in (b for group in _nickname_groups(a) for b in self.by_nickname.get(group, ())):
-                if b != a and b not in found[a]:
-                    sim = token_similarity(a, b, policy)
-                    if sim[0] >= policy.token_min:
-                        found[a][b] = sim
         return found  # initials support a match but never make a candidate: ``_score`` pairs them per candidate
 
     def match(self, customers: Sequence[Customer], threshold: float | None = None) -> list[Match]:
@@ -265,6 +333,9 @@ class ListIndex:
         results: list[Match] = []
         for customer, toks in queries:
             per_token = [names_of[a] for a in toks if len(a) > 1 and len(names_of[a])]  # a repeated token counts twice
+            # Compound pairs: a query token that is two adjacent list tokens written together, or the reverse.
+            per_token += [self.joined_postings[a] for a in toks if a in self.joined_postings]
+            per_token += [self.postings[j] for j in (toks[k] + toks[k + 1] for k in range(len(toks) - 1)) if j in self.postings]
             if not per_token:
                 continue
             candidates, anchored = np.unique(np.concatenate(per_token), return_counts=True)

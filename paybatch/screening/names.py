@@ -56,14 +56,45 @@ def tokens(name: str, *, kind: str = "") -> tuple[str, ...]:
     text = text.replace("'", "").replace("-", " ")
     words = _NON_WORD.sub(" ", text).split()
     kept = [w for w in words if w not in STOPWORDS and w not in ARTICLES]
+    if len(kept) < 2 <= len(words):  # "Timothy Le", "Wazir De": the particle is the surname, not a particle
+        kept = words
     if kind != "individual":
         drop = LEGAL_SUFFIXES if kind == "entity" else LEGAL_SUFFIXES - AMBIGUOUS_SUFFIXES
         kept = [w for w in kept if w not in drop] or kept  # a name made only of such words keeps them
     return tuple(kept)
 
 
-_SPELLINGS = (("kh", "h"), ("gh", "g"), ("ph", "f"), ("dj", "j"), ("dh", "d"), ("th", "t"), ("ou", "u"), ("ee", "i"),
-              ("q", "k"), ("c", "k"), ("y", "i"), ("w", "v"), ("z", "s"), ("x", "ks"))
+# Particles that are also written joined to the next word ("Alkabi", "Abubakr", "Binladen", "Vanderberg",
+# "Delacruz", "Macdonald"), longest first. Two-letter ones come off only before a consonant ("Alberto" keeps its
+# "al" only if "berto" follows: both sides of a comparison are stemmed alike, so a wrong cut costs little).
+PARTICLE_PREFIXES = tuple(sorted("""
+al el ul ad ar as at az an ash abu abou abo bin ibn ben bint abd abdul abdel abdal abdol abdur abdu
+van vander vanden vande von der den de del dela della di da du dos das la le mac mc st saint
+""".split(), key=lambda p: (-len(p), p)))
+STEM_MIN_LENGTH = 4
+_VOWEL_LETTERS = frozenset("aeiouy")
+
+
+@lru_cache(maxsize=262_144)
+def stem(token: str) -> str:
+    """The token without the particles written joined at its start: "alkabi" → "kabi", "vanderberg" → "berg";
+    the token itself when it has none (what is left must have ``STEM_MIN_LENGTH`` letters)."""
+    while True:
+        for prefix in PARTICLE_PREFIXES:
+            rest = token[len(prefix):]
+            if token.startswith(prefix) and len(rest) >= STEM_MIN_LENGTH and (len(prefix) > 2 or rest[0] not in _VOWEL_LETTERS):
+                token = rest
+                break
+        else:
+            return token
+
+
+# The alternations of the romanisation systems in use: Cyrillic's BGN/PCGN, ISO 9 (diacritics dropped), ICAO and
+# the older passport styles (shch/sch/sc, sh/s, zh/z, ch/c, ts/c, kh/h, j/y/i for й), and Arabic's English, French
+# and scholarly ones (kh/h, gh/g, dh/d, th/t, q/k, ou/u, ee/i, dj/j).
+_SPELLINGS = (("shch", "s"), ("sch", "s"), ("sh", "s"), ("zh", "z"), ("ch", "c"), ("ts", "c"), ("tz", "c"), ("kh", "h"),
+              ("gh", "g"), ("ph", "f"), ("dj", "j"), ("dh", "d"), ("th", "t"), ("ou", "u"), ("ee", "i"),
+              ("q", "k"), ("c", "k"), ("j", "i"), ("y", "i"), ("w", "v"), ("z", "s"), ("x", "ks"))
 
 
 @lru_cache(maxsize=262_144)
@@ -74,3 +105,27 @@ def skeleton(token: str) -> str:
         token = token.replace(old, new)
     key = token[:1] + "".join(ch for ch in token[1:] if ch not in "aeiou")
     return "".join(ch for i, ch in enumerate(key) if i == 0 or ch != key[i - 1])
+
+
+_VOWEL_RUN = re.compile(r"[aeiou]+")
+_DOUBLED = re.compile(r"(.)\1+")
+
+
+@lru_cache(maxsize=262_144)
+def frame(token: str) -> str:
+    """The consonants in place, each run of vowels one slot: "noor"/"nour" → "n_r", "isse"/"issa" → "_s_",
+    "yuri"/"uri" → "_r_". Short names differ between romanisations mostly in their vowels."""
+    for old, new in _SPELLINGS:
+        token = token.replace(old, new)
+    return _VOWEL_RUN.sub("_", _DOUBLED.sub(r"\1", token))
+
+
+# Mandarin syllables (pinyin: initials × finals, a superset of the ~400 in use): two of them that differ in a
+# vowel are two names ("zheng"/"zhang", "li"/"lu"), not one name romanised twice.
+_PINYIN = re.compile(r"(zh|ch|sh|[bpmfdtnlgkhjqxrzcsyw])?(iang|iong|uang|ang|eng|ing|ong|ian|iao|uai|uan|van|ai|ei|ao|ou"
+                     r"|an|en|in|un|vn|er|ia|ie|iu|ua|uo|ue|ui|ve|a|o|e|i|u|v)")
+
+
+@lru_cache(maxsize=65_536)
+def is_pinyin(token: str) -> bool:
+    return _PINYIN.fullmatch(token) is not None

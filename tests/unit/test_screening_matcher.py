@@ -88,6 +88,10 @@ def test_blocking_finds_exactly_what_the_exhaustive_scorer_finds(generated: List
     people = _customers(generated, rng, 12) + negatives(6, seed=seed)
     people.append(Customer("x", " ".join(rng.choice(GIVEN[o].split()) for o in rng.sample(sorted(GIVEN), 2))))
     people.append(Customer("i", f"{rng.choice('abcdefghijklmnopqrstuvwxyz')}. {rng.choice(generated.vocab)}"))
+    _, _, toks = rng.choice(generated.names)  # a particle or two adjacent tokens written together
+    people.append(Customer("p", " ".join([rng.choice(["al", "abu", "vander", "mc"]) + toks[0], *toks[1:]])))
+    if len(toks) > 1:
+        people.append(Customer("j", " ".join([toks[0] + toks[1], *toks[2:]])))
     blocked = {(m.customer_id, m.entry_id, m.score) for m in generated.match(people, threshold)}
     exhaustive = {(m.customer_id, m.entry_id, m.score) for m in generated.match_exhaustive(people, threshold)}
     assert blocked == exhaustive
@@ -134,3 +138,52 @@ def test_followthemoney_entities_parse(tmp_path: Path) -> None:
         parse(bad)
     with pytest.raises(Exception, match="does not exist"):
         parse(tmp_path / "missing")
+
+
+# Names as OFAC's SDN list (April 2021) writes them, and how customers write the same people.
+REAL_LIST = [("ofac-1", "individual", ["AL-KA'BI, Sa'd bin Sa'd Muhammad Shariyan"]), ("ofac-2", "individual", ["ABD AL-RAHMAN, Atiyah"]),
+             ("ofac-3", "individual", ["GHUMAYN, Abu Bakr Muhammad Muhammad"]), ("ofac-4", "individual", ["LECHUGA LICONA, Alfonso"]),
+             ("ofac-5", "individual", ["FERNANDEZ DE LUNA, Gerardo"]), ("ofac-6", "individual", ["ZAHER EL DINE, Hamdi"]),
+             ("ofac-7", "individual", ["NOOR, Haji Mohammad"]), ("ofac-8", "individual", ["ZHANG, Lei"]),
+             ("ofac-9", "individual", ["LEE, John", "MEADOWS, John"]), ("ofac-10", "individual", ["ZHEREBTSOV, Yuriy Gennadievych"]),
+             ("ofac-11", "individual", ["AL-ISSA, Issa"]), ("ofac-12", "individual", ["VAN DER BERG, Jan Willem"])]
+
+
+@pytest.fixture(scope="module")
+def real_names() -> ListIndex:
+    from paybatch.screening.lists import SanctionsEntry, build
+
+    return ListIndex(build([SanctionsEntry(id=i, type=t, names=n) for i, t, n in REAL_LIST], "test"))
+
+
+@pytest.mark.parametrize(("customer", "entry"), [
+    ("Sa'd bin Sa'd Muhammad Shariyan Alka'bi", "ofac-1"),  # the article joined
+    ("Atiyah Abdalrahman", "ofac-2"), ("Atiyah Abd-al-Rahman", "ofac-2"),  # abd + article + name, joined or hyphenated
+    ("Abubakr Muhammad Muhammad Ghumayn", "ofac-3"),  # Abu joined
+    ("Alfonso Lechugalicona", "ofac-4"), ("Alfonso Lechuga-Licona", "ofac-4"),  # a compound surname joined or hyphenated
+    ("Gerardo Fernandez Deluna", "ofac-5"), ("Hamdi Zaher Eldine", "ofac-6"), ("Jan Willem Vanderberg", "ofac-12"),
+    ("Haji Mohamad Nour", "ofac-7"),  # Arabic respellings: vowels, doubled letters
+    ("Yurii Gennadiyevich Zherebcov", "ofac-10"),  # Cyrillic: ISO 9 / passport styles (ts/c, y/i)
+    ("Isse Al-Issa", "ofac-11"),
+])
+def test_real_list_variants_match_their_entry(real_names: ListIndex, customer: str, entry: str) -> None:
+    found = {m.entry_id for m in real_names.match([Customer("c", customer, "individual")])}
+    assert entry in found
+
+
+@pytest.mark.parametrize("customer", [
+    "Zheng Lei",  # two Mandarin syllables differ in a vowel: two names, not one romanised twice
+    "Le John", "Timothy Le",  # "Le" is a Vietnamese surname here, not a particle to drop
+    "Ivan Leon",  # nickname pairs alone ("ivan"/"john", "leon"/"lee") never anchor a match
+    "Abd Al",  # particles alone are no name
+])
+def test_short_common_tokens_particles_and_nicknames_do_not_carry_a_match(real_names: ListIndex, customer: str) -> None:
+    assert real_names.match([Customer("c", customer, "individual")]) == []
+
+
+def test_particles_and_compounds_keep_blocking_exact(real_names: ListIndex) -> None:
+    people = [Customer(str(i), name) for i, name in enumerate([
+        "Alkabi Sad", "Abdulrahman Atiyah", "Abu Bakr Ghumayn", "Lechugalicona", "Deluna Fernandez", "Eldine Hamdi",
+        "Vanderberg", "Nour Haji", "Zhereb Tsov Yuriy", "Alissa Issa", "Al Issa", "Bakr Abu"])]
+    assert {(m.customer_id, m.entry_id, m.score) for m in real_names.match(people, 0.3)} == \
+        {(m.customer_id, m.entry_id, m.score) for m in real_names.match_exhaustive(people, 0.3)}
