@@ -79,7 +79,8 @@ package: setup ## build the Lambda bundle (with its dependencies) and the Glue l
 	$(BIN)/python -c "from paybatch.ops.package import *; from pathlib import Path; \
 	  print(build_lambda_bundle(Path('deploy/build/lambda'))); print(build_glue_library(Path('deploy/build/paybatch.zip')))"
 
-bench: setup ## benchmarks, side by side with the alternatives
+bench: setup ## benchmarks, side by side with the alternatives (installs the bench extra: nomenklatura, faker, iuliia)
+	$(UV) pip install --quiet --python $(BIN)/python -r requirements-bench.lock
 	$(BIN)/python -m bench
 
 local-up: setup ## start the local environment (ENV=dev|prod)
@@ -94,9 +95,11 @@ local-status: setup ## show the local environment
 clean: local-down ## stop everything and remove the venv, caches and local state
 	rm -rf $(VENV) .cache .paybatch .pytest_cache .mypy_cache .ruff_cache demo-output *.egg-info deploy/build deploy/cdk.out dist build
 
-lock: ## re-resolve pyproject.toml's dependencies (every extra) into requirements.lock, keeping current pins where they fit
-	$(UV) pip compile pyproject.toml --all-extras --python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
-	  --quiet --no-header -o requirements.lock
+lock: ## re-resolve pyproject.toml's dependencies into requirements.lock (and the bench extra's into requirements-bench.lock)
+	$(UV) pip compile pyproject.toml --extra spark --extra local --extra cdk --extra dev --python-version 3.11 \
+	  --python-platform x86_64-unknown-linux-gnu --quiet --no-header -o requirements.lock
+	$(UV) pip compile pyproject.toml --extra bench --python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
+	  --quiet --no-header -o requirements-bench.lock
 	@sed -i '1i # Fully pinned, resolved dependencies of pyproject.toml (all extras), for Python 3.11 on x86_64 Linux. Regenerate: make lock' requirements.lock
 
 wheel: setup ## build the paybatch wheel (its dependencies declared in pyproject.toml) into dist/

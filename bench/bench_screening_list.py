@@ -4,7 +4,7 @@ The list is OFAC's SDN list as published in April 2021 (``../shared/data/ofac-sd
 variants of its primary names and aliases in the classes customers really write (bench/screening_cases.py),
 negatives are Faker's people of 25 locales. The same cases go to paybatch (its token index, the default
 threshold), to nomenklatura's ``logic-v2`` (yente's default, at 0.70) and to its OFAC Search emulation
-``ofac`` (at 0.85) on candidates retrieved as bench/screening_peers.py says. One table: recall per class,
+``ofac`` (at 0.90) on candidates retrieved as bench/screening_peers.py says. One table: recall per class,
 share of negatives alerted per locale; it is written to docs/benchmarks.md with the date.
 
 ``python -m bench.bench_screening_list [PER_CLASS PER_LOCALE]`` runs a smaller sample; ``--misses`` also prints

@@ -51,7 +51,7 @@ from paybatch.screening.names import frame, is_pinyin, skeleton, stem, tokens
 
 @dataclass(frozen=True)
 class ScoringPolicy:
-    threshold: float = 0.92  # make bench: recall 0.99 on generated variants, 0.47 % of negatives alerted
+    threshold: float = 0.92  # its recall and alert rates, per class and locale: docs/benchmarks.md (make bench)
     token_min: float = 0.80
     nickname: float = 0.95
     transliteration: float = 0.92
