@@ -187,13 +187,13 @@ def legal_form_variant(name: str, rng: random.Random) -> str | None:
     if not found:
         return f"{name} {rng.choice(('LLC', 'Ltd', 'S.A.', 'GmbH', 'JSC', 'Co., Ltd.'))}"
     matched, compare = found[-1]
-    bare = name.replace(matched, " ").split()
+    bare = re.sub(rf"(?<!\w){re.escape(matched)}(?![\w.])", " ", name).strip(" ,").split()
     if not bare:
         return None
     choices = {
         "abbreviated": replace_org_types_display(name),
         "generic": re.sub(r"\b(llc|jsc)\b", lambda m: m.group(1).upper(), replace_org_types_compare(name, generic=True)),
-        "expanded": name.replace(matched, EXPANSIONS[compare]) if compare in EXPANSIONS else "",
+        "expanded": re.sub(rf"(?<!\w){re.escape(matched)}(?![\w.])", EXPANSIONS[compare], name) if compare in EXPANSIONS else "",
         "dropped": " ".join(bare),
     }
     options = [v for v in choices.values() if v and v.lower() != name.lower()]

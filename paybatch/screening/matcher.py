@@ -46,14 +46,14 @@ from rapidfuzz.distance import OSA, Indel, JaroWinkler
 from rapidfuzz.process import cdist
 
 from paybatch.screening.lists import SanctionsList
-from paybatch.screening.names import frame, is_pinyin, skeleton, stem, tokens
+from paybatch.screening.names import frames, is_pinyin, skeletons, stem, tokens
 
 
 @dataclass(frozen=True)
 class ScoringPolicy:
     threshold: float = 0.92  # its recall and alert rates, per class and locale: docs/benchmarks.md (make bench)
     token_min: float = 0.80
-    nickname: float = 0.95
+    nickname: float = 0.90
     transliteration: float = 0.92
     one_edit: float = 0.94
     one_edit_min_length: int = 5
@@ -64,6 +64,7 @@ class ScoringPolicy:
     short_penalty: float = 0.10
     short_length: int = 4
     extra_token_penalty: float = 0.04
+    extra_list_token_penalty: float = 0.01  # each further token the list's name has and the customer's has not
     type_penalty: float = 0.10
     dob_bonus: float = 0.02
     dob_penalty: float = 0.08
@@ -123,12 +124,12 @@ def _similarity(a: str, b: str, policy: ScoringPolicy) -> tuple[float, str]:
         return 0.0, "none"  # two Mandarin syllables that differ are two names ("zheng"/"zhang", "li"/"lu")
     jaro_winkler = JaroWinkler.normalized_similarity(a, b)
     if max(len(a), len(b)) >= policy.one_edit_min_length and min(len(a), len(b)) >= policy.one_edit_min_length - 1 \
-            and OSA.distance(a, b, score_cutoff=1) <= 1:
+            and a[0] == b[0] and OSA.distance(a, b, score_cutoff=1) <= 1:
         return policy.one_edit, "one edit"  # a typo: one letter changed, added, dropped or two swapped
-    key = skeleton(a)
-    if jaro_winkler >= policy.token_min and len(key) >= policy.skeleton_min and key == skeleton(b):
+    if jaro_winkler >= policy.token_min and any(len(k) >= policy.skeleton_min for k in skeletons(a) & skeletons(b)):
         return policy.transliteration, "transliteration"
-    if jaro_winkler >= policy.token_min - policy.phonetic_bonus and frame(a) == frame(b) and len(frame(a)) >= 3:
+    if jaro_winkler >= policy.token_min - policy.phonetic_bonus and min(len(a), len(b)) >= 4 and frames(a) & frames(b) \
+            and not (is_pinyin(a) or is_pinyin(b)):
         return policy.transliteration, "transliteration"  # "noor"/"nour", "issa"/"isse": only the vowels differ
     # Jaro-Winkler rewards a shared prefix ("tanaka"/"taan" 0.82); averaged with the edit similarity (Indel)
     # it no longer does, and a real typo or transliteration keeps both high. Never above Jaro-Winkler itself.
@@ -162,18 +163,16 @@ Pair = tuple[float, tuple[int, ...], tuple[int, ...], str]  # similarity, query 
 
 
 def _compound_pairs(query: Sequence[str], candidate: Sequence[str], policy: ScoringPolicy) -> list[Pair]:
-    """One token that is two adjacent tokens of the other name written together ("gutierrezaguirre" for
+    """One token that is two or three adjacent tokens of the other name written together ("gutierrezaguirre" for
     "gutierrez aguirre", "abubakr" for "abu bakr")."""
     pairs: list[Pair] = []
     for (one, two, flip) in ((query, candidate, False), (candidate, query, True)):
-        joined = {one[k] + one[k + 1]: k for k in range(len(one) - 1)}
+        joined = {"".join(one[k:k + n]): tuple(range(k, k + n)) for n in (3, 2) for k in range(len(one) - n + 1)}
         for j, token in enumerate(two):
-            k = joined.get(token)
-            if k is not None:
+            run = joined.get(token)
+            if run is not None:
                 single: tuple[int, ...] = (j,)
-                joined_pair: tuple[int, ...] = (k, k + 1)
-                pairs.append((policy.compound, single, joined_pair, "compound") if flip
-                             else (policy.compound, joined_pair, single, "compound"))
+                pairs.append((policy.compound, single, run, "compound") if flip else (policy.compound, run, single, "compound"))
     return pairs
 
 
@@ -209,7 +208,12 @@ def name_score(query: Sequence[str], candidate: Sequence[str], sims: dict[tuple[
     short_side, short_used, long_side, long_used = (query, used_q, candidate, used_c) if len(query) <= len(candidate) \
         else (candidate, used_c, query, used_q)
     total = matched_weight + sum(weight(t) for i, t in enumerate(short_side) if i not in short_used)
-    score = weighted / total - policy.extra_token_penalty * (len(long_side) - len(long_used))
+    extra = len(long_side) - len(long_used)
+    if long_side is candidate and extra:  # the list's fuller name: customers leave middle names out, the first costs most
+        penalty = policy.extra_token_penalty + policy.extra_list_token_penalty * (extra - 1)
+    else:
+        penalty = policy.extra_token_penalty * extra
+    score = weighted / total - penalty
     return max(0.0, score), matched
 
 
@@ -259,8 +263,9 @@ class ListIndex:
         self.name_initials = np.asarray([sum(len(t) == 1 for t in toks) for _, _, toks in self.names], dtype=np.int32)
         joined: dict[str, set[int]] = defaultdict(set)  # two adjacent tokens written together → the names
         for n, (_, _, toks) in enumerate(self.names):
-            for k in range(len(toks) - 1):
-                joined[toks[k] + toks[k + 1]].add(n)
+            for width in (2, 3):
+                for k in range(len(toks) - width + 1):
+                    joined["".join(toks[k:k + width])].add(n)
         self.joined_postings = {t: np.asarray(sorted(ids), dtype=np.int32) for t, ids in joined.items()}
         self.by_nickname: dict[str, list[str]] = defaultdict(list)
         self._forms: dict[str, list[str]] = defaultdict(list)  # a token, or its stem → the list tokens with that form
@@ -272,6 +277,8 @@ class ListIndex:
                 if stem(t) != t:
                     self._forms[stem(t)].append(t)
         self._fuzzy_forms = sorted(self._forms)
+        self._near_forms: dict[str, list[str]] = {}  # a query form → the list's forms within the cutoff
+        self._similarities: dict[tuple[str, str], tuple[float, str]] = {}  # (query token, list token) → sim
         # Inverse document frequency over the list's names: a given name on a thousand names weighs less than a surname.
         total = len(self.names) + 1
         self.weights = {t: 1.0 + float(np.log(total / (1 + len(ids)))) for t, ids in self.postings.items()}
@@ -293,22 +300,21 @@ class ListIndex:
                 for form in {a, stem(a)}:
                     owners[form].append(a)
 
+        cache = self._similarities
+
         def consider(a: str, b: str) -> None:
             if b not in found[a]:
-                sim = token_similarity(a, b, policy)
+                sim = cache.get((a, b))
+                if sim is None:
+                    sim = cache[(a, b)] = token_similarity(a, b, policy)
                 if sim[0] >= policy.token_min:
                     found[a][b] = sim
 
-        forms = sorted(owners)
-        cutoff = policy.token_min - policy.phonetic_bonus
-        for start in range(0, len(forms), 256):  # a dense block of scores at a time
-            block = forms[start:start + 256]
-            scores = cdist(block, self._fuzzy_forms, scorer=JaroWinkler.normalized_similarity, score_cutoff=cutoff,
-                           dtype=np.float32)
-            rows, cols = np.nonzero(scores)
-            for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
-                for a in owners[block[r]]:
-                    for b in self._forms[self._fuzzy_forms[c]]:
+        self._look_up_near_forms(owners)
+        for form, tokens_with_form in owners.items():
+            for near in self._near_forms[form]:
+                for a in tokens_with_form:
+                    for b in self._forms[near]:
                         consider(a, b)
         for form, tokens_with_form in owners.items():
             for a in tokens_with_form:
@@ -320,6 +326,24 @@ class ListIndex:
             if a in self.postings:
                 found[a][a] = (1.0, "exact")
         return found  # initials support a match but never make a candidate: ``_score`` pairs them per candidate
+
+    def _look_up_near_forms(self, forms: Iterable[str]) -> None:
+        """The list's forms within the Jaro-Winkler cutoff of each form not looked up before (remembered: a nightly
+        run meets the same names again and again). Both caches are bounded."""
+        if len(self._near_forms) > 500_000 or len(self._similarities) > 4_000_000:
+            self._near_forms.clear()
+            self._similarities.clear()
+        new = sorted(f for f in forms if f not in self._near_forms)
+        cutoff = self.policy.token_min - self.policy.phonetic_bonus
+        for start in range(0, len(new), 256):  # a dense block of scores at a time
+            block = new[start:start + 256]
+            scores = cdist(block, self._fuzzy_forms, scorer=JaroWinkler.normalized_similarity, score_cutoff=cutoff,
+                           dtype=np.float32)
+            rows, cols = np.nonzero(scores)
+            near: dict[str, list[str]] = {form: [] for form in block}
+            for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
+                near[block[r]].append(self._fuzzy_forms[c])
+            self._near_forms.update(near)
 
     def match(self, customers: Sequence[Customer], threshold: float | None = None) -> list[Match]:
         """Every (customer, entry) scoring at or above the threshold: blocked by the token index."""
@@ -335,7 +359,8 @@ class ListIndex:
             per_token = [names_of[a] for a in toks if len(a) > 1 and len(names_of[a])]  # a repeated token counts twice
             # Compound pairs: a query token that is two adjacent list tokens written together, or the reverse.
             per_token += [self.joined_postings[a] for a in toks if a in self.joined_postings]
-            per_token += [self.postings[j] for j in (toks[k] + toks[k + 1] for k in range(len(toks) - 1)) if j in self.postings]
+            per_token += [self.postings[j] for j in ("".join(toks[k:k + w]) for w in (2, 3) for k in range(len(toks) - w + 1))
+                          if j in self.postings]
             if not per_token:
                 continue
             candidates, anchored = np.unique(np.concatenate(per_token), return_counts=True)
