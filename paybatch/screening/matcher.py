@@ -162,12 +162,20 @@ class Match:
 Pair = tuple[float, tuple[int, ...], tuple[int, ...], str]  # similarity, query token indices, list token indices, how
 
 
+@lru_cache(maxsize=1 << 18)
+def _joins(tokens: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
+    """Two or three adjacent tokens written together → their positions."""
+    return {"".join(tokens[k:k + n]): tuple(range(k, k + n)) for n in (3, 2) for k in range(len(tokens) - n + 1)}
+
+
 def _compound_pairs(query: Sequence[str], candidate: Sequence[str], policy: ScoringPolicy) -> list[Pair]:
     """One token that is two or three adjacent tokens of the other name written together ("gutierrezaguirre" for
     "gutierrez aguirre", "abubakr" for "abu bakr")."""
     pairs: list[Pair] = []
     for (one, two, flip) in ((query, candidate, False), (candidate, query, True)):
-        joined = {"".join(one[k:k + n]): tuple(range(k, k + n)) for n in (3, 2) for k in range(len(one) - n + 1)}
+        joined = _joins(tuple(one))
+        if not joined:
+            continue
         for j, token in enumerate(two):
             run = joined.get(token)
             if run is not None:
@@ -277,8 +285,8 @@ class ListIndex:
                 if stem(t) != t:
                     self._forms[stem(t)].append(t)
         self._fuzzy_forms = sorted(self._forms)
-        self._near_forms: dict[str, list[str]] = {}  # a query form → the list's forms within the cutoff
-        self._similarities: dict[tuple[str, str], tuple[float, str]] = {}  # (query token, list token) → sim
+        self._similar: dict[str, dict[str, tuple[float, str]]] = {}  # a query token → its similar list tokens
+        self._names_of: dict[str, npt.NDArray[np.int32]] = {}  # a query token → the names it anchors in
         # Inverse document frequency over the list's names: a given name on a thousand names weighs less than a surname.
         total = len(self.names) + 1
         self.weights = {t: 1.0 + float(np.log(total / (1 + len(ids)))) for t, ids in self.postings.items()}
@@ -289,10 +297,20 @@ class ListIndex:
 
     def similar_tokens(self, query_tokens: Iterable[str]) -> dict[str, dict[str, tuple[float, str]]]:
         """For each query token, every list token with ``sim >= token_min`` (and how): exact, nickname, fuzzy,
-        particle. A pair reaches ``token_min`` only through its tokens or their stems (exact, nickname, or a
-        Jaro-Winkler of ``token_min - phonetic_bonus`` or more): every such pair of forms is looked up."""
-        policy = self.policy
+        particle. Remembered per token (bounded): a nightly run meets the same given names and surnames again and again."""
         wanted = sorted({t for t in query_tokens if t})
+        new = [a for a in wanted if a not in self._similar]
+        if new:
+            if len(self._similar) + len(new) > 400_000:
+                self._similar.clear()
+                self._names_of.clear()
+            self._similar.update(self._find_similar(new))
+        return {a: self._similar[a] for a in wanted}
+
+    def _find_similar(self, wanted: Sequence[str]) -> dict[str, dict[str, tuple[float, str]]]:
+        """A pair reaches ``token_min`` only through its tokens or their stems (exact, nickname, or a Jaro-Winkler
+        of ``token_min - phonetic_bonus`` or more): every such pair of forms is looked up."""
+        policy = self.policy
         found: dict[str, dict[str, tuple[float, str]]] = {t: {} for t in wanted}
         owners: dict[str, list[str]] = defaultdict(list)  # a query form → the query tokens with it
         for a in wanted:
@@ -300,21 +318,22 @@ class ListIndex:
                 for form in {a, stem(a)}:
                     owners[form].append(a)
 
-        cache = self._similarities
-
         def consider(a: str, b: str) -> None:
             if b not in found[a]:
-                sim = cache.get((a, b))
-                if sim is None:
-                    sim = cache[(a, b)] = token_similarity(a, b, policy)
+                sim = token_similarity(a, b, policy)
                 if sim[0] >= policy.token_min:
                     found[a][b] = sim
 
-        self._look_up_near_forms(owners)
-        for form, tokens_with_form in owners.items():
-            for near in self._near_forms[form]:
-                for a in tokens_with_form:
-                    for b in self._forms[near]:
+        forms = sorted(owners)
+        cutoff = policy.token_min - policy.phonetic_bonus
+        for start in range(0, len(forms), 256):  # a dense block of scores at a time
+            block = forms[start:start + 256]
+            scores = cdist(block, self._fuzzy_forms, scorer=JaroWinkler.normalized_similarity, score_cutoff=cutoff,
+                           dtype=np.float32)
+            rows, cols = np.nonzero(scores)
+            for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
+                for a in owners[block[r]]:
+                    for b in self._forms[self._fuzzy_forms[c]]:
                         consider(a, b)
         for form, tokens_with_form in owners.items():
             for a in tokens_with_form:
@@ -327,33 +346,16 @@ class ListIndex:
                 found[a][a] = (1.0, "exact")
         return found  # initials support a match but never make a candidate: ``_score`` pairs them per candidate
 
-    def _look_up_near_forms(self, forms: Iterable[str]) -> None:
-        """The list's forms within the Jaro-Winkler cutoff of each form not looked up before (remembered: a nightly
-        run meets the same names again and again). Both caches are bounded."""
-        if len(self._near_forms) > 500_000 or len(self._similarities) > 4_000_000:
-            self._near_forms.clear()
-            self._similarities.clear()
-        new = sorted(f for f in forms if f not in self._near_forms)
-        cutoff = self.policy.token_min - self.policy.phonetic_bonus
-        for start in range(0, len(new), 256):  # a dense block of scores at a time
-            block = new[start:start + 256]
-            scores = cdist(block, self._fuzzy_forms, scorer=JaroWinkler.normalized_similarity, score_cutoff=cutoff,
-                           dtype=np.float32)
-            rows, cols = np.nonzero(scores)
-            near: dict[str, list[str]] = {form: [] for form in block}
-            for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
-                near[block[r]].append(self._fuzzy_forms[c])
-            self._near_forms.update(near)
-
     def match(self, customers: Sequence[Customer], threshold: float | None = None) -> list[Match]:
         """Every (customer, entry) scoring at or above the threshold: blocked by the token index."""
         threshold = self.policy.threshold if threshold is None else threshold
         queries = [(c, customer_tokens(c)) for c in customers]
         similar = self.similar_tokens(t for _, toks in queries for t in toks)
-        names_of: dict[str, npt.NDArray[np.int32]] = {}  # query token → the names holding a token it anchors to
+        names_of = self._names_of  # query token → the names holding a token it anchors to (remembered with ``_similar``)
         for a, found in similar.items():
-            lists = [self.postings[b] for b, (_, how) in found.items() if how != "initial"] if len(a) > 1 else []
-            names_of[a] = np.unique(np.concatenate(lists)) if lists else np.empty(0, dtype=np.int32)
+            if a not in names_of:
+                lists = [self.postings[b] for b, (_, how) in found.items() if how != "initial"] if len(a) > 1 else []
+                names_of[a] = np.unique(np.concatenate(lists)) if lists else np.empty(0, dtype=np.int32)
         results: list[Match] = []
         for customer, toks in queries:
             per_token = [names_of[a] for a in toks if len(a) > 1 and len(names_of[a])]  # a repeated token counts twice
