@@ -46,7 +46,7 @@ from rapidfuzz.distance import OSA, Indel, JaroWinkler
 from rapidfuzz.process import cdist
 
 from paybatch.screening.lists import SanctionsList
-from paybatch.screening.names import frames, is_pinyin, skeletons, stem, tokens
+from paybatch.screening.names import forms, frames, is_pinyin, respellings, skeletons, stem, tokens
 
 
 @dataclass(frozen=True)
@@ -120,12 +120,17 @@ def _similarity(a: str, b: str, policy: ScoringPolicy) -> tuple[float, str]:
         return (policy.initial, "initial") if a[0] == b[0] and len(a) != len(b) else (0.0, "none")
     if _nickname_groups(a) & _nickname_groups(b):
         return policy.nickname, "nickname"
-    if is_pinyin(a) and is_pinyin(b):
-        return 0.0, "none"  # two Mandarin syllables that differ are two names ("zheng"/"zhang", "li"/"lu")
+    if is_pinyin(a) and is_pinyin(b) and a.replace("h", "") != b.replace("h", ""):
+        return 0.0, "none"  # two Mandarin syllables that differ are two names ("zheng"/"zhang"), c/ch, s/sh, z/zh aside
     jaro_winkler = JaroWinkler.normalized_similarity(a, b)
     if max(len(a), len(b)) >= policy.one_edit_min_length and min(len(a), len(b)) >= policy.one_edit_min_length - 1 \
             and a[0] == b[0] and OSA.distance(a, b, score_cutoff=1) <= 1:
         return policy.one_edit, "one edit"  # a typo: one letter changed, added, dropped or two swapped
+    readings_a, readings_b = respellings(a), respellings(b)
+    if min(len(a), len(b)) >= 3 and set(readings_a) & set(readings_b):
+        return policy.transliteration, "transliteration"  # one spelling in two systems: "dzhang"/"jang", "mixail"/"mikhail"
+    # Keys that drop letters (skeletons, vowel frames) only where the tokens are close as written: gated on the
+    # respelled tokens they let "jeongho" pass for "yong" (measured: a third more alerts on negatives).
     if jaro_winkler >= policy.token_min and any(len(k) >= policy.skeleton_min for k in skeletons(a) & skeletons(b)):
         return policy.transliteration, "transliteration"
     if jaro_winkler >= policy.token_min - policy.phonetic_bonus and min(len(a), len(b)) >= 4 and frames(a) & frames(b) \
@@ -276,14 +281,13 @@ class ListIndex:
                     joined["".join(toks[k:k + width])].add(n)
         self.joined_postings = {t: np.asarray(sorted(ids), dtype=np.int32) for t, ids in joined.items()}
         self.by_nickname: dict[str, list[str]] = defaultdict(list)
-        self._forms: dict[str, list[str]] = defaultdict(list)  # a token, or its stem → the list tokens with that form
+        self._forms: dict[str, list[str]] = defaultdict(list)  # a form (names.forms) → the list tokens with it
         for t in self.vocab:
-            for group in _nickname_groups(t) | _nickname_groups(stem(t)):
+            for group in frozenset().union(*(_nickname_groups(f) for f in forms(t))):
                 self.by_nickname[group].append(t)
             if len(t) > 1:
-                self._forms[t].append(t)
-                if stem(t) != t:
-                    self._forms[stem(t)].append(t)
+                for form in forms(t):
+                    self._forms[form].append(t)
         self._fuzzy_forms = sorted(self._forms)
         self._similar: dict[str, dict[str, tuple[float, str]]] = {}  # a query token → its similar list tokens
         self._names_of: dict[str, npt.NDArray[np.int32]] = {}  # a query token → the names it anchors in
@@ -315,7 +319,7 @@ class ListIndex:
         owners: dict[str, list[str]] = defaultdict(list)  # a query form → the query tokens with it
         for a in wanted:
             if len(a) > 1:
-                for form in {a, stem(a)}:
+                for form in forms(a):
                     owners[form].append(a)
 
         def consider(a: str, b: str) -> None:
@@ -324,10 +328,10 @@ class ListIndex:
                 if sim[0] >= policy.token_min:
                     found[a][b] = sim
 
-        forms = sorted(owners)
+        query_forms = sorted(owners)
         cutoff = policy.token_min - policy.phonetic_bonus
-        for start in range(0, len(forms), 256):  # a dense block of scores at a time
-            block = forms[start:start + 256]
+        for start in range(0, len(query_forms), 256):  # a dense block of scores at a time
+            block = query_forms[start:start + 256]
             scores = cdist(block, self._fuzzy_forms, scorer=JaroWinkler.normalized_similarity, score_cutoff=cutoff,
                            dtype=np.float32)
             rows, cols = np.nonzero(scores)
