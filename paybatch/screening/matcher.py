@@ -288,7 +288,9 @@ class ListIndex:
             if len(t) > 1:
                 for form in forms(t):
                     self._forms[form].append(t)
-        self._fuzzy_forms = sorted(self._forms)
+        # Fuzzy look-ups need only the tokens and their stems (the Jaro-Winkler gates are on those); the respelled
+        # forms are looked up exactly (one spelling in two systems), which keeps the cold look-up cheap.
+        self._fuzzy_forms = sorted({f for t in self.vocab if len(t) > 1 for f in (t, stem(t))})
         self._similar: dict[str, dict[str, tuple[float, str]]] = {}  # a query token → its similar list tokens
         self._names_of: dict[str, npt.NDArray[np.int32]] = {}  # a query token → the names it anchors in
         # Inverse document frequency over the list's names: a given name on a thousand names weighs less than a surname.
@@ -328,7 +330,7 @@ class ListIndex:
                 if sim[0] >= policy.token_min:
                     found[a][b] = sim
 
-        query_forms = sorted(owners)
+        query_forms = sorted({f for a in wanted if len(a) > 1 for f in (a, stem(a))})
         cutoff = policy.token_min - policy.phonetic_bonus
         for start in range(0, len(query_forms), 256):  # a dense block of scores at a time
             block = query_forms[start:start + 256]
@@ -338,7 +340,7 @@ class ListIndex:
             for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
                 for a in owners[block[r]]:
                     for b in self._forms[self._fuzzy_forms[c]]:
-                        consider(a, b)
+                        consider(a, b)  # (a token whose stem or respelling is this form is considered too: a superset)
         for form, tokens_with_form in owners.items():
             for a in tokens_with_form:
                 for b in self._forms.get(form, ()):
