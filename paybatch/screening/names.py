@@ -42,6 +42,21 @@ def fold(text: str) -> str:
     return anyascii(text).lower()
 
 
+_ALLAH = ("lah", "lla", "llah", "allah", "ullah", "illah", "lahi", "llahi")
+
+
+def _split_abd(word: str) -> tuple[str, ...]:
+    """'Abd with the article, alone or written joined to the name it governs: "abdul" → abd; "abdulhaq" →
+    abd haq (but "abdullah", 'Abd Allah, stays one word: a name of its own)."""
+    if word in ABD_FORMS:
+        return ("abd",)
+    for form in sorted(ABD_FORMS, key=len, reverse=True):
+        rest = word[len(form):]
+        if word.startswith(form) and len(rest) >= 3 and not rest.endswith(_ALLAH):
+            return ("abd", rest)
+    return (word,)
+
+
 @lru_cache(maxsize=262_144)
 def tokens(name: str, *, kind: str = "") -> tuple[str, ...]:
     """The name's identifying tokens, in reading order (given names first).
@@ -55,7 +70,7 @@ def tokens(name: str, *, kind: str = "") -> tuple[str, ...]:
     text = _DOTTED.sub(r"\1", _DOTTED.sub(r"\1", fold(name)))  # "S.A." and "L.L.C." are one word each
     text = text.replace("'", "").replace("-", " ")
     words = _NON_WORD.sub(" ", text).split()
-    words = ["abd" if w in ABD_FORMS else w for w in words]
+    words = [part for w in words for part in _split_abd(w)]
     kept = [w for w in words if w not in STOPWORDS and w not in ARTICLES]
     if len(kept) < 2 <= len(words):  # "Timothy Le", "Wazir De": the particle is the surname, not a particle
         kept = words

@@ -146,7 +146,9 @@ REAL_LIST = [("ofac-1", "individual", ["AL-KA'BI, Sa'd bin Sa'd Muhammad Shariya
              ("ofac-5", "individual", ["FERNANDEZ DE LUNA, Gerardo"]), ("ofac-6", "individual", ["ZAHER EL DINE, Hamdi"]),
              ("ofac-7", "individual", ["NOOR, Haji Mohammad"]), ("ofac-8", "individual", ["ZHANG, Lei"]),
              ("ofac-9", "individual", ["LEE, John", "MEADOWS, John"]), ("ofac-10", "individual", ["ZHEREBTSOV, Yuriy Gennadievych"]),
-             ("ofac-11", "individual", ["AL-ISSA, Issa"]), ("ofac-12", "individual", ["VAN DER BERG, Jan Willem"])]
+             ("ofac-11", "individual", ["AL-ISSA, Issa"]), ("ofac-12", "individual", ["VAN DER BERG, Jan Willem"]),
+             ("ofac-13", "individual", ["RAZVOZHAEV, Mikhail Vladimirovich"]), ("ofac-14", "individual", ["AFANASYEVA, Yulia Andreevna"]),
+             ("ofac-15", "individual", ["KARYAKIN, Alexei Vyacheslavovich"])]
 
 
 @pytest.fixture(scope="module")
@@ -165,6 +167,9 @@ def real_names() -> ListIndex:
     ("Haji Mohamad Nour", "ofac-7"),  # Arabic respellings: vowels, doubled letters
     ("Yurii Gennadiyevich Zherebcov", "ofac-10"),  # Cyrillic: ISO 9 / passport styles (ts/c, y/i)
     ("Isse Al-Issa", "ofac-11"),
+    ("Mixail Vladimirovič Razvožaev", "ofac-13"),  # GOST 7.79 / scholarly: x for kh, č, ž
+    ("Iulia Andreevna Afanaseva", "ofac-14"),  # ICAO Doc 9303: iu for yu
+    ("Aleksej Vjačeslavovič Karjakin", "ofac-15"),  # ISO 9: j for й and for the y of я
 ])
 def test_real_list_variants_match_their_entry(real_names: ListIndex, customer: str, entry: str) -> None:
     found = {m.entry_id for m in real_names.match([Customer("c", customer, "individual")])}
