@@ -81,6 +81,7 @@ package: setup ## build the Lambda bundle (with its dependencies) and the Glue l
 
 bench: setup ## benchmarks, side by side with the alternatives (installs the bench extra: nomenklatura, faker, iuliia)
 	$(UV) pip install --quiet --python $(BIN)/python -r requirements-bench.lock
+	@rm -f $(STAMP)  # the venv now differs from requirements.lock: the next `make setup` syncs it back
 	$(BIN)/python -m bench
 
 local-up: setup ## start the local environment (ENV=dev|prod)
