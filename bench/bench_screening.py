@@ -22,8 +22,9 @@ import numpy as np
 
 from bench.measure import run_measured
 from paybatch.screening.lists import SanctionsList, parse
-from paybatch.screening.matcher import DEFAULT_POLICY, Customer, ListIndex
+from paybatch.screening.matcher import Customer, ListIndex
 from paybatch.screening.names import fold
+from paybatch.screening.similarity import DEFAULT_POLICY
 from paybatch.screening.synthetic import ENTITY_ONLY, PERSON_ONLY, VARIANT_KINDS, negatives, variant, write_ofac_list
 
 LIST_ENTRIES = 15_000

@@ -23,7 +23,8 @@ from pathlib import Path
 from bench.screening_cases import CLASSES, LOCALES, Case, negatives, positives
 from bench.screening_peers import PEERS, Peer, nearest_entries
 from paybatch.screening.lists import SanctionsList, parse
-from paybatch.screening.matcher import DEFAULT_POLICY, ListIndex
+from paybatch.screening.matcher import ListIndex
+from paybatch.screening.similarity import DEFAULT_POLICY
 
 ROOT = Path(__file__).resolve().parents[1]
 LIST_FOLDER = ROOT.parent / "shared" / "data" / "ofac-sdn-2021-04"

@@ -150,7 +150,8 @@ def serve(
     from paybatch.errors import PaybatchError
     from paybatch.screening.api import server
     from paybatch.screening.bulk import load_list
-    from paybatch.screening.matcher import ListIndex, ScoringPolicy
+    from paybatch.screening.matcher import ListIndex
+    from paybatch.screening.similarity import ScoringPolicy
 
     def in_use(exc: OSError) -> PaybatchError:
         return PaybatchError(f"cannot listen on 127.0.0.1:{port} ({exc.strerror or exc}): is another server on it? "

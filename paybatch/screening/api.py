@@ -114,7 +114,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         from paybatch.aws import AwsClients
         from paybatch.config import load_settings
         from paybatch.screening.lists import load_stored
-        from paybatch.screening.matcher import ScoringPolicy
+        from paybatch.screening.similarity import ScoringPolicy
 
         clients = AwsClients(load_settings())
         _INDEX = ListIndex(load_stored(clients), ScoringPolicy(threshold=clients.settings.screening.threshold))

@@ -28,7 +28,8 @@ from paybatch.config import Settings
 from paybatch.contracts.tracking import utcnow
 from paybatch.errors import PaybatchError
 from paybatch.screening.lists import SanctionsList, load_stored, parse
-from paybatch.screening.matcher import Customer, ListIndex, ScoringPolicy
+from paybatch.screening.matcher import Customer, ListIndex
+from paybatch.screening.similarity import ScoringPolicy
 
 MATCHES_TABLE = "screening_matches"
 MATCHES_SCHEMA = pa.schema([

@@ -1,34 +1,25 @@
-"""The screening score, the token index that finds candidates, and the exhaustive scorer it must agree with.
+"""The name score, the token index that finds candidates, and the exhaustive scorer it must agree with.
 
-**Token similarity** ``sim(a, b)`` (both normalised by :mod:`paybatch.screening.names`):
-1.0 when equal; 0.95 when one is a nickname of the other ("bob"/"robert"); 0.94 when one has 5 letters or
-more, the other 4 or more, and one edit (a letter changed, added or dropped, two swapped) makes one the other; 0.92 when their Jaro-Winkler
-reaches ``token_min`` and their transliteration skeletons agree ("yusuf"/"yousef", :func:`names.skeleton`);
-0.9 when one is the
-other's initial ("j"/"john": supporting only, never an anchor); else the lower of Jaro-Winkler and the mean of
-Jaro-Winkler and the Indel (edit) similarity (rapidfuzz; Jaro-Winkler alone rewards a shared prefix), plus
-``phonetic_bonus`` when their metaphone keys agree and minus ``phonetic_penalty`` when they do not, or,
-with no phonetic credit, minus ``short_penalty`` when either token has ``short_length`` (4) letters or fewer (Jaro-Winkler is
-generous to short strings: "li"/"lu" is 0.67, "lima"/"lim" 0.95). Pairs below ``token_min`` count as no match.
+Token similarity is :mod:`paybatch.screening.similarity`'s. **Name score** (customer name q against one list
+name c): the best pairs are taken greedily, highest similarity first, each token used once; a token may also
+pair with two or three adjacent tokens of the other name written together ("lechugalicona" for "lechuga
+licona": ``compound``). At least ``min(2, |q|, |c|)`` pairs must match and one of them must be an *anchor*
+(two tokens of two letters or more, neither an initial nor a nickname pair), else the score is 0 ("George
+Bush" matches only "george" in "George Habbash": 0). Otherwise the score is the mean similarity over the
+shorter name's tokens (0 for an unmatched one), each weighted by its rarity on the list (inverse document
+frequency), less ``extra_token_penalty`` for each unmatched token of the longer name — for the list's
+longer name, that for the first and ``extra_list_token_penalty`` for each further one (customers leave middle
+names out). Then, for the entry: ``type_penalty`` when the customer's type differs from the entry's; with both
+dates of birth, ``dob_bonus`` for the same year or ``dob_penalty`` for years more than one apart; with both
+countries, ``country_bonus`` for one in common or ``country_penalty`` for none. The entry's score is its best
+name's (primary or alias).
 
-**Name score** (customer name q against one list name c): the best pairs are taken greedily, highest
-similarity first, each token used once. At least ``min(2, |q|, |c|)`` pairs must match and one of them
-must be an *anchor* (two tokens of two letters or more), else the score is 0 ("George Bush" matches only "george" in
-"George Habbash": 0). Otherwise the score is the mean similarity over the shorter name's tokens (0 for an
-unmatched one), each weighted by its rarity on the list (inverse document frequency: a given name on a
-thousand list names says less than a surname on one), less ``extra_token_penalty`` for each unmatched token
-of the longer name (a dropped or an added middle name costs a little). Then, for the entry: ``type_penalty`` when the customer's type
-(individual/entity) differs from the entry's; with both dates of birth, ``dob_bonus`` for the same year
-or ``dob_penalty`` for years more than one apart; with both countries, ``country_bonus`` for one in
-common or ``country_penalty`` for none. The entry's score is its best name's (primary or alias).
-
-**Blocking never loses a match.** A score above 0 needs an anchor pair with ``sim >= token_min``, and
-``sim <= jaro_winkler + phonetic_bonus`` except for exact and nickname pairs (a transliteration pair has
-Jaro-Winkler >= ``token_min`` already; one edit in 5 letters or more leaves Jaro-Winkler above 0.86). So the
-index looks up, for each query token, the list tokens equal to it, its nicknames' tokens, and every list token
-whose Jaro-Winkler reaches ``token_min - phonetic_bonus`` (rapidfuzz ``cdist`` over the list's vocabulary, with
-that cutoff); every name holding one of them is a candidate and is scored exactly as the exhaustive
-scorer scores it. ``tests/unit/test_screening_matcher.py`` checks the two agree on generated inputs.
+**Blocking never loses a match.** A score above 0 needs an anchor pair with ``sim >= token_min`` or a
+compound pair. The index looks up, for each query token, the list tokens sharing one of its forms, its
+nicknames' tokens, and every list token (or stem) within ``token_min - phonetic_bonus`` Jaro-Winkler of the
+token or its stem (rapidfuzz ``cdist``), and, for compounds, the joined adjacent tokens on either side; every
+name holding one of them is a candidate and is scored exactly as the exhaustive scorer scores it.
+``tests/unit/test_screening_matcher.py`` checks the two agree on generated inputs and arbitrary text.
 """
 
 from __future__ import annotations
@@ -41,109 +32,12 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from jellyfish import metaphone
-from rapidfuzz.distance import OSA, Indel, JaroWinkler
+from rapidfuzz.distance import JaroWinkler
 from rapidfuzz.process import cdist
 
 from paybatch.screening.lists import SanctionsList
-from paybatch.screening.names import forms, frames, is_pinyin, respellings, skeletons, stem, tokens
-
-
-@dataclass(frozen=True)
-class ScoringPolicy:
-    threshold: float = 0.92  # its recall and alert rates, per class and locale: docs/benchmarks.md (make bench)
-    token_min: float = 0.80
-    nickname: float = 0.90
-    transliteration: float = 0.92
-    one_edit: float = 0.94
-    one_edit_min_length: int = 5
-    skeleton_min: int = 3
-    initial: float = 0.90
-    phonetic_bonus: float = 0.05
-    phonetic_penalty: float = 0.02
-    short_penalty: float = 0.10
-    short_length: int = 4
-    extra_token_penalty: float = 0.04
-    extra_list_token_penalty: float = 0.01  # each further token the list's name has and the customer's has not
-    type_penalty: float = 0.10
-    dob_bonus: float = 0.02
-    dob_penalty: float = 0.08
-    country_bonus: float = 0.02
-    country_penalty: float = 0.04
-    particle_penalty: float = 0.03
-    compound: float = 0.97
-
-
-DEFAULT_POLICY = ScoringPolicy()
-WEAK = frozenset({"initial", "nickname"})  # pairs that support a match but never anchor one
-
-
-@lru_cache(maxsize=262_144)
-def phonetic(token: str) -> str:
-    return metaphone(token) if token.isalpha() else token
-
-
-@lru_cache(maxsize=65_536)
-def _nickname_groups(token: str) -> frozenset[str]:
-    """The canonical given names a token is, or is a nickname of (empty for tokens that are neither)."""
-    namer = _namer()
-    groups = set(namer.canonicals_of(token))
-    if namer.nicknames_of(token):
-        groups.add(token)
-    return frozenset(groups)
-
-
-@lru_cache(maxsize=1)
-def _namer() -> Any:
-    from nicknames import NickNamer
-
-    return NickNamer()
-
-
-def token_similarity(a: str, b: str, policy: ScoringPolicy = DEFAULT_POLICY) -> tuple[float, str]:
-    """``sim(a, b)`` and how it was reached: exact, initial, nickname, one edit, transliteration or fuzzy — or, when
-    one of them starts with a joined particle ("alkabi"/"kabi"), their stems' similarity less ``particle_penalty``."""
-    best = _similarity(a, b, policy)
-    if best[0] < 1.0 and len(a) > 1 and len(b) > 1:
-        sa, sb = stem(a), stem(b)
-        if (sa, sb) != (a, b):
-            inner, how = _similarity(sa, sb, policy)
-            if inner - policy.particle_penalty > best[0]:
-                best = (round(inner - policy.particle_penalty, 4), f"particle, {how}")
-    return best
-
-
-def _similarity(a: str, b: str, policy: ScoringPolicy) -> tuple[float, str]:
-    if a == b:
-        return 1.0, "exact"
-    if len(a) == 1 or len(b) == 1:
-        return (policy.initial, "initial") if a[0] == b[0] and len(a) != len(b) else (0.0, "none")
-    if _nickname_groups(a) & _nickname_groups(b):
-        return policy.nickname, "nickname"
-    if is_pinyin(a) and is_pinyin(b) and a.replace("h", "") != b.replace("h", ""):
-        return 0.0, "none"  # two Mandarin syllables that differ are two names ("zheng"/"zhang"), c/ch, s/sh, z/zh aside
-    jaro_winkler = JaroWinkler.normalized_similarity(a, b)
-    if max(len(a), len(b)) >= policy.one_edit_min_length and min(len(a), len(b)) >= policy.one_edit_min_length - 1 \
-            and a[0] == b[0] and OSA.distance(a, b, score_cutoff=1) <= 1:
-        return policy.one_edit, "one edit"  # a typo: one letter changed, added, dropped or two swapped
-    readings_a, readings_b = respellings(a), respellings(b)
-    if min(len(a), len(b)) >= 3 and set(readings_a) & set(readings_b):
-        return policy.transliteration, "transliteration"  # one spelling in two systems: "dzhang"/"jang", "mixail"/"mikhail"
-    # Keys that drop letters (skeletons, vowel frames) only where the tokens are close as written: gated on the
-    # respelled tokens they let "jeongho" pass for "yong" (measured: a third more alerts on negatives).
-    if jaro_winkler >= policy.token_min and any(len(k) >= policy.skeleton_min for k in skeletons(a) & skeletons(b)):
-        return policy.transliteration, "transliteration"
-    if jaro_winkler >= policy.token_min - policy.phonetic_bonus and min(len(a), len(b)) >= 4 and frames(a) & frames(b) \
-            and not (is_pinyin(a) or is_pinyin(b)):
-        return policy.transliteration, "transliteration"  # "noor"/"nour", "issa"/"isse": only the vowels differ
-    # Jaro-Winkler rewards a shared prefix ("tanaka"/"taan" 0.82); averaged with the edit similarity (Indel)
-    # it no longer does, and a real typo or transliteration keeps both high. Never above Jaro-Winkler itself.
-    score = min(jaro_winkler, (jaro_winkler + Indel.normalized_similarity(a, b)) / 2)
-    if min(len(a), len(b)) <= policy.short_length:
-        score -= policy.short_penalty + policy.phonetic_penalty  # short tokens: no phonetic credit either
-    else:
-        score += policy.phonetic_bonus if phonetic(a) == phonetic(b) else -policy.phonetic_penalty
-    return min(score, 0.99), "fuzzy"
+from paybatch.screening.names import forms, stem, tokens
+from paybatch.screening.similarity import DEFAULT_POLICY, WEAK, ScoringPolicy, nickname_groups, token_similarity
 
 
 @dataclass(frozen=True)
@@ -283,7 +177,7 @@ class ListIndex:
         self.by_nickname: dict[str, list[str]] = defaultdict(list)
         self._forms: dict[str, list[str]] = defaultdict(list)  # a form (names.forms) → the list tokens with it
         for t in self.vocab:
-            for group in frozenset().union(*(_nickname_groups(f) for f in forms(t))):
+            for group in frozenset().union(*(nickname_groups(f) for f in forms(t))):
                 self.by_nickname[group].append(t)
             if len(t) > 1:
                 for form in forms(t):
@@ -305,13 +199,14 @@ class ListIndex:
         """For each query token, every list token with ``sim >= token_min`` (and how): exact, nickname, fuzzy,
         particle. Remembered per token (bounded): a nightly run meets the same given names and surnames again and again."""
         wanted = sorted({t for t in query_tokens if t})
-        new = [a for a in wanted if a not in self._similar]
+        cache = self._similar
+        new = [a for a in wanted if a not in cache]
         if new:
-            if len(self._similar) + len(new) > 400_000:
-                self._similar.clear()
-                self._names_of.clear()
-            self._similar.update(self._find_similar(new))
-        return {a: self._similar[a] for a in wanted}
+            if len(cache) + len(new) > 400_000:  # replaced, not cleared: the API's other threads may be reading them
+                cache = self._similar = {}
+                self._names_of = {}
+            cache.update(self._find_similar(new))
+        return {a: cache[a] for a in wanted}
 
     def _find_similar(self, wanted: Sequence[str]) -> dict[str, dict[str, tuple[float, str]]]:
         """A pair reaches ``token_min`` only through its tokens or their stems (exact, nickname, or a Jaro-Winkler
@@ -345,7 +240,7 @@ class ListIndex:
             for a in tokens_with_form:
                 for b in self._forms.get(form, ()):
                     consider(a, b)
-                for b in (b for group in _nickname_groups(form) for b in self.by_nickname.get(group, ())):
+                for b in (b for group in nickname_groups(form) for b in self.by_nickname.get(group, ())):
                     consider(a, b)
         for a in wanted:
             if a in self.postings:

@@ -85,7 +85,7 @@ def tokens(name: str, *, kind: str = "") -> tuple[str, ...]:
 # Particles that are also written joined to the next word ("Alkabi", "Abubakr", "Binladen", "Vanderberg",
 # "Delacruz", "Macdonald"), longest first. The Arabic article comes off before anything ("Alislam", "Alali");
 # other two-letter ones only before a consonant. Both sides of a comparison are stemmed alike, and the stems only
-# add a route to a match (``matcher.token_similarity``), so a wrong cut ("Alberto") costs little.
+# add a route to a match (``similarity.token_similarity``), so a wrong cut ("Alberto") costs little.
 PARTICLE_PREFIXES = tuple(sorted("""
 al el ul ad ar as at az an ash abu abou abo bin ibn ben bint abd abdul abdel abdal abdol abdur abdu
 van vander vanden vande von der den de del dela della di da du dos das la le mac mc st saint

@@ -10,8 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from paybatch.screening.lists import SanctionsEntry, build, parse
-from paybatch.screening.matcher import Customer, ListIndex, token_similarity
+from paybatch.screening.matcher import Customer, ListIndex
 from paybatch.screening.names import skeleton, tokens
+from paybatch.screening.similarity import token_similarity
 from paybatch.screening.synthetic import GIVEN, VARIANT_KINDS, negatives, variant, write_ofac_list
 
 
