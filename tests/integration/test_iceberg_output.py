@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import re
 import subprocess
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -173,6 +175,30 @@ def test_query_errors_name_the_tables(app: BuilderApp) -> None:
     with pytest.raises(PaybatchError, match=r"query failed: .*tables in paybatch_dev: authorization"):
         run_query(app.settings, "select * from nowhere")
     assert json.dumps(run_query(app.settings, "select count(*) as n from authorization").to_pylist()) == '[{"n": 0}]'
+
+
+@pytest.mark.parametrize(("sql", "said"), [
+    ("copy authorization to '{out}'", "read-only: COPY"),
+    ("attach '{out}' as other", "read-only: ATTACH"),
+    ("create table copied as select * from authorization", "read-only: CREATE"),
+    ("insert into authorization select * from authorization", "read-only: INSERT"),
+    ("select * from read_csv('{out}')", "file system operations are disabled"),
+    ("select 1; copy authorization to '{out}'", "one statement"),
+    ("", "give a SELECT statement"),
+    ("   ", "give a SELECT statement"),
+    ("selec 1", "query failed"),
+])
+def test_query_is_read_only_and_refuses_what_writes_or_reaches_files(app: BuilderApp, tmp_path: Path, sql: str, said: str) -> None:
+    from paybatch.errors import PaybatchError
+
+    rows_table(app.settings, SCHEMA)
+    out = tmp_path / "x.csv"
+    out.write_text("a\n1\n")
+    with pytest.raises(PaybatchError, match=re.escape(said)):
+        run_query(app.settings, sql.format(out=out))
+    assert out.read_text() == "a\n1\n"
+    assert not (tmp_path / "other").exists()
+    assert run_query(app.settings, "with n as (select count(*) as n from authorization) select n from n").to_pylist() == [{"n": 0}]
 
 
 def test_maintain_compacts_small_files_and_expires_old_snapshots(app: BuilderApp) -> None:
