@@ -20,16 +20,18 @@ app = typer.Typer(help="Bulk runs on Step Functions: TB-scale generation and bac
 
 TargetOption = Annotated[float | None, typer.Option("--target-tb",
                                                     help="Generate this many terabytes (rows from the measured bytes per row).")]
-RowsOption = Annotated[int | None, typer.Option("--rows", help="Authorization rows in total (instead of --target-tb).")]
+RowsOption = Annotated[int | None, typer.Option("--rows", min=1, help="Authorization rows in total (instead of --target-tb).")]
 DatesOption = Annotated[str | None, typer.Option("--dates", help="Partition dates FROM..TO (inclusive).")]
-RowsPerJobOption = Annotated[int | None, typer.Option("--rows-per-job", help="Rows per generation job (default: bulk.rows_per_job).")]
-JobsPerChunkOption = Annotated[int | None, typer.Option("--jobs-per-chunk",
+RowsPerJobOption = Annotated[int | None, typer.Option("--rows-per-job", min=1,
+                                                     help="Rows per generation job (default: bulk.rows_per_job).")]
+JobsPerChunkOption = Annotated[int | None, typer.Option("--jobs-per-chunk", min=1,
                                                        help="Jobs per chunk, one Glue run each (default: bulk.jobs_per_chunk).")]
-ChunksOption = Annotated[int | None, typer.Option("--chunks", help="Exactly this many chunks (instead of --jobs-per-chunk).")]
-ConcurrencyOption = Annotated[int | None, typer.Option("--max-concurrency",
+ChunksOption = Annotated[int | None, typer.Option("--chunks", min=1, help="Exactly this many chunks (instead of --jobs-per-chunk).")]
+ConcurrencyOption = Annotated[int | None, typer.Option("--max-concurrency", min=1,
                                                       help="Chunks in flight at once (default: bulk.max_concurrency).")]
 TolerateOption = Annotated[float | None, typer.Option(
-    "--tolerate", help="Percent of chunks that may fail with the run still a (partial) success (default: bulk.tolerated_failure_percent).")]
+    "--tolerate", min=0, max=100,
+    help="Percent of chunks that may fail with the run still a (partial) success (default: bulk.tolerated_failure_percent).")]
 WaitOption = Annotated[bool, typer.Option("--wait/--no-wait", help="Follow the run with a progress display until it ends.")]
 PrefixOption = Annotated[str | None, typer.Option("--prefix", help="Backfill: every object under this s3:// prefix.")]
 SinceOption = Annotated[str | None, typer.Option("--since", help="Only objects modified on or after this date (YYYY-MM-DD).")]

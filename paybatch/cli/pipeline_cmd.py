@@ -117,8 +117,8 @@ def _render(report: dict[str, Any]) -> None:
 @clean_errors
 def wait(
     env: EnvOption = "dev",
-    timeout: Annotated[float, typer.Option(help="Give up after this many seconds (exit 1).")] = 600,
-    interval: Annotated[float, typer.Option(help="Seconds between checks.")] = 2,
+    timeout: Annotated[float, typer.Option(min=0, help="Give up after this many seconds (exit 1).")] = 600,
+    interval: Annotated[float, typer.Option(min=0.1, help="Seconds between checks.")] = 2,
 ) -> None:
     """Return when nothing is pending, manifested, processing or running; exit 1 on timeout."""
     store = _store(env)

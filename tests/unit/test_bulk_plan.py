@@ -102,11 +102,24 @@ def test_bulk_plan_target_tb_prints_chunks_dpu_hours_cost_and_wall_time() -> Non
     (["bulk", "generate", "--env", "dev", "--rows", "10", "--dates", "2024-01-01", "--output", "/tmp/x"], "not a local folder"),
     (["bulk", "convert", "--env", "dev"], "--prefix s3://bucket/prefix is required"),
     (["bulk", "convert", "--env", "dev", "--prefix", "s3://b/p", "--since", "yesterday"], "--since 'yesterday'"),
+    # Numbers no run can have: refused by name before anything is planned (issue #26).
+    (["bulk", "plan", "--env", "dev", "--rows", "0"], "--rows"),
+    (["bulk", "plan", "--env", "dev", "--rows", "-10"], "--rows"),
+    (["bulk", "plan", "--env", "dev", "--rows", "10", "--max-concurrency", "-4"], "--max-concurrency"),
+    (["bulk", "plan", "--env", "dev", "--rows", "10", "--max-concurrency", "0"], "--max-concurrency"),
+    (["bulk", "plan", "--env", "dev", "--rows", "10", "--rows-per-job", "0"], "--rows-per-job"),
+    (["bulk", "plan", "--env", "dev", "--rows", "10", "--jobs-per-chunk", "0"], "--jobs-per-chunk"),
+    (["bulk", "plan", "--env", "dev", "--rows", "10", "--chunks", "-1"], "--chunks"),
+    (["bulk", "plan", "--env", "dev", "--rows", "10", "--tolerate", "150"], "--tolerate"),
+    (["bulk", "generate", "--env", "dev", "--rows", "10", "--dates", "2024-01-01", "--tolerate", "-1"], "--tolerate"),
+    (["wait", "--env", "dev", "--timeout", "-1"], "--timeout"),
+    (["wait", "--env", "dev", "--interval", "0"], "--interval"),
 ])
 def test_bad_requests_get_a_clear_error_and_start_nothing(args: list[str], message: str) -> None:
     out = runner.invoke(app, args)
     assert out.exit_code == 2, out.output
     assert message in out.output
+    assert "Traceback" not in out.output and (out.exception is None or isinstance(out.exception, SystemExit))
 
 
 def test_a_runs_cost_bills_at_least_a_minute_of_its_workers() -> None:
