@@ -4,6 +4,10 @@
 (anyascii), diacritics and case folded, "SURNAME, Given" turned round, punctuation and stopwords
 dropped, the Arabic article ``al``/``el`` joined to nothing, legal-form words ("LLC", "Corp", "GmbH")
 removed, since they say nothing about who an entity is and made "X LLC" match "Y LLC".
+
+For comparing tokens it also gives each token's other forms: its ``stem`` (particles written joined taken
+off: "alkabi" → "kabi"), its ``respellings`` (the romanisation systems' alternatives folded to one spelling),
+transliteration ``skeletons`` and vowel ``frames``, and whether it is one Mandarin syllable (``is_pinyin``).
 """
 
 from __future__ import annotations
@@ -94,7 +98,7 @@ STEM_MIN_LENGTH = 4
 ARTICLE_STEM_MIN_LENGTH = 3
 _VOWEL_LETTERS = frozenset("aeiouy")
 # 'Abd ("servant of") with the article, written as one word: one token "abd" ("Abdul Aziz" = "Abd al-Aziz").
-ABD_FORMS = frozenset("abdul abdel abdal abdol abdoul abdu abdur abdel abdal".split())
+ABD_FORMS = frozenset("abdul abdel abdal abdol abdoul abdu abdur".split())
 
 
 @lru_cache(maxsize=262_144)
