@@ -24,7 +24,6 @@ from paybatch.screening.matcher import Customer
 CLASSES = ("exact", "alias", "name_order", "arabic_particle", "western_particle", "hyphenated", "cyrillic_translit",
            "cyrillic_script", "arabic_translit", "typo", "transposition", "initials", "dropped_middle", "added_middle",
            "nickname", "legal_form")
-PERFECT = frozenset({"exact", "alias", "name_order"})  # the floor for these is 1.00
 LOCALES = ("en_US", "en_GB", "en_NG", "en_IN", "en_PK", "de_DE", "fr_FR", "es_ES", "es_MX", "it_IT", "pt_BR", "nl_NL",
            "pl_PL", "tr_TR", "ru_RU", "uk_UA", "el_GR", "ar_SA", "fa_IR", "zh_CN", "ja_JP", "ko_KR", "th_TH", "id_ID",
            "hi_IN")
