@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from paybatch.screening.lists import SanctionsEntry, SanctionsList
 from paybatch.screening.matcher import Customer
+from paybatch.screening.synthetic import reading_order, variant
 
 CLASSES = ("exact", "alias", "name_order", "arabic_particle", "western_particle", "hyphenated", "cyrillic_translit",
            "cyrillic_script", "arabic_translit", "typo", "transposition", "initials", "dropped_middle", "added_middle",
@@ -42,14 +43,6 @@ class Case:
     customer: Customer
     truth: str  # the entry id a screener must find ("" for a negative)
     label: str  # the variant class, or the negative's locale
-
-
-def _given_first(name: str) -> list[str]:
-    """OFAC writes people "SURNAME, Given Middle": the words in reading order."""
-    if "," in name:
-        surname, _, given = name.partition(",")
-        return [*given.split(), *surname.split()]
-    return name.split()
 
 
 def _is_cyrillic(entry: SanctionsEntry) -> bool:
@@ -201,29 +194,11 @@ def legal_form_variant(name: str, rng: random.Random) -> str | None:
 
 # --- the cases -------------------------------------------------------------------------------------------------
 
-def _typo(word: str, rng: random.Random) -> str:
-    i = rng.randrange(1, len(word) - 1)
-    return word[:i] + rng.choice("aeioulnrst") + word[i + 1:] if rng.random() < 0.5 else word[:i] + word[i + 1:]
-
-
-def _swap(word: str, rng: random.Random) -> str:
-    i = rng.randrange(1, len(word) - 2)
-    return word[:i] + word[i + 1] + word[i] + word[i + 2:]
-
-
-def _edit_one(words: list[str], edit: Callable[[str, random.Random], str], rng: random.Random, min_len: int = 5) -> list[str] | None:
-    spots = [i for i, w in enumerate(words) if len(w) >= min_len and w.isalpha()]
-    if not spots:
-        return None
-    i = rng.choice(spots)
-    return [*words[:i], edit(words[i], rng), *words[i + 1:]]
-
-
 def make_variant(entry: SanctionsEntry, kind: str, rng: random.Random, given_names: list[str]) -> str | None:
     """A name of ``entry`` changed the way ``kind`` says, or None where the kind does not apply to the entry."""
     primary = entry.names[0]
     person = entry.type == "individual"
-    words = _given_first(primary)
+    words = reading_order(primary)
     if kind == "exact":
         return primary
     if kind == "alias":
@@ -260,9 +235,9 @@ def make_variant(entry: SanctionsEntry, kind: str, rng: random.Random, given_nam
             out[i] = arabic_respelling(out[i], rng).title()
         return " ".join(out) if out != words else None
     if kind == "typo":
-        return " ".join(out) if (out := _edit_one(words, _typo, rng)) else None
+        return variant(primary, "typo", rng)  # the generated list's typo and transposition makers, on real names
     if kind == "transposition":
-        return " ".join(out) if (out := _edit_one(words, _swap, rng)) else None
+        return variant(primary, "transposition", rng)
     if kind == "initials":
         return " ".join([words[0][0] + ".", *words[1:]]) if person and len(words) >= 3 else None
     if kind == "dropped_middle":  # the middle names dropped, the whole surname kept
@@ -289,7 +264,7 @@ def positives(sanctions: SanctionsList, per_class: int, seed: int = 5) -> list[C
     """``per_class`` variants of each class, each of a different entry where the list has enough (seeded)."""
     rng = random.Random(seed)
     people = [e for e in sanctions.entries if e.type in {"individual", "entity"}]
-    given = sorted({_given_first(e.names[0])[0].title() for e in people if e.type == "individual" and "," in e.names[0]})
+    given = sorted({reading_order(e.names[0])[0].title() for e in people if e.type == "individual" and "," in e.names[0]})
     cases = []
     for kind in CLASSES:
         order = list(people)

@@ -186,7 +186,8 @@ TRANSLITERATIONS = (("kh", "h"), ("q", "k"), ("ou", "u"), ("u", "ou"), ("ee", "i
 DIACRITICS = dict(zip("aeiounc", "áéíóúñç", strict=True))
 
 
-def _words(name: str) -> list[str]:
+def reading_order(name: str) -> list[str]:
+    """A name's words given names first (OFAC writes people "SURNAME, Given Middle")."""
     if "," in name:
         surname, _, given = name.partition(",")
         name = f"{given} {surname}"
@@ -203,7 +204,7 @@ def _edit_token(rng: random.Random, words: list[str], edit: Callable[[str], str]
 
 def variant(name: str, kind: str, rng: random.Random) -> str | None:
     """``name`` changed the way ``kind`` says, or None where the kind does not apply to it."""
-    words = _words(name)
+    words = reading_order(name)
     if kind == "exact":
         return name
     if kind == "typo":
