@@ -38,12 +38,12 @@ def run() -> list[dict[str, Any]]:
     import pyarrow.fs as pafs
     import pyarrow.parquet as pq
 
-    from paybatch.catalog import data_dir, rows_table
     from paybatch.config import load_settings
     from paybatch.convert import commit
-    from paybatch.convert.files import filesystem_for
     from paybatch.datasets import load_schema
+    from paybatch.iceberg.catalog import data_dir, rows_table
     from paybatch.local.stack import LocalStack
+    from paybatch.storage import filesystem_for
 
     settings = load_settings("dev")
     schema = load_schema("authorization")

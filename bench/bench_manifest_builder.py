@@ -54,9 +54,9 @@ def _free_port() -> int:
 def run() -> tuple[list[dict[str, Any]], dict[str, Any]]:
     os.environ.update({"PAYBATCH_STATE_DIR": tempfile.mkdtemp(prefix="paybatch-bench-"),
                        "PAYBATCH_LOCAL_PORT": str(_free_port()), "PAYBATCH_TARGET": "local"})
-    from lambda_manifest_builder.app import BuilderApp
     from lambda_manifest_builder.handler import handle_batch
-    from lambda_manifest_builder.scheduler import Scheduler
+    from lambda_manifest_builder.scheduler import scheduler_for
+    from paybatch.builder.app import BuilderApp
     from paybatch.config import load_settings
     from paybatch.local.poller import SqsPoller
     from paybatch.local.stack import LocalStack
@@ -97,7 +97,7 @@ def run() -> tuple[list[dict[str, Any]], dict[str, Any]]:
             elapsed = time.perf_counter() - started
             flush_app = BuilderApp.create(settings)
             counter.install(flush_app.clients)
-            Scheduler(flush_app).run_once(flush=True, sweep=False)
+            scheduler_for(flush_app).run_once(flush=True, sweep=False)
             statuses = Counter(i["status"] for i in flush_app.store.all_files())
             rows.append({
                 "workers": workers, "files": FILES, "seconds": elapsed, "files_per_s": FILES / elapsed,
@@ -125,9 +125,9 @@ def sweep_requests(stack: Any, settings: Any, payload: bytes) -> dict[str, Any]:
     list pages + ``objects`` GetItem. This one lists the open dates' prefixes and reads their items with
     one query per date; the rest of the bucket is walked a slice a pass.
     """
-    from lambda_manifest_builder.app import BuilderApp
     from lambda_manifest_builder.handler import handle_batch
-    from lambda_manifest_builder.sweep import InputSweep
+    from paybatch.builder.app import BuilderApp
+    from paybatch.builder.sweep import InputSweep
     from paybatch.contracts.tracking import utcnow
     from paybatch.local.poller import SqsPoller
 

@@ -216,7 +216,7 @@ class PaybatchStack(cdk.Stack):
     def _catalog(self) -> None:
         """The Glue databases, the generator's lake tables (partition projection) and the maintain job's schedule.
 
-        The Iceberg tables are created by the first run that commits to each (paybatch.catalog), so their
+        The Iceberg tables are created by the first run that commits to each (paybatch.iceberg.catalog), so their
         schema stays with the dataset YAML; the Glue role may create and update tables in that database only.
         """
         c = self.settings.catalog

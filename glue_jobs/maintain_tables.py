@@ -1,7 +1,7 @@
 """Glue (glueetl, the smallest job) entry: housekeeping of the converted Iceberg tables, on a schedule.
 
 Expires old snapshots, compacts small files and removes the data files of runs that died before their
-commit (paybatch.ops.maintain; `paybatch maintain` runs the same). On AWS a scheduled Glue trigger starts
+commit (paybatch.iceberg.maintenance; `paybatch maintain` runs the same). On AWS a scheduled Glue trigger starts
 it every ``catalog.maintain_every_minutes``; locally the scheduler does the same work in its own process.
 
 Arguments: --env (optional).
@@ -11,8 +11,8 @@ import json
 import sys
 
 from paybatch.config import load_settings
+from paybatch.iceberg.maintenance import maintain
 from paybatch.jobs.args import resolve_job_args
-from paybatch.ops.maintain import maintain
 
 args = resolve_job_args(sys.argv, required=[], optional={"env": None})
 reports = maintain(load_settings(args["env"]))

@@ -16,8 +16,8 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from lambda_manifest_builder.app import BuilderApp, app_for
-from lambda_manifest_builder.tracking import Outcome
+from paybatch.builder.app import BuilderApp, app_for
+from paybatch.builder.tracking import Outcome
 from paybatch.contracts.events import UnrecognizedMessage, parse_s3_message
 
 logger = Logger(service="manifest-builder")

@@ -13,7 +13,6 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
 
 from paybatch import constants, faults
 from paybatch.config import Settings
@@ -84,18 +83,6 @@ class AwsClients:
     def queue_arn(self, name: str) -> str:
         account = self.settings.account_id or self.client("sts").get_caller_identity()["Account"]
         return f"arn:aws:sqs:{self.settings.region}:{account}:{name}"
-
-
-def head_object(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
-    """HEAD an object (retried over throttling and 5xx); None if it does not exist (any other error is raised)."""
-    from paybatch.retry import retrying
-
-    try:
-        return dict(retrying(s3.head_object, Bucket=bucket, Key=key))
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] in {"404", "NoSuchKey", "NotFound"}:
-            return None
-        raise
 
 
 def local_process_env(settings: Settings, base: dict[str, str] | None = None) -> dict[str, str]:

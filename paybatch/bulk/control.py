@@ -2,7 +2,6 @@
 
 A run is planned here (its chunks written to S3 and to the ledger), then one execution of the bulk state
 machine processes them. Planning does the work that must not depend on chunking:
-
 - **generation** allocates every (date, job) sequence range in the counter table, in job order, before any
   chunk runs; chunks then only reuse ranges, so the rows are the same however the jobs are chunked or how
   many run at once, and running the same request again reuses the same ranges and rewrites the same objects;
@@ -20,24 +19,30 @@ import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import date as Date
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from paybatch.aws import AwsClients, head_object
+from paybatch.aws import AwsClients
+from paybatch.builder.app import BuilderApp
+from paybatch.builder.batching import conversion_job, route_of
+from paybatch.builder.errors import DateBusy
+from paybatch.bulk.backfill import list_prefix
 from paybatch.bulk.definition import state_machine_arn
 from paybatch.bulk.ledger import TERMINAL_RUN_STATUSES, BulkLedger, ChunkStatus, RunStatus
 from paybatch.bulk.plan import BulkPlanError, GenerationPlan
+from paybatch.bulk.worker import RUN_CANCELLED, BulkWorker, result_key
 from paybatch.config import Settings
 from paybatch.contracts.tracking import date_prefix_for, iso, utcnow
 from paybatch.errors import PaybatchError
-from paybatch.generate.sinks import split_s3_uri
+from paybatch.generate.sequences import DynamoSequenceLedger
+from paybatch.generate.spec import load_spec
 from paybatch.jobs.launcher import RUNNING_STATES, JobLauncher, launcher_for
 from paybatch.ops.artifacts import account_id
 from paybatch.retry import retrying
+from paybatch.storage import head_object
 
 Progress = Callable[[int, int], None]
 
@@ -56,31 +61,6 @@ def new_run_id(kind: str) -> str:
 
 class BulkRunEnded(PaybatchError):
     """`bulk cancel` of a run that already ended: its outcome stands, nothing is written."""
-
-
-@dataclass
-class ListedObject:
-    bucket: str
-    key: str
-    size: int
-    last_modified: Any
-
-
-def list_prefix(clients: AwsClients, prefix_uri: str, since: Date | None = None) -> Iterator[ListedObject]:
-    """Every object under an s3:// prefix (modified on or after ``since``), folder markers left out."""
-    if not prefix_uri.startswith("s3://"):
-        raise BulkPlanError(f"--prefix {prefix_uri!r}: expected s3://bucket/prefix")
-    bucket, prefix = split_s3_uri(prefix_uri)
-    try:
-        for page in clients.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            for obj in page.get("Contents", []):
-                if obj["Key"].endswith("/") or (since and obj["LastModified"].date() < since):
-                    continue
-                yield ListedObject(bucket, obj["Key"], int(obj["Size"]), obj["LastModified"])
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "NoSuchBucket":
-            raise BulkPlanError(f"--prefix {prefix_uri}: bucket {bucket} does not exist") from None
-        raise
 
 
 class BulkControl:
@@ -107,8 +87,6 @@ class BulkControl:
     # --- generation ----------------------------------------------------------------------------------
     def allocate(self, plan: GenerationPlan, on_progress: Progress | None = None) -> None:
         """Every job's sequence range, in job order (a range recorded earlier is reused, never moved)."""
-        from paybatch.generate.sequences import DynamoSequenceLedger
-        from paybatch.generate.spec import load_spec
 
         spec = load_spec(None)
         sequences = DynamoSequenceLedger(self.clients.dynamodb, self.settings.tables.counters, spec.sequence_start)
@@ -130,7 +108,6 @@ class BulkControl:
 
         Returns the run, or (with ``run_id`` None) what the registration found when nothing is left to convert.
         """
-        from lambda_manifest_builder.app import BuilderApp
 
         app = BuilderApp.create(self.settings)
         run_id = new_run_id("convert")
@@ -150,9 +127,14 @@ class BulkControl:
                 on_progress(done, len(objects))
         chunks: list[dict[str, Any]] = []
         for date_prefix, keys in sorted(ours.items()):
-            for record in self._pack(app, date_prefix, keys, run_id):
+            try:
+                records = app.builder.pack(date_prefix, flush=True, keys=keys, bulk_run=run_id,
+                                           lock_wait_seconds=self.settings.lock.max_wait_seconds + 5)
+            except DateBusy as exc:
+                raise BulkPlanError(str(exc)) from None
+            for record in records:
                 chunk_id = len(chunks)
-                route = "light" if app.builder.job_for(int(record["total_bytes"])) == self.settings.glue.jobs.convert_light else "spark"
+                route = route_of(self.settings, conversion_job(self.settings, int(record["total_bytes"])))
                 chunks.append({"chunk_id": chunk_id, "item": f"chunk#{chunk_id:05d}", "kind": "convert", "date": date_prefix,
                                "batch_id": record["batch_id"], "files": int(record["file_count"]),
                                "bytes": int(record["total_bytes"]), "route": route})
@@ -161,32 +143,6 @@ class BulkControl:
             return {"run_id": None, "registration": found}
         request = {"prefix": prefix_uri, "since": since.isoformat() if since else None, "registration": found}
         return self._start("convert", request, chunks, max_concurrency, tolerance, run_id)
-
-    def _pack(self, app: Any, date_prefix: str, keys: set[str], run_id: str) -> list[dict[str, Any]]:
-        """The date's pending files among ``keys``, packed now (whatever their age) into manifests marked as this run's."""
-        builder = app.builder
-        pending = [f for f in builder.pending_files(date_prefix) if f["file_key"] in keys]
-        if not pending:
-            return []
-        lease = None
-        for _ in range(int(self.settings.lock.max_wait_seconds * 10) + 50):
-            lease = builder.lock.acquire(date_prefix)
-            if lease is not None:
-                break
-            time.sleep(0.1)
-        if lease is None:
-            raise BulkPlanError(f"could not take the packing lock of {date_prefix}; another builder holds it — try again")
-        created = []
-        try:
-            pending = [f for f in builder.pending_files(date_prefix) if f["file_key"] in keys]
-            for batch in builder._plan(pending, True):
-                record = builder.create_manifest(date_prefix, batch, fence=lease.fence, bulk_run=run_id)
-                if record:
-                    builder.write_manifest_json(record)
-                    created.append(record)
-        finally:
-            builder.lock.release(lease)
-        return created
 
     # --- the execution -------------------------------------------------------------------------------
     def _execution_input(self, run: dict[str, Any], chunks_key: str, count: int) -> dict[str, Any]:
@@ -268,7 +224,6 @@ class BulkControl:
         if not self.ledger.update_run(run_id, {"status": str(RunStatus.CANCELLED), "finished_at": iso(utcnow())},
                                       expected={RunStatus.RUNNING}):  # it ended meanwhile: its outcome stands
             raise BulkRunEnded(f"bulk run {run_id} ended {self.ledger.get_run(run_id)['status']} before it could be cancelled")
-        from paybatch.bulk.worker import RUN_CANCELLED, BulkWorker
 
         worker = BulkWorker(self.settings, self.clients, self.launcher)
         stopped = 0
@@ -303,7 +258,6 @@ class BulkControl:
             if ended and (status["run"]["status"] in TERMINAL_RUN_STATUSES or execution is None):
                 return status
             if ended:  # the execution ended outside the aggregation (stopped, timed out): record it, as the watch would
-                from paybatch.bulk.worker import BulkWorker
 
                 BulkWorker(self.settings, self.clients).close_if_ended(status["run"])
                 return self.status(run_id)
@@ -313,7 +267,6 @@ class BulkControl:
 
     def result(self, run_id: str) -> dict[str, Any] | None:
         """The aggregated result kept in S3 (None before the aggregation ran)."""
-        from paybatch.bulk.worker import result_key
 
         try:
             body = self.clients.s3.get_object(Bucket=self.settings.buckets.artifacts, Key=result_key(run_id))["Body"].read()

@@ -12,6 +12,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from paybatch.bulk.ledger import chunk_item
 from paybatch.config import Settings
 from paybatch.errors import PaybatchError
 from paybatch.generate.plan import GenerationRequest, JobSlice, job_slices
@@ -27,8 +28,6 @@ class BulkPlanError(PaybatchError):
 
 
 def chunk_item_key(chunk_id: int) -> str:
-    from paybatch.bulk.ledger import chunk_item
-
     return chunk_item(chunk_id)
 
 

@@ -29,6 +29,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from paybatch.aws import AwsClients
+from paybatch.builder.app import BuilderApp
+from paybatch.builder.batching import route_of
+from paybatch.builder.manifests import Dispatch
 from paybatch.bulk.ledger import (
     BulkLedger,
     ChunkRef,
@@ -37,10 +40,12 @@ from paybatch.bulk.ledger import (
 )
 from paybatch.config import Settings
 from paybatch.contracts.tracking import ManifestStatus, iso, parse_iso, utcnow
-from paybatch.generate.sinks import split_s3_uri
+from paybatch.generate.spec import PAN_DIMENSION
 from paybatch.jobs.launcher import FAILED_STATES, RUNNING_STATES, JobLauncher, is_concurrency_refusal, launcher_for
 from paybatch.ops.cost import DPU_PER_WORKER, glue_run_cost
 from paybatch.retry import retrying
+from paybatch.storage import split_s3_uri
+from paybatch.transitions import requeue_manifest
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +110,6 @@ class BulkWorker:
     @cached_property
     def app(self) -> Any:
         """The manifest builder's parts (conversion chunks are its manifests)."""
-        from lambda_manifest_builder.app import BuilderApp
 
         return BuilderApp.create(self.settings, self.launcher)
 
@@ -203,7 +207,6 @@ class BulkWorker:
     # --- starting compute ----------------------------------------------------------------------------
     def start_generation(self, run: Mapping[str, Any], spec: Mapping[str, Any]) -> tuple[str, str, str]:
         request = json.loads(run["request"])
-        from paybatch.generate.spec import PAN_DIMENSION
 
         tables = [t for t in request["tables"] if t != PAN_DIMENSION or spec.get("pan_dimension")]
         attempt = utcnow().strftime("%Y%m%dT%H%M%S%f")
@@ -227,8 +230,6 @@ class BulkWorker:
 
     def start_conversion(self, run: Mapping[str, Any], spec: Mapping[str, Any]) -> tuple[str, str, str]:
         """Get the chunk's manifest running (or adopt its run) through the manifest builder's own dispatch."""
-        from lambda_manifest_builder.manifests import Dispatch
-        from paybatch.transitions import requeue_manifest
 
         date, batch_id = str(spec["date"]), str(spec["batch_id"])
         store = self.app.store
@@ -407,10 +408,6 @@ def task_order(execution: str, retry: int) -> int:
     """Which of two tasks for the same chunk is newer: executions ``<run>-<n>`` in order, then the retry count."""
     attempt = execution.rsplit("-", 1)[-1]
     return (int(attempt) if attempt.isdigit() else 0) * 1000 + retry
-
-
-def route_of(settings: Settings, job_name: str) -> str:
-    return "light" if job_name == settings.glue.jobs.convert_light else "spark"
 
 
 def chunk_summary(record: Mapping[str, Any]) -> dict[str, Any]:

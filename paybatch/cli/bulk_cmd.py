@@ -249,35 +249,18 @@ def plan(
 
 
 def _plan_conversion(settings: Any, prefix: str, since: dt.date | None, max_concurrency: int | None) -> tuple[Any, str]:
-    """A backfill's manifests as the builder would pack the listed objects (the tracking table is only read)."""
-    from lambda_manifest_builder.batching import BatchPolicy, PendingFile, plan_manifests
-    from lambda_manifest_builder.quarantine import classify
+    """A backfill's manifests as `bulk convert` will pack them (``paybatch.bulk.backfill``: the tracking table is only read)."""
     from paybatch.aws import AwsClients
-    from paybatch.bulk.control import list_prefix
+    from paybatch.bulk.backfill import preview_conversion
     from paybatch.bulk.plan import estimate_conversion
-    from paybatch.contracts.tracking import date_prefix_for, utcnow
-    from paybatch.tracking_store import TrackingStore
 
-    clients = AwsClients(settings)
-    store = TrackingStore(clients)
-    by_date: dict[str, list[Any]] = {}
-    known = 0
-    for obj in list_prefix(clients, prefix, since):
-        date_prefix = date_prefix_for(obj.key, settings.file_validation.date_prefix_pattern, obj.last_modified)
-        if store.get_file(date_prefix, obj.key) is not None:
-            known += 1
-            continue
-        if classify(obj.key, obj.size, settings.file_validation, accept_large=True) is None:
-            by_date.setdefault(date_prefix, []).append(PendingFile(obj.key, obj.size, obj.last_modified))
-    b = settings.batching
-    policy = BatchPolicy(b.max_files_per_manifest, int(b.max_batch_size_gb * 1024**3), b.max_wait_seconds)
-    light = b.light_path_max_mb * 1024 * 1024
-    chunks = [{"bytes": sum(f.size for f in batch), "route": "light" if sum(f.size for f in batch) < light else "spark"}
-              for files in by_date.values() for batch in plan_manifests(files, policy, utcnow(), flush=True)]
-    if not chunks:
-        raise PaybatchError(f"nothing to convert under {prefix} ({known} object(s) already tracked)")
-    title = f"bulk convert on {settings.env}: {prefix}, {sum(len(v) for v in by_date.values()):,} new files ({known:,} already tracked)"
-    return estimate_conversion(settings, chunks, max_concurrency), title
+    preview = preview_conversion(AwsClients(settings), prefix, since)
+    left = preview.tracked + preview.quarantined
+    if not preview.chunks:
+        raise PaybatchError(f"nothing to convert under {prefix} ({left} object(s) already tracked or not convertible)")
+    title = (f"bulk convert on {settings.env}: {prefix}, {preview.new_files:,} new files, {preview.pending_files:,} pending, "
+             f"in {len(preview.chunks):,} manifests ({preview.tracked:,} already tracked, {preview.quarantined:,} to quarantine)")
+    return estimate_conversion(settings, preview.chunks, max_concurrency), title
 
 
 @clean_errors

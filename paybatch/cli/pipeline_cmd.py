@@ -163,10 +163,10 @@ def reprocess(
 @clean_errors
 def flush(env: EnvOption = "dev", as_json: JsonOption = False) -> None:
     """Run one scheduler pass now, packing every pending file whatever its age (stragglers included)."""
-    from lambda_manifest_builder.app import BuilderApp
-    from lambda_manifest_builder.scheduler import Scheduler
+    from lambda_manifest_builder.scheduler import scheduler_for
+    from paybatch.builder.app import BuilderApp
 
-    report = Scheduler(BuilderApp.create(settings_for(env))).run_once(flush=True)
+    report = scheduler_for(BuilderApp.create(settings_for(env))).run_once(flush=True)
     if as_json:
         print_json(report.__dict__)
         return

@@ -37,8 +37,8 @@ def peek(
     import pyarrow.compute as pc
     from pyiceberg.exceptions import NoSuchTableError
 
-    from paybatch.catalog import load, rejects_table_name, rows_table_name
     from paybatch.datasets import load_schema
+    from paybatch.iceberg.catalog import load, rejects_table_name, rows_table_name
 
     if kind not in ("parquet", "rejects"):
         raise PaybatchError(f"unknown kind {kind!r}; one of parquet, rejects")
@@ -72,7 +72,7 @@ def query(
     limit: Annotated[int, typer.Option(help="Rows to print at most.")] = 50,
 ) -> None:
     """Answer SQL now, over the committed tables of the environment's catalog (DuckDB over the Iceberg scans)."""
-    from paybatch.query import run_query
+    from paybatch.iceberg.query import run_query
 
     result = run_query(settings_for(env), sql)
     rows = result.slice(0, limit).to_pylist()
@@ -85,7 +85,7 @@ def query(
 @clean_errors
 def maintain(env: EnvOption = "dev", as_json: JsonOption = False) -> None:
     """Housekeeping of the converted tables: expire old snapshots, compact small files, remove orphan files."""
-    from paybatch.ops.maintain import maintain as run
+    from paybatch.iceberg.maintenance import maintain as run
 
     reports = run(settings_for(env))
     if as_json:

@@ -15,10 +15,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from paybatch.catalog import BATCH_COLUMN, catalog_for, rejects_table, rows_table
 from paybatch.config import Settings
 from paybatch.contracts.tracking import ManifestStatus
 from paybatch.datasets import DatasetSchema, load_schema
+from paybatch.iceberg.catalog import BATCH_COLUMN, catalog_for, rejects_table, rows_table
 from paybatch.iceberg.commit import CommitFailed, new_commit_id, replace_rows
 from paybatch.tracking_store import TrackingStore
 

@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import IO, Any
-from urllib.parse import urlparse
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -26,30 +25,8 @@ import pyarrow.parquet as pq
 from paybatch.convert.ndjson import NdjsonParser, ParsedBlock, Reject, iter_line_blocks
 from paybatch.convert.splits import ByteRange, RangeReader, open_range
 from paybatch.datasets import DatasetSchema
-
-REJECT_SCHEMA = pa.schema([
-    pa.field("source_file", pa.string()), pa.field("line_number", pa.int64()), pa.field("raw", pa.binary()),
-    pa.field("raw_text", pa.string()), pa.field("reason", pa.string()), pa.field("_batch_id", pa.string()),
-    pa.field("_ingested_at", pa.timestamp("us", tz="UTC")),
-])
-
-
-def filesystem_for(uri: str, endpoint_url: str | None = None) -> tuple[pafs.FileSystem, str]:
-    """A pyarrow filesystem and path for an s3:// URI or a local path.
-
-    ``endpoint_url`` (default: AWS_ENDPOINT_URL) points S3 at the local endpoint; None means AWS.
-    """
-    parsed = urlparse(uri)
-    if parsed.scheme in {"s3", "s3a"}:
-        endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
-        kwargs: dict[str, Any] = {"region": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
-        if endpoint:
-            ep = urlparse(endpoint)
-            kwargs.update(endpoint_override=ep.netloc, scheme=ep.scheme or "http",
-                          access_key=os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
-                          secret_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"))
-        return pafs.S3FileSystem(**kwargs), f"{parsed.netloc}{parsed.path}".rstrip("/")
-    return pafs.LocalFileSystem(), os.path.abspath(uri).rstrip("/")
+from paybatch.iceberg.catalog import REJECT_SCHEMA
+from paybatch.storage import filesystem_for
 
 
 @dataclass

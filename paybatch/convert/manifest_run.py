@@ -29,19 +29,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from paybatch.aws import AwsClients, head_object
-from paybatch.catalog import data_dir, rejects_table, rejects_table_name, rows_table, rows_table_name, table_location
+from paybatch.aws import AwsClients
 from paybatch.config import Settings
 from paybatch.contracts.manifest import Manifest
 from paybatch.contracts.tracking import OBJECT_GONE, FileStatus, ManifestStatus, iso, utcnow
 from paybatch.convert.commit import RunCommit, commit_run
-from paybatch.convert.files import FileResult, convert_file, filesystem_for, merge_ranges
+from paybatch.convert.files import FileResult, convert_file, merge_ranges
 from paybatch.convert.splits import ByteRange, aligned_ranges, can_split, count_range_newlines, first_lines
 from paybatch.datasets import DatasetSchema, load_schema
 from paybatch.errors import PaybatchError
+from paybatch.iceberg.catalog import data_dir, rejects_table, rejects_table_name, rows_table, rows_table_name, table_location
 from paybatch.retention import mark_converted
 from paybatch.retry import retrying
 from paybatch.spark import run_tasks
+from paybatch.storage import filesystem_for, head_object
 from paybatch.tracking_store import TrackingStore
 from paybatch.transitions import Move, MoveResult, RunFence, RunSuperseded, StatusMoves
 

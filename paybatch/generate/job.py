@@ -127,8 +127,8 @@ def write_result(settings: Settings, result: GenerationResult, uri: str) -> None
     """Keep a run's result as JSON at ``uri`` (s3://…), where a bulk run's worker reads it back."""
     import json
 
-    from paybatch.generate.sinks import split_s3_uri
     from paybatch.retry import retrying
+    from paybatch.storage import split_s3_uri
 
     bucket, key = split_s3_uri(uri)
     body = json.dumps(result.to_dict(), default=str).encode()

@@ -13,14 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from paybatch.config import Settings
+from paybatch.storage import split_s3_uri
 
 ROLES = ("lake", "lake_authorization", "lake_clearing", "lake_chargeback", "restricted", "input")
-
-
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    rest = uri.split("://", 1)[1]
-    bucket, _, prefix = rest.partition("/")
-    return bucket, prefix.strip("/")
 
 
 @dataclass

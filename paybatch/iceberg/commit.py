@@ -65,9 +65,18 @@ def landed_snapshot(table: Any, commit_id: str) -> int | None:
     return max(ours, key=lambda s: s.sequence_number or 0).snapshot_id if ours else None
 
 
-def replace_rows(load: Callable[[], Any], column: str, value: str, files: Sequence[str], *,
-                 commit_id: str | None = None, attempts: int = COMMIT_ATTEMPTS) -> Replaced:
-    """Rows with ``column == value`` out, ``files`` (data file URIs) in, in one snapshot (see the module docstring)."""
+class GiveUp(Exception):
+    """Raised by a change that no longer applies to the table as it now is (nothing is committed, no retry)."""
+
+
+def commit_tagged(load: Callable[[], Any], change: Callable[[Any, Any, dict[str, str]], None], key: str, *,
+                  commit_id: str | None = None, attempts: int = COMMIT_ATTEMPTS) -> Replaced:
+    """Apply ``change(table, transaction, snapshot_properties)`` in one transaction, exactly once (module docstring).
+
+    ``key`` names what the change replaces (``column=value``, or the files a compaction rewrites), for the logs and
+    the snapshots' summary. ``change`` runs again on a fresh table after a failed attempt; it raises ``GiveUp`` if
+    what it was to replace is gone (a compaction beaten by a run), and then nothing is committed.
+    """
     commit_id = commit_id or new_commit_id()
     last: BaseException | None = None
     name = "the table"
@@ -78,18 +87,13 @@ def replace_rows(load: Callable[[], Any], column: str, value: str, files: Sequen
             done = landed_snapshot(table, commit_id)
             if done is not None:
                 return Replaced(done, attempt, commit_id)
-            properties = {COMMIT_ID: commit_id, COMMIT_KEY: f"{column}={value}", COMMIT_ATTEMPT: str(attempt)}
+            properties = {COMMIT_ID: commit_id, COMMIT_KEY: key, COMMIT_ATTEMPT: str(attempt)}
             with table.transaction() as tx:
-                if table.current_snapshot() is not None:
-                    with warnings.catch_warnings():  # "did not match any records": a first run has nothing to replace
-                        warnings.simplefilter("ignore", UserWarning)
-                        tx.delete(EqualTo(term=Reference(column), literal=value), snapshot_properties=properties)  # type: ignore[call-arg]
-                if files:
-                    tx.add_files(list(files), snapshot_properties=properties)
+                change(table, tx, properties)
         except RETRYABLE as exc:
             last = exc
-            logger.warning("commit %s of %s=%s to %s: attempt %d failed (%s: %s); checking and retrying",
-                           commit_id, column, value, name, attempt, type(exc).__name__, exc)
+            logger.warning("commit %s of %s to %s: attempt %d failed (%s: %s); checking and retrying",
+                           commit_id, key, name, attempt, type(exc).__name__, exc)
             time.sleep(min(MAX_PAUSE_SECONDS, PAUSE_SECONDS * 2 ** min(attempt, 6)) * random.uniform(0.5, 1.5))
             continue
         snapshot = landed_snapshot(table, commit_id)
@@ -103,5 +107,20 @@ def replace_rows(load: Callable[[], Any], column: str, value: str, files: Sequen
         done = None
     if done is not None:
         return Replaced(done, attempts, commit_id)
-    raise CommitFailed(f"{column}={value}: the commit to {name} did not land after {attempts} attempts; "
+    raise CommitFailed(f"{key}: the commit to {name} did not land after {attempts} attempts; "
                        f"last: {type(last).__name__}: {last}")
+
+
+def replace_rows(load: Callable[[], Any], column: str, value: str, files: Sequence[str], *,
+                 commit_id: str | None = None, attempts: int = COMMIT_ATTEMPTS) -> Replaced:
+    """Rows with ``column == value`` out, ``files`` (data file URIs) in, in one snapshot (see the module docstring)."""
+
+    def change(table: Any, tx: Any, properties: dict[str, str]) -> None:
+        if table.current_snapshot() is not None:
+            with warnings.catch_warnings():  # "did not match any records": a first run has nothing to replace
+                warnings.simplefilter("ignore", UserWarning)
+                tx.delete(EqualTo(term=Reference(column), literal=value), snapshot_properties=properties)  # type: ignore[call-arg]
+        if files:
+            tx.add_files(list(files), snapshot_properties=properties)
+
+    return commit_tagged(load, change, f"{column}={value}", commit_id=commit_id, attempts=attempts)

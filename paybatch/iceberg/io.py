@@ -10,7 +10,7 @@ a repeat after a lost answer writes the same bytes); a delete is repeated (alrea
 The process's ``PAYBATCH_FAULTS`` rules are applied inside those retries, where botocore's are: ``s3:PutObject``
 when a file is written (an error before the write; a lost answer after it landed), ``s3:GetObject`` when one
 is opened, ``s3:DeleteObject`` when one is deleted, as the ``OSError`` pyarrow raises for AWS's answers.
-``paybatch.catalog.catalog_for`` always selects it (pyiceberg's ``py-io-impl``).
+``paybatch.iceberg.catalog.catalog_for`` always selects it (pyiceberg's ``py-io-impl``).
 """
 
 from __future__ import annotations

@@ -159,7 +159,7 @@ def seed_pan_hash_key(clients: AwsClients) -> None:
 def create_catalog(clients: AwsClients) -> None:
     """The Glue databases (converted Iceberg tables; the generator's lake tables) and the lake tables themselves.
 
-    The Iceberg tables are created by the first run that commits to them (``paybatch.catalog``).
+    The Iceberg tables are created by the first run that commits to them (``paybatch.iceberg.catalog``).
     """
     settings = clients.settings
     for name, what in ((settings.catalog.database, "converted tables (Apache Iceberg), one per dataset and its rejects"),

@@ -30,7 +30,7 @@ def reject_reasons(clients: AwsClients) -> Counter[str]:
     """Rejected lines per reason (the text before the first colon), read from the committed rejects tables."""
     from pyiceberg.exceptions import NoSuchNamespaceError
 
-    from paybatch.catalog import REJECTS_SUFFIX, catalog_for, list_tables
+    from paybatch.iceberg.catalog import REJECTS_SUFFIX, catalog_for, list_tables
 
     settings = clients.settings
     catalog = catalog_for(settings)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import time
 import uuid
-import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -24,12 +23,18 @@ import pyarrow.csv as pcsv
 import pyarrow.json as pjson
 import pyarrow.parquet as pq
 
+from paybatch.aws import AwsClients
 from paybatch.config import Settings
 from paybatch.contracts.tracking import utcnow
 from paybatch.errors import PaybatchError
+from paybatch.iceberg.catalog import catalog_for, data_dir, ensure_table
+from paybatch.iceberg.commit import replace_rows
+from paybatch.screening.alerts import AlertSender, alert_for
 from paybatch.screening.lists import SanctionsList, load_stored, parse
 from paybatch.screening.matcher import Customer, ListIndex
 from paybatch.screening.similarity import ScoringPolicy
+from paybatch.spark import get_spark, run_tasks
+from paybatch.storage import filesystem_for
 
 MATCHES_TABLE = "screening_matches"
 MATCHES_SCHEMA = pa.schema([
@@ -48,7 +53,6 @@ class ScreeningInputError(PaybatchError):
 
 def read_customers(uri: str, endpoint_url: str | None = None) -> list[Customer]:
     """Customers from CSV, NDJSON or Parquet (local or s3://): ``id`` and ``name`` required, the rest optional."""
-    from paybatch.convert.files import filesystem_for
 
     fs, path = filesystem_for(uri, endpoint_url)
     lower = path.lower()
@@ -122,8 +126,6 @@ def load_list(settings: Settings, source: str | None, clients: Any = None) -> Sa
     if source and (Path(source).exists() or "/" in source):
         return parse(Path(source))
     if clients is None:
-        from paybatch.aws import AwsClients
-
         clients = AwsClients(settings)
     return load_stored(clients, source)
 
@@ -155,7 +157,6 @@ def _screen_chunk(index: ListIndex, customers: list[Customer], threshold: float,
     An alert that cannot be queued fails the task (Spark retries it); a retried task sends its alerts again under
     the same alert ids, so a receiver drops the repeats.
     """
-    from paybatch.screening.alerts import alert_for
 
     rows: list[dict[str, Any]] = []
     names = {c.id: c.name for c in customers}
@@ -175,8 +176,6 @@ def run_screening(settings: Settings, customers_uri: str, *, list_source: str | 
                   threshold: float | None = None, alerts: bool = True, spark: Any = None,
                   on_progress: Callable[[int, int], None] | None = None) -> ScreeningResult:
     """Screen a customer file; commit the matches; return (and write) the run summary."""
-    from paybatch.aws import AwsClients
-    from paybatch.spark import run_tasks
 
     started = time.monotonic()
     check_threshold(threshold)
@@ -192,8 +191,6 @@ def run_screening(settings: Settings, customers_uri: str, *, list_source: str | 
     size = settings.screening.customers_per_task
     chunks = [customers[i:i + size] for i in range(0, len(customers), size)]
     if spark is None:
-        from paybatch.spark import get_spark
-
         spark = get_spark("paybatch-screen")
     shared = spark.sparkContext.broadcast(index)  # built once, sent once per executor
     want_alerts = alerts
@@ -202,10 +199,8 @@ def run_screening(settings: Settings, customers_uri: str, *, list_source: str | 
         """(rows, webhook failures, alerts sent, alerts dead-lettered) of one chunk."""
         if not want_alerts:
             return _screen_chunk(shared.value, chunk, policy.threshold, run_id, screened_at, None), [], 0, 0
-        from paybatch.aws import AwsClients as Clients
-        from paybatch.screening.alerts import AlertSender
 
-        sender = AlertSender.for_settings(Clients(settings))
+        sender = AlertSender.for_settings(AwsClients(settings))
         rows = _screen_chunk(shared.value, chunk, policy.threshold, run_id, screened_at, sender.send)
         return rows, sender.errors, sender.sent, sender.dead_lettered
 
@@ -227,33 +222,26 @@ def run_screening(settings: Settings, customers_uri: str, *, list_source: str | 
 def write_matches(settings: Settings, table: pa.Table, run_id: str, output: str | None) -> tuple[str, int | None]:
     """To ``output`` as Parquet, or one Iceberg commit replacing this run's rows in the catalog's matches table."""
     if output is not None:
-        from paybatch.convert.files import filesystem_for
-
         fs, base = filesystem_for(output.rstrip("/"), settings.endpoint_url)
         path = f"{base}/matches/run_id={run_id}/part-00000.parquet"
         fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
         pq.write_table(table, path, filesystem=fs)
         return f"{output.rstrip('/')}/matches/run_id={run_id}/", None
-    from pyiceberg.expressions import EqualTo, Reference
-
-    from paybatch.catalog import catalog_for, table_location
 
     catalog = catalog_for(settings)
-    identifier = f"{settings.catalog.database}.{MATCHES_TABLE}"
     catalog.create_namespace_if_not_exists(settings.catalog.database)
-    iceberg = catalog.create_table_if_not_exists(identifier, schema=MATCHES_SCHEMA, location=table_location(settings, MATCHES_TABLE))
-    with warnings.catch_warnings():  # a first run has nothing to replace, which pyiceberg warns about
-        warnings.filterwarnings("ignore", message="Delete operation did not match any records")
-        iceberg.overwrite(table, overwrite_filter=EqualTo(term=Reference("run_id"), literal=run_id))  # type: ignore[call-arg]
-    snapshot = iceberg.refresh().current_snapshot()
-    return identifier, snapshot.snapshot_id if snapshot else None
+    ensure_table(catalog, settings, MATCHES_TABLE, MATCHES_SCHEMA)  # before any file is written under it
+    uri = f"{data_dir(settings, MATCHES_TABLE)}/run_id={run_id}/part-{uuid.uuid4().hex[:12]}.parquet"
+    fs, path = filesystem_for(uri, settings.endpoint_url)
+    pq.write_table(table, path, filesystem=fs)
+    identifier = f"{settings.catalog.database}.{MATCHES_TABLE}"
+    replaced = replace_rows(lambda: catalog.load_table(identifier), "run_id", run_id, [uri])
+    return identifier, replaced.snapshot_id
 
 
 def write_summary(settings: Settings, result: ScreeningResult, output: str | None, clients: Any) -> None:
     body = json.dumps(result.to_dict(), indent=2, default=str).encode()
     if output is not None:
-        from paybatch.convert.files import filesystem_for
-
         fs, base = filesystem_for(output.rstrip("/"), settings.endpoint_url)
         with fs.open_output_stream(f"{base}/summary-{result.run_id}.json") as handle:
             handle.write(body)

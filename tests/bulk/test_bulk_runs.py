@@ -19,10 +19,10 @@ from paybatch.bulk.control import BulkControl
 from paybatch.bulk.ledger import BulkLedger
 from paybatch.bulk.plan import plan_generation
 from paybatch.contracts.tracking import parse_iso
-from paybatch.convert.files import filesystem_for
 from paybatch.generate.engine import table_key
 from paybatch.generate.plan import GenerationRequest, parse_dates
 from paybatch.generate.spec import load_spec
+from paybatch.storage import filesystem_for
 from tests.bulk.support import Services, allocations, chunk_killer, kill_job_runs, lake_objects, wait_for
 from tests.conftest import drain, reset_endpoint
 

@@ -19,13 +19,13 @@ from typing import Any
 
 import pytest
 
-from lambda_manifest_builder.app import BuilderApp
 from paybatch.aws import AwsClients
-from paybatch.catalog import load
+from paybatch.builder.app import BuilderApp
 from paybatch.contracts.tracking import ManifestStatus
 from paybatch.convert.manifest_run import run_in_process
 from paybatch.generate.job import generate
 from paybatch.generate.plan import GenerationRequest, parse_dates
+from paybatch.iceberg.catalog import load
 from paybatch.paths import GLUE_JOBS_DIR
 from paybatch.resources import GENERATE_MODULES, ICEBERG_MODULES, SCREEN_MODULES
 from paybatch.sample_files import sample_file
@@ -217,7 +217,7 @@ def test_screening_on_the_cluster_finds_what_local_mode_finds(cluster: Cluster, 
 
     import pyarrow.parquet as pq
 
-    from paybatch.convert.files import filesystem_for
+    from paybatch.storage import filesystem_for
 
     fs, base = filesystem_for(f"s3://{bucket}/screening/cluster", stack.url)
     cluster_table = pq.read_table(f"{base}/matches/run_id={on_cluster['run_id']}", filesystem=fs)

@@ -9,10 +9,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from lambda_manifest_builder.app import BuilderApp
 from lambda_manifest_builder.handler import handle_batch
 from paybatch import faults
 from paybatch.aws import AwsClients
+from paybatch.builder.app import BuilderApp
 from paybatch.config import Settings, load_settings
 from paybatch.local.poller import SqsPoller
 

@@ -7,12 +7,12 @@ import time
 
 import pytest
 
-from lambda_manifest_builder.app import BuilderApp
-from lambda_manifest_builder.scheduler import Scheduler
+from lambda_manifest_builder.scheduler import scheduler_for
 from paybatch.aws import AwsClients
-from paybatch.catalog import load
+from paybatch.builder.app import BuilderApp
 from paybatch.contracts.tracking import FileStatus, ManifestStatus
 from paybatch.convert.manifest_run import run_in_process, run_manifest, spark_runner
+from paybatch.iceberg.catalog import load
 from paybatch.sample_files import sample_file
 from tests.conftest import drain
 from tests.integration.builder_support import deliver_all, small_settings
@@ -47,7 +47,7 @@ def wait_for_manifests(app: BuilderApp, timeout: float = 120) -> list[dict]:
         manifests = app.store.all_manifests()
         if manifests and all(m["manifest_status"] in {"completed", "partial", "failed"} for m in manifests):
             return manifests
-        Scheduler(app).run_once(sweep=False)
+        scheduler_for(app).run_once(sweep=False)
         time.sleep(0.5)
     raise AssertionError(f"manifests did not finish: {app.store.all_manifests()}")
 

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-import lambda_manifest_builder.scheduler as scheduler_module
-import lambda_manifest_builder.sweep as sweep_module
-from lambda_manifest_builder.app import BuilderApp
-from lambda_manifest_builder.scheduler import Scheduler
+import paybatch.builder.scheduler as scheduler_module
+import paybatch.builder.sweep as sweep_module
+from lambda_manifest_builder.scheduler import scheduler_for
 from paybatch.aws import AwsClients
+from paybatch.builder.app import BuilderApp
 from tests.conftest import drain, reset_endpoint
 from tests.integration.builder_support import body, deliver_all, files_by_status, small_settings
 from tests.integration.test_manifest_builder import assert_invariants
@@ -63,7 +63,7 @@ def scenario(app: BuilderApp, recorder: WriteRecorder) -> None:
     recorder.install(app.clients)
     for _ in range(4):
         failed = deliver_all(app, max_rounds=5)["failed"]
-        report = Scheduler(app).run_once(flush=True)
+        report = scheduler_for(app).run_once(flush=True)
         settled = set(files_by_status(app).values()) <= {"manifested", "quarantined"} and all(
             m["manifest_status"] == "queued" for m in app.store.all_manifests())
         if not failed and not report.errors and settled and len(files_by_status(app)) == 4:

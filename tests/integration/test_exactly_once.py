@@ -26,20 +26,22 @@ import pyarrow.parquet as pq
 import pytest
 from botocore.exceptions import ReadTimeoutError
 
-from lambda_manifest_builder.app import BuilderApp
-from lambda_manifest_builder.locking import DateLock
-from lambda_manifest_builder.scheduler import Scheduler, SchedulerReport
+import lambda_manifest_builder.scheduler as scheduler_handler
+from lambda_manifest_builder.scheduler import scheduler_for
 from paybatch import faults
 from paybatch.aws import AwsClients, local_process_env
-from paybatch.catalog import data_dir, load, rows_table
+from paybatch.builder.app import BuilderApp
+from paybatch.builder.locking import DateLock
+from paybatch.builder.scheduler import SchedulerReport
 from paybatch.contracts.tracking import FileStatus, ManifestStatus
 from paybatch.convert import manifest_run
 from paybatch.convert.commit import commit_run
-from paybatch.convert.files import filesystem_for
 from paybatch.convert.manifest_run import ManifestResult, run_in_process, run_manifest
 from paybatch.datasets import load_schema
+from paybatch.iceberg.catalog import data_dir, load, rows_table
 from paybatch.ops.reprocess import retry_failed_files
 from paybatch.sample_files import sample_file
+from paybatch.storage import filesystem_for
 from paybatch.tracking_store import to_ddb
 from paybatch.transitions import requeue_manifest
 from tests.integration.builder_support import (
@@ -184,7 +186,7 @@ def test_reprocess_of_an_old_batch_leaves_files_that_completed_in_a_later_batch(
     deliver_all(app)
     [first] = app.store.all_manifests()
     app.moves.move_manifest(DATE, first["batch_id"], ManifestStatus.RUNNING, expected=[ManifestStatus.QUEUED, ManifestStatus.CREATED])
-    Scheduler(app).fail_manifest(app.store.get_manifest(DATE, first["batch_id"]), "run died")  # type: ignore[arg-type]
+    scheduler_for(app).fail_manifest(app.store.get_manifest(DATE, first["batch_id"]), "run died")  # type: ignore[arg-type]
     assert app.store.get_file(DATE, key)["status"] == "failed"  # type: ignore[index]
     # `paybatch reprocess --failed`: the file goes into a new batch, which converts it
     app.moves.move_file(DATE, key, FileStatus.PENDING, expected=FileStatus.FAILED, remove=["batch_id", "error"])
@@ -231,7 +233,7 @@ def test_quarantine_never_deletes_a_new_upload_of_the_same_key(app: BuilderApp) 
 # --- 10. a lock holder SIGKILLed -----------------------------------------------------------------------------
 HOLDER = """
 import sys, time
-from lambda_manifest_builder.locking import DateLock
+from paybatch.builder.locking import DateLock
 from paybatch.aws import AwsClients
 from paybatch.config import load_settings
 lease = DateLock(AwsClients(load_settings("dev"))).acquire(sys.argv[1])
@@ -298,9 +300,9 @@ def test_a_batch_started_twice_has_one_writer(app: BuilderApp) -> None:
     assert record["manifest_status"] == "queued" and len(launcher.started) == 1
     twice.store.ddb.update_item(TableName=twice.store.table, Key=to_ddb(twice.store.manifest_key(DATE, record["batch_id"])),
                                 UpdateExpression="REMOVE start_lease")  # its start lease has run out
-    Scheduler(twice).start_queued(SchedulerReport())  # the scheduler starts it again: a second run of the batch
+    scheduler_for(twice).start_queued(SchedulerReport())  # the scheduler starts it again: a second run of the batch
     assert len(launcher.started) == 2 and twice.store.get_manifest(DATE, record["batch_id"])["manifest_status"] == "running"  # type: ignore[index]
-    scheduler = Scheduler(twice)
+    scheduler = scheduler_for(twice)
 
     def first_runner(tasks: Sequence[Any], work: Callable[[Any], Any]) -> list[Any]:
         return run_in_process(tasks, work)
@@ -398,7 +400,7 @@ def died_after_its_commit(app: BuilderApp, key: str, body: bytes, monkeypatch: p
         run_manifest_record(app, record)
     monkeypatch.setattr(manifest_run, "commit_outputs", real_commit)
     assert set(visible_batches(app)) == {record["batch_id"]}  # the commit landed
-    Scheduler(app).fail_manifest(app.store.get_manifest(DATE, record["batch_id"]), "run died")  # type: ignore[arg-type]
+    scheduler_for(app).fail_manifest(app.store.get_manifest(DATE, record["batch_id"]), "run died")  # type: ignore[arg-type]
     assert app.store.get_file(DATE, key)["status"] == "failed"  # type: ignore[index]
     return record
 
@@ -418,7 +420,7 @@ def test_a_manifest_failed_after_its_commit_landed_shows_nothing_and_its_retry_s
 
 def test_reprocess_failed_removes_what_the_scheduler_could_not(app: BuilderApp, monkeypatch: pytest.MonkeyPatch) -> None:
     """On AWS the scheduler (a Lambda without pyiceberg) cannot retract: `reprocess --failed` does it first."""
-    monkeypatch.setattr(Scheduler, "retract", lambda *a, **k: None)  # as in the Lambda bundle
+    monkeypatch.setattr(scheduler_handler, "_has_iceberg", lambda: False)  # as in the Lambda bundle
     record = died_after_its_commit(app, f"{DATE}-died2.ndjson", sample_file(60_000, 51, DATE), monkeypatch)
     assert set(visible_batches(app)) == {record["batch_id"]}  # still visible after the failure ...
     assert retry_failed_files(app.settings, app.store) == 1

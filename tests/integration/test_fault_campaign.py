@@ -31,12 +31,12 @@ from typing import Any
 
 import pytest
 
-from lambda_manifest_builder.app import BuilderApp
 from paybatch import constants, faults
 from paybatch.aws import AwsClients, local_process_env
-from paybatch.catalog import load
+from paybatch.builder.app import BuilderApp
 from paybatch.config import Settings, load_settings
 from paybatch.contracts.tracking import LOCK_SK, TERMINAL_FILE_STATUSES, TERMINAL_MANIFEST_STATUSES, lock_pk, parse_iso, utcnow
+from paybatch.iceberg.catalog import load
 from paybatch.jobs.launcher import RUNNING_STATES
 from paybatch.jobs.local_launcher import RunStore, pid_alive
 from paybatch.paths import state_dir
@@ -86,7 +86,7 @@ OVERRIDES = {"MAX_FILES_PER_MANIFEST": "10", "MAX_WAIT_SECONDS": "2", "EXPECTED_
 # The default lock lease (15 s, renewed by a live holder): the SIGKILLed holder blocks its date at most that long.
 LOCK_HOLDER = """
 import sys, time
-from lambda_manifest_builder.locking import DateLock
+from paybatch.builder.locking import DateLock
 from paybatch.aws import AwsClients
 from paybatch.config import load_settings
 print("held" if DateLock(AwsClients(load_settings("dev"))).acquire(sys.argv[1], max_wait=60) else "refused", flush=True)

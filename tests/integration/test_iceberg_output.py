@@ -16,16 +16,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from lambda_manifest_builder.app import BuilderApp
-from paybatch.catalog import data_dir, load, rows_table
+from paybatch.builder.app import BuilderApp
 from paybatch.contracts.tracking import FileStatus, ManifestStatus
 from paybatch.convert.commit import commit_run
-from paybatch.convert.files import filesystem_for
 from paybatch.convert.manifest_run import run_in_process, run_manifest
 from paybatch.datasets import FieldSpec, load_schema
-from paybatch.ops.maintain import maintain
-from paybatch.query import run_query
+from paybatch.iceberg.catalog import data_dir, load, rows_table
+from paybatch.iceberg.maintenance import maintain
+from paybatch.iceberg.query import run_query
 from paybatch.sample_files import sample_file
+from paybatch.storage import filesystem_for
 from tests.integration.builder_support import deliver_all, one_file_per_manifest_settings
 
 pytestmark = pytest.mark.integration

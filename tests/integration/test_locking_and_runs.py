@@ -6,11 +6,11 @@ import time
 
 import pytest
 
-from lambda_manifest_builder.app import BuilderApp
-from lambda_manifest_builder.locking import DateLock
-from lambda_manifest_builder.manifests import PACKING_ATTRIBUTES
-from lambda_manifest_builder.scheduler import Scheduler
+from lambda_manifest_builder.scheduler import scheduler_for
 from paybatch.aws import AwsClients
+from paybatch.builder.app import BuilderApp
+from paybatch.builder.locking import DateLock
+from paybatch.builder.manifests import PACKING_ATTRIBUTES
 from paybatch.contracts.tracking import ManifestStatus
 from paybatch.jobs.launcher import TERMINAL_STATES
 from tests.integration.builder_support import body, deliver_all, metric_counts, small_settings
@@ -69,7 +69,7 @@ def test_failed_runs_are_retried_then_the_manifest_fails(clients: AwsClients) ->
     deliver_all(app)
     [manifest] = app.store.all_manifests()
     assert manifest["manifest_status"] == ManifestStatus.RUNNING and manifest["attempts"] == 1
-    scheduler = Scheduler(app)
+    scheduler = scheduler_for(app)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         current = app.store.all_manifests()[0]

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from lambda_manifest_builder.app import BuilderApp
 from lambda_manifest_builder.handler import handle_batch
-from lambda_manifest_builder.scheduler import Scheduler
+from lambda_manifest_builder.scheduler import scheduler_for
+from paybatch.builder.app import BuilderApp
 from paybatch.contracts.manifest import Manifest
 from paybatch.contracts.tracking import FileStatus, ManifestStatus
 from paybatch.resources import MANIFEST_STATUS_INDEX
@@ -122,7 +122,7 @@ def test_files_tracked_quarantined_and_manifested(app: BuilderApp) -> None:
         assert record["manifest_status"] == ManifestStatus.QUEUED
         assert "EntityNotFoundException" in record["queue_reason"]
     # The straggler is flushed by the scheduler once asked to (or once it waited max_wait_seconds).
-    report = Scheduler(app).run_once(flush=True)
+    report = scheduler_for(app).run_once(flush=True)
     assert len(report.manifests_created) == 1
     assert_invariants(app, 11)
 
@@ -226,7 +226,7 @@ def test_eight_builders_in_parallel_exactly_once(clients) -> None:  # type: igno
     run_threads([lambda: results.append(deliver_all(BuilderApp.create(s), max_rounds=10_000))] * 8)
     assert sum(r["received"] for r in results) >= n + len(dupes)
     assert sum(r["failed"] for r in results) == 0
-    Scheduler(app).run_once(flush=True, sweep=True)
+    scheduler_for(app).run_once(flush=True, sweep=True)
     statuses = Counter(files_by_status(app).values())
     assert statuses == {"manifested": n - n // 20, "quarantined": n // 20}
     assert_invariants(app, n)
@@ -241,12 +241,12 @@ def run_threads(targets: list) -> None:  # type: ignore[type-arg]
 
 
 def test_scheduler_sweep_registers_a_file_whose_notification_was_lost(app: BuilderApp, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    import lambda_manifest_builder.sweep as sweep_module
+    import paybatch.builder.sweep as sweep_module
 
     monkeypatch.setattr(sweep_module, "SWEEP_GRACE_SECONDS", 0)
     put(app, "2025-12-23-lost.ndjson")
     assert len(drain(app.clients, app.settings.queues.ingest)) == 1  # the notification is lost
-    report = Scheduler(app).run_once()
+    report = scheduler_for(app).run_once()
     assert report.files_swept == 1
     assert files_by_status(app) == {"2025-12-23-lost.ndjson": "pending"}
-    assert Scheduler(app).run_once().files_swept == 0  # tracked now: swept once only
+    assert scheduler_for(app).run_once().files_swept == 0  # tracked now: swept once only

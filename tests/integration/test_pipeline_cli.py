@@ -10,8 +10,8 @@ from collections import Counter
 
 import pytest
 
-from lambda_manifest_builder.app import BuilderApp
 from paybatch.aws import AwsClients
+from paybatch.builder.app import BuilderApp
 from paybatch.contracts.tracking import FileStatus, ManifestStatus
 from tests.integration.builder_support import SMALL, body, deliver_all, small_settings, status_counts
 

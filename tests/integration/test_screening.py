@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from paybatch.aws import AwsClients
-from paybatch.catalog import load
 from paybatch.errors import PaybatchError
+from paybatch.iceberg.catalog import load
 from paybatch.screening.alerts import ALERT_ID_HEADER, SIGNATURE_HEADER, AlertSender, verify
 from paybatch.screening.api import serve_in_background
 from paybatch.screening.bulk import read_customers, run_screening
@@ -203,8 +203,8 @@ class RecordingLauncher:
 def test_the_scheduler_starts_the_nightly_run_once_a_day_at_its_time(clients: AwsClients) -> None:
     from datetime import UTC, datetime
 
-    from lambda_manifest_builder.app import BuilderApp
-    from lambda_manifest_builder.scheduler import Scheduler, SchedulerReport, cron_time
+    from paybatch.builder.app import BuilderApp
+    from paybatch.builder.scheduler import Scheduler, SchedulerReport, cron_time
 
     settings = clients.settings
     settings = settings.model_copy(update={"screening": settings.screening.model_copy(update={"customers_uri": "s3://b/c.csv"})})

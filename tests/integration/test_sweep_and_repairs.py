@@ -6,10 +6,11 @@ from datetime import timedelta
 
 import pytest
 
-import lambda_manifest_builder.sweep as sweep_module
-from lambda_manifest_builder.app import BuilderApp
-from lambda_manifest_builder.scheduler import Scheduler, SchedulerReport
-from lambda_manifest_builder.sweep import InputSweep
+import paybatch.builder.sweep as sweep_module
+from lambda_manifest_builder.scheduler import scheduler_for
+from paybatch.builder.app import BuilderApp
+from paybatch.builder.scheduler import SchedulerReport
+from paybatch.builder.sweep import InputSweep
 from paybatch.contracts.tracking import FileStatus, ManifestStatus, utcnow
 from paybatch.retention import mark_converted
 from tests.conftest import drain
@@ -91,7 +92,7 @@ def test_files_stranded_under_a_finished_or_vanished_manifest_are_failed(app: Bu
     app.clients.dynamodb.delete_item(TableName=app.store.table, Key={"date_prefix": {"S": f"manifest#{date}"},
                                                                       "file_key": {"S": running["batch_id"]}})
     report = SchedulerReport()
-    Scheduler(app).repair_orphaned_files(report)
+    scheduler_for(app).repair_orphaned_files(report)
     assert report.files_repaired == 3
     statuses = {i["file_key"]: (i["status"], i.get("error", "")) for i in app.store.all_files()}
     assert statuses[stranded][0] == "failed" and "whose manifest is completed" in statuses[stranded][1]
@@ -105,7 +106,7 @@ def test_a_file_under_a_live_manifest_is_left_alone(app: BuilderApp) -> None:
         put(app, f"2025-12-23-l{i}.ndjson", seed=str(i))
     deliver_all(app)
     report = SchedulerReport()
-    Scheduler(app).repair_orphaned_files(report)
+    scheduler_for(app).repair_orphaned_files(report)
     assert report.files_repaired == 0
     assert {i["status"] for i in app.store.all_files()} == {"manifested"}
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from lambda_manifest_builder.app import BuilderApp
 from paybatch import faults
+from paybatch.builder.app import BuilderApp
 from paybatch.contracts.tracking import FILE_TRANSITIONS, FileStatus, ManifestStatus
 from paybatch.transitions import IllegalTransition, Move, StatusMoves, TrackingWriteFailed
 from tests.integration.builder_support import small_settings, status_counts

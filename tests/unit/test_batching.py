@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lambda_manifest_builder.batching import BatchPolicy, PendingFile, plan_manifests
+from paybatch.builder.batching import BatchPolicy, PendingFile, plan_manifests
 
 NOW = datetime(2025, 12, 23, 12, 0, tzinfo=UTC)
 

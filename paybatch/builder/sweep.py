@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
-from lambda_manifest_builder.errors import FileBusy
+from paybatch.builder.errors import FileBusy
 from paybatch.contracts.tracking import iso, parse_iso, utcnow
 from paybatch.retention import is_converted
 from paybatch.retry import retrying
 
 if TYPE_CHECKING:
-    from lambda_manifest_builder.app import BuilderApp
+    from paybatch.builder.app import BuilderApp
 
 logger = Logger(service="manifest-scheduler")
 

@@ -13,9 +13,9 @@ import re
 
 import pyarrow as pa
 
-from paybatch.catalog import catalog_for, list_tables
 from paybatch.config import Settings
 from paybatch.errors import PaybatchError
+from paybatch.iceberg.catalog import catalog_for, list_tables
 
 READ_ONLY_STATEMENTS = ("SELECT", "EXPLAIN")
 

@@ -25,7 +25,6 @@ import pyarrow as pa
 from paybatch import constants
 from paybatch.aws import AwsClients
 from paybatch.config import Settings
-from paybatch.convert.files import REJECT_SCHEMA
 from paybatch.datasets import DatasetSchema
 from paybatch.retry import is_retryable
 
@@ -33,6 +32,12 @@ if TYPE_CHECKING:
     from pyiceberg.catalog.glue import GlueCatalog
     from pyiceberg.table import Table
 
+REJECT_SCHEMA = pa.schema([
+    pa.field("source_file", pa.string()), pa.field("line_number", pa.int64()), pa.field("raw", pa.binary()),
+    pa.field("raw_text", pa.string()), pa.field("reason", pa.string()), pa.field("_batch_id", pa.string()),
+    pa.field("_ingested_at", pa.timestamp("us", tz="UTC")),
+])
+# The rejects table of every dataset: each line that did not convert, with its reason.
 REJECTS_SUFFIX = "_rejects"
 BATCH_COLUMN = "_batch_id"
 ENSURE_ATTEMPTS = 12
@@ -72,8 +77,10 @@ def data_dir(settings: Settings, table: str) -> str:
     return f"{table_location(settings, table)}/data"
 
 
-def _ensure(catalog: GlueCatalog, settings: Settings, name: str, arrow_schema: pa.Schema, day_of: str, partition_name: str) -> Table:
-    """Load the table, creating, partitioning, evolving or re-configuring it as needed.
+def ensure_table(catalog: GlueCatalog, settings: Settings, name: str, arrow_schema: pa.Schema,
+                 day_partition: tuple[str, str] | None = None) -> Table:
+    """Load the table, creating, partitioning (``(source column, partition name)``: by day), evolving or
+    re-configuring it as needed.
 
     Each step is idempotent and checked on a fresh load, so a step that lost a race (or whose answer was
     lost) is simply looked at again; ``ENSURE_ATTEMPTS`` loads at most.
@@ -94,9 +101,9 @@ def _ensure(catalog: GlueCatalog, settings: Settings, name: str, arrow_schema: p
                 except TableAlreadyExistsError:  # another run created it first (or our answer was lost)
                     pass
                 continue
-            if not table.spec().fields:
+            if day_partition and not table.spec().fields:
                 with table.update_spec() as spec:
-                    spec.add_field(day_of, DayTransform(), partition_name)
+                    spec.add_field(day_partition[0], DayTransform(), day_partition[1])
                 continue
             if any(table.properties.get(k) != v for k, v in TABLE_PROPERTIES.items() if k.startswith("write.metadata")):
                 with table.transaction() as tx:
@@ -120,12 +127,13 @@ def _ensure(catalog: GlueCatalog, settings: Settings, name: str, arrow_schema: p
 
 def rows_table(settings: Settings, schema: DatasetSchema, catalog: GlueCatalog | None = None) -> Table:
     """The dataset's table, created (partitioned by the record date) or evolved as its YAML declares."""
-    return _ensure(catalog or catalog_for(settings), settings, rows_table_name(schema), schema.output_arrow_schema(),
-                   schema.partition.source, schema.partition.column)
+    return ensure_table(catalog or catalog_for(settings), settings, rows_table_name(schema), schema.output_arrow_schema(),
+                        (schema.partition.source, schema.partition.column))
 
 
 def rejects_table(settings: Settings, schema: DatasetSchema, catalog: GlueCatalog | None = None) -> Table:
-    return _ensure(catalog or catalog_for(settings), settings, rejects_table_name(schema), REJECT_SCHEMA, "_ingested_at", "ingest_day")
+    return ensure_table(catalog or catalog_for(settings), settings, rejects_table_name(schema), REJECT_SCHEMA,
+                        ("_ingested_at", "ingest_day"))
 
 
 def list_tables(settings: Settings, catalog: GlueCatalog | None = None) -> list[str]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from lambda_manifest_builder.locking import DateLock
-from lambda_manifest_builder.manifests import ManifestBuilder
-from lambda_manifest_builder.quarantine import Quarantine
-from lambda_manifest_builder.tracking import FileRegistry
 from paybatch.aws import AwsClients
+from paybatch.builder.locking import DateLock
+from paybatch.builder.manifests import ManifestBuilder
+from paybatch.builder.quarantine import Quarantine
+from paybatch.builder.tracking import FileRegistry
 from paybatch.config import Settings, load_settings
 from paybatch.jobs.launcher import JobLauncher, launcher_for
 from paybatch.tracking_store import TrackingStore

@@ -6,8 +6,9 @@ Run by `paybatch maintain --env ENV` and by the scheduler every ``catalog.mainta
   and the files of runs that died before their commit — is deleted once older than ``orphan_min_age_hours``
   (younger ones may belong to a run still about to commit);
 - a date partition holding ``compact_min_files`` or more files under ``compact_small_file_mb`` has them
-  rewritten as one file (rows ordered by batch id), in one commit that replaces exactly those files (a run
-  committing at the same time wins and the compaction tries again next time; rows never change). A later
+  rewritten as one file (rows ordered by batch id), in one commit that replaces exactly those files
+  (``paybatch.iceberg.commit.commit_tagged``: retried and checked like every commit; if a run replaced one of
+  those files meanwhile, the compaction gives up and tries again next time; rows never change). A later
   re-run of one of those batches rewrites the compacted file without that batch's rows (copy-on-write).
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -23,9 +25,10 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from paybatch.catalog import catalog_for, list_tables
 from paybatch.config import Settings
-from paybatch.convert.files import filesystem_for
+from paybatch.iceberg.catalog import catalog_for, list_tables
+from paybatch.iceberg.commit import GiveUp, commit_tagged
+from paybatch.storage import filesystem_for
 
 
 @dataclass
@@ -104,32 +107,31 @@ def compact(settings: Settings, table: Any, now: dt.datetime, report: TableUpkee
         path = f"{folder}/compacted-{uuid.uuid4().hex[:12]}.parquet"
         fs, key = filesystem_for(path, settings.endpoint_url)
         pq.write_table(merged, key, filesystem=fs, compression="snappy")
-        written = [path]
-        with table.transaction() as tx:
-            _replace_files(tx, paths, written)
+        try:
+            commit_tagged(table.refresh, _replace_files(paths, [path]), f"compaction of {len(paths)} files in {folder}")
+        except GiveUp:  # a run replaced some of these files first: leave the partition for the next pass
+            fs.delete_file(key)
+            continue
         report.files_compacted += len(paths)
-        report.files_written += len(written)
+        report.files_written += 1
 
 
-def _replace_files(tx: Any, old: list[str], new: list[str]) -> None:
-    """One snapshot: the ``old`` data files out, the ``new`` (same rows) in."""
-    with tx.update_snapshot().overwrite() as rewrite:
-        for data_file in _data_files(tx, old):
-            rewrite.delete_data_file(data_file)
-        for data_file in _new_data_files(tx, new):
-            rewrite.append_data_file(data_file)
+def _replace_files(old: list[str], new: list[str]) -> Callable[[Any, Any, dict[str, str]], None]:
+    """The change of one snapshot: the ``old`` data files out, the ``new`` (same rows) in; gives up if any is gone."""
 
+    def change(table: Any, tx: Any, properties: dict[str, str]) -> None:
+        from pyiceberg.io.pyarrow import parquet_file_to_data_file
 
-def _data_files(tx: Any, paths: list[str]) -> list[Any]:
-    wanted = set(paths)
-    snapshot = tx.table_metadata.current_snapshot()
-    io = tx._table.io
-    return [entry.data_file for manifest in snapshot.manifests(io) for entry in manifest.fetch_manifest_entry(io)
-            if entry.data_file.file_path in wanted]
+        wanted = set(old)
+        snapshot = table.current_snapshot()
+        live = [entry.data_file for manifest in (snapshot.manifests(table.io) if snapshot else [])
+                for entry in manifest.fetch_manifest_entry(table.io) if entry.data_file.file_path in wanted]
+        if len(live) != len(wanted):
+            raise GiveUp(f"{len(wanted) - len(live)} of the files to compact were replaced meanwhile")
+        with tx.update_snapshot(snapshot_properties=properties).overwrite() as rewrite:
+            for data_file in live:
+                rewrite.delete_data_file(data_file)
+            for path in new:
+                rewrite.append_data_file(parquet_file_to_data_file(table.io, tx.table_metadata, path))
 
-
-def _new_data_files(tx: Any, paths: list[str]) -> list[Any]:
-    from pyiceberg.io.pyarrow import parquet_file_to_data_file
-
-    io = tx._table.io
-    return [parquet_file_to_data_file(io, tx.table_metadata, path) for path in paths]
+    return change

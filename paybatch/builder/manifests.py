@@ -11,21 +11,22 @@ files claimed so far. A record left ``creating`` is finished by the scheduler.
 from __future__ import annotations
 
 import json
+import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from lambda_manifest_builder.batching import BatchPolicy, PendingFile, plan_manifests
-from lambda_manifest_builder.locking import DateLock
 from paybatch.aws import AwsClients
+from paybatch.builder.batching import conversion_job, plan, policy_for
+from paybatch.builder.errors import DateBusy
+from paybatch.builder.locking import DateLock
 from paybatch.contracts.manifest import Manifest, ManifestFile, manifest_key
 from paybatch.contracts.tracking import FileStatus, ManifestStatus, iso, parse_iso, utcnow
 from paybatch.jobs.launcher import JobLauncher, is_concurrency_refusal
-from paybatch.resources import glue_job_specs
 from paybatch.retry import retrying
 from paybatch.tracking_store import TrackingStore
 from paybatch.transitions import Move, StatusMoves
@@ -62,50 +63,68 @@ class ManifestBuilder:
         self.lock = lock
         self.launcher = launcher
         self.clock = clock
-        b = self.settings.batching
-        self.policy = BatchPolicy(b.max_files_per_manifest, int(b.max_batch_size_gb * 1024**3), b.max_wait_seconds)
+        self.policy = policy_for(self.settings.batching)
 
     # --- packing ---------------------------------------------------------------------------------
-    def _plan(self, pending: Sequence[dict[str, Any]], flush: bool) -> list[list[dict[str, Any]]]:
-        by_key = {item["file_key"]: item for item in pending}
-        plans = []
-        for fmt in sorted({item.get("input_format", "ndjson") for item in pending}):
-            group = [
-                PendingFile(i["file_key"], int(i["size_bytes"]), parse_iso(i["upload_time"]))
-                for i in pending if i.get("input_format", "ndjson") == fmt
-            ]
-            plans += [[by_key[f.key] for f in batch] for batch in plan_manifests(group, self.policy, self.clock(), flush=flush)]
-        return plans
+    def plan(self, pending: Sequence[Mapping[str, Any]], flush: bool = False) -> list[list[Mapping[str, Any]]]:
+        """The manifests due now among ``pending`` (``paybatch.builder.batching.plan`` under this builder's policy)."""
+        return plan(pending, self.policy, self.clock(), flush=flush)
 
     def pending_files(self, date_prefix: str) -> list[dict[str, Any]]:
         """The pending files of one date, with only what planning and claiming read."""
         return self.store.files_with_status(FileStatus.PENDING, date_prefix, attributes=PACKING_ATTRIBUTES)
 
     def pack_date(self, date_prefix: str, *, flush: bool = False) -> list[str]:
-        """Emit every manifest that is due for one date; returns the batch ids created."""
-        if not self._plan(self.pending_files(date_prefix), flush):
+        """Emit every manifest that is due for one date and start their runs; returns the batch ids created."""
+        return [r["batch_id"] for r in self.pack(date_prefix, flush=flush)]
+
+    def pack(self, date_prefix: str, *, flush: bool = False, keys: Collection[str] | None = None,
+             bulk_run: str | None = None, lock_wait_seconds: float = 0.0) -> list[dict[str, Any]]:
+        """Claim a date's due pending files (only ``keys``, if given) into manifests, under the date's lock.
+
+        Without ``bulk_run`` each manifest's run is started (or queued). With it the manifests belong to that bulk
+        backfill, whose state machine starts them: only their JSON is written. The lock is another builder's for a
+        moment at most; ``lock_wait_seconds`` > 0 waits that long for it and then raises ``DateBusy``, 0 leaves
+        the files pending for the next pass. Returns the manifest records created.
+        """
+
+        def due() -> list[list[Mapping[str, Any]]]:
+            pending = self.pending_files(date_prefix)
+            return self.plan([f for f in pending if keys is None or f["file_key"] in keys], flush)
+
+        if not due():
             return []  # nothing due: no lock taken, no write made
         lease = self.lock.acquire(date_prefix)
+        deadline = time.monotonic() + lock_wait_seconds
+        while lease is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+            lease = self.lock.acquire(date_prefix)
         if lease is None:
+            if lock_wait_seconds > 0:
+                raise DateBusy(f"could not take the packing lock of {date_prefix} within {lock_wait_seconds:.0f} s; "
+                               "another builder holds it — try again")
             return []  # another builder is packing this date; our files are safe as pending
         created = []
         try:
-            for batch in self._plan(self.pending_files(date_prefix), flush):
-                record = self.create_manifest(date_prefix, batch, fence=lease.fence)
+            for batch in due():
+                record = self.create_manifest(date_prefix, list(batch), fence=lease.fence, bulk_run=bulk_run)
                 if record:
                     created.append(record)
         finally:
             self.lock.release(lease)
         for record in created:
-            self.dispatch(record)
-        return [r["batch_id"] for r in created]
+            if bulk_run:
+                self.write_manifest_json(record)
+            else:
+                self.dispatch(record)
+        return created
 
     def pending_dates(self) -> list[str]:
         return sorted({i["date_prefix"] for i in self.store.files_with_status(FileStatus.PENDING)})
 
     # --- claiming --------------------------------------------------------------------------------
-    def _claim_chunk(self, date_prefix: str, batch_id: str, files: list[dict[str, Any]], header: dict[str, Any]
-                     ) -> list[dict[str, Any]]:
+    def _claim_chunk(self, date_prefix: str, batch_id: str, files: Sequence[Mapping[str, Any]], header: dict[str, Any]
+                     ) -> list[Mapping[str, Any]]:
         """Claim as many of ``files`` as are still pending, atomically with the manifest record."""
         remaining = list(files)
         while remaining:
@@ -120,7 +139,7 @@ class ManifestBuilder:
             remaining = [f for j, f in enumerate(remaining) if j not in lost]
         return []
 
-    def create_manifest(self, date_prefix: str, files: list[dict[str, Any]], *, fence: int = 0,
+    def create_manifest(self, date_prefix: str, files: Sequence[Mapping[str, Any]], *, fence: int = 0,
                         bulk_run: str | None = None) -> dict[str, Any] | None:
         """Claim ``files`` (those still pending) into a new manifest; None if none could be claimed.
 
@@ -176,12 +195,7 @@ class ManifestBuilder:
         return f"s3://{self.settings.buckets.manifest}/{key}"
 
     def job_for(self, total_bytes: int) -> str:
-        """The light (non-Spark) path for small manifests when it is deployed, else the Spark job."""
-        roles = {spec.role for spec in glue_job_specs(self.settings)}
-        light_limit = self.settings.batching.light_path_max_mb * 1024 * 1024
-        if "convert_light" in roles and total_bytes < light_limit:
-            return self.settings.glue.jobs.convert_light
-        return self.settings.glue.jobs.convert
+        return conversion_job(self.settings, total_bytes)
 
     def _claim_start(self, date_prefix: str, batch_id: str, run_token: str) -> dict[str, Any] | None:
         """A short lease on starting the run, so two dispatchers do not start it twice; the record, or None.

@@ -14,9 +14,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from lambda_manifest_builder.errors import FileBusy
-from lambda_manifest_builder.quarantine import Quarantine, classify
-from paybatch.aws import AwsClients, head_object
+from paybatch.aws import AwsClients
+from paybatch.builder.errors import FileBusy
+from paybatch.builder.quarantine import Quarantine, classify
 from paybatch.contracts.events import S3ObjectEvent
 from paybatch.contracts.manifest import input_format_for
 from paybatch.contracts.tracking import (
@@ -26,6 +26,7 @@ from paybatch.contracts.tracking import (
     iso,
     utcnow,
 )
+from paybatch.storage import head_object
 from paybatch.tracking_store import TrackingStore
 from paybatch.transitions import REPLACEABLE_FILE_STATUSES, Move, StatusMoves
 

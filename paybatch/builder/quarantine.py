@@ -14,11 +14,12 @@ from typing import Any
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
-from lambda_manifest_builder.errors import QuarantineError
-from paybatch.aws import AwsClients, head_object
+from paybatch.aws import AwsClients
+from paybatch.builder.errors import QuarantineError
 from paybatch.config import FileValidationConfig
 from paybatch.contracts.tracking import FileStatus, QuarantineReason
 from paybatch.retry import retrying
+from paybatch.storage import head_object
 from paybatch.transitions import StatusMoves
 
 SOURCE_ETAG_META = "paybatch-source-etag"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from paybatch.contracts.events import UnrecognizedMessage
 from paybatch.errors import PaybatchError
 
-__all__ = ["FileBusy", "QuarantineError", "UnrecognizedMessage"]
+__all__ = ["DateBusy", "FileBusy", "QuarantineError", "UnrecognizedMessage"]
 
 
 class FileBusy(PaybatchError):
@@ -14,3 +14,7 @@ class FileBusy(PaybatchError):
 
 class QuarantineError(PaybatchError):
     """A quarantine copy could not be made or verified; the original is kept and the move retried."""
+
+
+class DateBusy(PaybatchError):
+    """Another builder kept a date's packing lock longer than the caller would wait; nothing was packed."""
