@@ -7,7 +7,7 @@ On a private local environment (its own endpoint, services and state folder):
    the state machine's task, the worker, the job run's start (a local Spark process here, Glue's start-up
    on AWS is not measured) and settling. The part that is orchestration alone (wall per chunk minus the
    job runs' own execution time) is printed beside it. Recorded as ``bulk_chunk_overhead_seconds`` in
-   paybatch/ops/rates.json, which `paybatch bulk plan` adds to every chunk's compute.
+   paybatch/pricing/rates.json, which `paybatch bulk plan` adds to every chunk's compute.
 2. **Bulk against one run**: BENCH_BULK_ROWS (default 10,000,000) authorizations, all six tables, over
    10 dates, through `paybatch bulk generate` (BENCH_BULK_GEN_CHUNKS chunks, default 10, at the dev
    environment's concurrency) and through one `paybatch generate` run into the same buckets. Quality
@@ -58,7 +58,7 @@ def main() -> None:
     from paybatch.generate.job import generate
     from paybatch.generate.plan import GenerationRequest, parse_dates
     from paybatch.local.stack import LocalStack
-    from paybatch.ops import rates
+    from paybatch.pricing import rates
 
     settings = load_settings("dev")
     stack = LocalStack(settings)

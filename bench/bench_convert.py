@@ -21,8 +21,8 @@ from statistics import median
 
 from bench.convert_engines import ENGINES
 from bench.measure import ROOT, run_measured
-from paybatch.ops.cost import GLUE_DPU_HOUR, VCPU_PER_DPU
-from paybatch.ops.rates import record
+from paybatch.pricing import GLUE_DPU_HOUR, VCPU_PER_DPU
+from paybatch.pricing.rates import record
 
 FILES = int(os.environ.get("BENCH_CONVERT_FILES", "8"))
 FILE_MB = int(os.environ.get("BENCH_CONVERT_FILE_MB", "128"))

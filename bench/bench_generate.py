@@ -20,7 +20,7 @@ from statistics import median
 from typing import Any
 
 from bench.measure import run_measured
-from paybatch.ops import rates
+from paybatch.pricing import rates
 
 ROWS = int(os.environ.get("BENCH_GENERATE_ROWS", "4000000"))
 STARTUP_ROWS = 1_000

@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from paybatch.ops.rates import record
+from paybatch.pricing.rates import record
 
 FILES = int(os.environ.get("BENCH_BUILDER_FILES", "1000"))
 WORKERS = (1, 4, 8)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import threading
+import urllib.error
+import urllib.request
 from typing import Any
 
 import boto3
@@ -99,3 +101,21 @@ def local_process_env(settings: Settings, base: dict[str, str] | None = None) ->
         env.pop("AWS_SESSION_TOKEN", None)
         env.pop("AWS_PROFILE", None)
     return env
+
+
+def account_id(clients: AwsClients) -> str:
+    """The local endpoint's fixed account, or the caller's AWS account."""
+    return clients.settings.account_id or str(clients.client("sts").get_caller_identity()["Account"])
+
+
+def endpoint_answers(url: str) -> bool:
+    """True when the moto server answers its own API (not just any process on the port).
+
+    Its dashboard, not ``/moto-api/data.json``: that dump of every backend fails (HTTP 500) once the Glue
+    catalog holds an Iceberg table, and grows with everything stored.
+    """
+    try:
+        with urllib.request.urlopen(f"{url}/moto-api/", timeout=2) as response:  # noqa: S310 - loopback only
+            return bool(response.status == 200 and b"moto" in response.read(4096).lower())
+    except (urllib.error.URLError, OSError, ValueError):
+        return False

@@ -14,6 +14,7 @@ from typing import Any
 
 from paybatch.config import Settings
 from paybatch.datasets import load_schema
+from paybatch.generate.spec import TABLES, load_spec
 
 GLUE_TYPES = {"string": "string", "int64": "bigint", "double": "double", "bool": "boolean", "timestamp": "timestamp",
               "date": "date"}
@@ -22,7 +23,6 @@ PROJECTION_START = "2000/01/01"
 
 def lake_table_inputs(settings: Settings) -> list[dict[str, Any]]:
     """Glue ``TableInput`` of every generator table (not the PAN dimension), with partition projection."""
-    from paybatch.generate.spec import TABLES, load_spec
 
     hive = load_spec().output.layout == "hive"
     date_format, folder = ("yyyy-MM-dd", "dt=${dt}") if hive else ("yyyy/MM/dd", "${dt}")

@@ -11,7 +11,8 @@ from paybatch.builder.manifests import ManifestBuilder
 from paybatch.builder.quarantine import Quarantine
 from paybatch.builder.tracking import FileRegistry
 from paybatch.config import Settings, load_settings
-from paybatch.jobs.launcher import JobLauncher, launcher_for
+from paybatch.jobs.launcher import JobLauncher
+from paybatch.launchers import launcher_for
 from paybatch.tracking_store import TrackingStore
 from paybatch.transitions import StatusMoves
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from paybatch.aws import AwsClients
+from paybatch.aws import AwsClients, account_id
 from paybatch.builder.app import BuilderApp
 from paybatch.builder.batching import conversion_job, route_of
 from paybatch.builder.errors import DateBusy
@@ -39,8 +39,8 @@ from paybatch.contracts.tracking import date_prefix_for, iso, utcnow
 from paybatch.errors import PaybatchError
 from paybatch.generate.sequences import DynamoSequenceLedger
 from paybatch.generate.spec import load_spec
-from paybatch.jobs.launcher import RUNNING_STATES, JobLauncher, launcher_for
-from paybatch.ops.artifacts import account_id
+from paybatch.jobs.launcher import RUNNING_STATES, JobLauncher
+from paybatch.launchers import launcher_for
 from paybatch.retry import retrying
 from paybatch.storage import head_object
 

@@ -29,6 +29,11 @@ def worker_for(env: str | None = None) -> BulkWorker:
     return BulkWorker(load_settings(env))
 
 
+def on_job_state_change(event: dict[str, Any], env: str | None = None) -> dict[str, Any]:
+    """A Glue job state change for ``env``'s bulk worker (the local job runner calls it by name when a run ends)."""
+    return handle(event, None, worker_for(env))
+
+
 def handle(event: dict[str, Any], context: Any, worker: BulkWorker) -> dict[str, Any]:
     if "Records" in event:
         def record_handler(record: SQSRecord) -> None:

@@ -2,7 +2,7 @@
 
 Chunks are plain JSON (the state machine reads them from S3, one Map item each). A generation chunk is a
 contiguous range of the request's job list (``paybatch.generate.plan.job_slices``) run as one Glue run; a
-conversion chunk is one manifest. Estimates come from measured rates (``paybatch/ops/rates.json``, written
+conversion chunk is one manifest. Estimates come from measured rates (``paybatch/pricing/rates.json``, written
 by `make bench`) and the unit prices in ``paybatch.ops.cost``; nothing here is a hand-copied figure.
 """
 
@@ -16,9 +16,9 @@ from paybatch.bulk.ledger import chunk_item
 from paybatch.config import Settings
 from paybatch.errors import PaybatchError
 from paybatch.generate.plan import GenerationRequest, JobSlice, job_slices
-from paybatch.ops.cost import DPU_PER_WORKER, VCPU_PER_DPU, glue_run_cost
-from paybatch.ops.rates import load as load_rates
-from paybatch.resources import LIGHT_WORKERS, glue_job_specs
+from paybatch.pricing import VCPU_PER_DPU, glue_dpu_hours, glue_run_cost, job_dpus
+from paybatch.pricing.rates import load as load_rates
+from paybatch.resources import glue_job_specs
 
 TB = 10**12
 
@@ -69,7 +69,7 @@ def rows_for_target(target_tb: float) -> int:
 def rate_value(name: str) -> float:
     rates = load_rates()
     if name not in rates:
-        raise BulkPlanError(f"no measured {name} in paybatch/ops/rates.json: run `make bench` once")
+        raise BulkPlanError(f"no measured {name} in paybatch/pricing/rates.json: run `make bench` once")
     return float(rates[name]["value"])
 
 
@@ -120,8 +120,7 @@ class BulkEstimate:
 def _job_capacity(settings: Settings, role: str) -> tuple[float, int]:
     """(DPUs per run, MaxConcurrentRuns) of one Glue job of this environment."""
     spec = next(s for s in glue_job_specs(settings) if s.role == role)
-    worker_type, workers = spec.workers or (settings.glue.worker_type, settings.glue.number_of_workers)
-    return workers * DPU_PER_WORKER[worker_type], spec.max_concurrent_runs
+    return job_dpus(settings, role), spec.max_concurrent_runs
 
 
 def _estimate(settings: Settings, kind: str, chunk_work: list[float], rows: int, size: int, role: str,
@@ -132,7 +131,7 @@ def _estimate(settings: Settings, kind: str, chunk_work: list[float], rows: int,
     overhead = rate_value("bulk_chunk_overhead_seconds")
     seconds = [work / (dpus * VCPU_PER_DPU) + overhead for work in chunk_work]
     cost = sum(glue_run_cost(s, dpus) for s in seconds)
-    dpu_hours = sum(max(s, 60.0) / 3600 * dpus for s in seconds)  # Glue bills at least a minute per run
+    dpu_hours = sum(glue_dpu_hours(s, dpus) for s in seconds)
     # Chunks are near-equal; the slowest wave decides (a greedy fill of `concurrency` slots).
     slots = [0.0] * concurrency
     for s in sorted(seconds, reverse=True):
@@ -161,12 +160,12 @@ def estimate_conversion(settings: Settings, chunks: list[dict[str, Any]], max_co
     work = [int(c["bytes"]) / 1024 / 1024 / per_cpu for c in chunks]
     estimate = _estimate(settings, "convert", work, 0, size, role, ("convert_mib_per_cpu_second",), max_concurrency)
     if light and role == "convert":  # light chunks run on the small job: price them at its DPUs
-        light_dpus = LIGHT_WORKERS[1] * DPU_PER_WORKER[LIGHT_WORKERS[0]]
+        light_dpus = job_dpus(settings, "convert_light")
         heavy_dpus = estimate.dpus_per_run
         overhead = rate_value("bulk_chunk_overhead_seconds")
         for c in light:
             heavy = int(c["bytes"]) / 1024 / 1024 / per_cpu / (heavy_dpus * VCPU_PER_DPU) + overhead
             small = int(c["bytes"]) / 1024 / 1024 / per_cpu / (light_dpus * VCPU_PER_DPU) + overhead
             estimate.cost_usd = round(estimate.cost_usd - glue_run_cost(heavy, heavy_dpus) + glue_run_cost(small, light_dpus), 2)
-            estimate.dpu_hours = round(estimate.dpu_hours - max(heavy, 60) / 3600 * heavy_dpus + max(small, 60) / 3600 * light_dpus, 2)
+            estimate.dpu_hours = round(estimate.dpu_hours - glue_dpu_hours(heavy, heavy_dpus) + glue_dpu_hours(small, light_dpus), 2)
     return estimate

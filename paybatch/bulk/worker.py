@@ -41,8 +41,9 @@ from paybatch.bulk.ledger import (
 from paybatch.config import Settings
 from paybatch.contracts.tracking import ManifestStatus, iso, parse_iso, utcnow
 from paybatch.generate.spec import PAN_DIMENSION
-from paybatch.jobs.launcher import FAILED_STATES, RUNNING_STATES, JobLauncher, is_concurrency_refusal, launcher_for
-from paybatch.ops.cost import DPU_PER_WORKER, glue_run_cost
+from paybatch.jobs.launcher import FAILED_STATES, RUNNING_STATES, JobLauncher, is_concurrency_refusal
+from paybatch.launchers import launcher_for
+from paybatch.pricing import GLUE_MINIMUM_SECONDS, dpus, glue_run_cost
 from paybatch.retry import retrying
 from paybatch.storage import split_s3_uri
 from paybatch.transitions import requeue_manifest
@@ -84,11 +85,11 @@ def run_seconds(job_run: Mapping[str, Any]) -> float:
 def run_cost(job_run: Mapping[str, Any]) -> tuple[float, float]:
     """(DPU-seconds, dollars) of a Glue run at Glue's prices (for a local run: what it would have cost on Glue)."""
     seconds = run_seconds(job_run)
-    dpus = float(job_run.get("NumberOfWorkers") or 0) * DPU_PER_WORKER.get(str(job_run.get("WorkerType")), 1.0)
+    run_dpus = dpus(str(job_run.get("WorkerType")), float(job_run.get("NumberOfWorkers") or 0))
     if job_run.get("DPUSeconds"):  # auto scaling: Glue reports what it used (still at least a minute of its workers)
         used = float(job_run["DPUSeconds"])
-        return used, glue_run_cost(max(used, 60.0 * dpus), 1.0)
-    return seconds * dpus, glue_run_cost(seconds, dpus)
+        return used, glue_run_cost(max(used, GLUE_MINIMUM_SECONDS * run_dpus), 1.0)
+    return seconds * run_dpus, glue_run_cost(seconds, run_dpus)
 
 
 @dataclass

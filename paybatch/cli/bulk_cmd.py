@@ -89,7 +89,7 @@ def _print_estimate(estimate: Any, title: str) -> None:
         table.add_row(what, value)
     console.print(table)
     measured = ", ".join(f"{name} {r['value']:,g} ({r['measured']})" for name, r in estimate.rates.items())
-    console.print(f"[dim]from measured rates (paybatch/ops/rates.json, `make bench`): {measured}[/]")
+    console.print(f"[dim]from measured rates (paybatch/pricing/rates.json, `make bench`): {measured}[/]")
 
 
 def _follow(control: Any, run_id: str, as_json: bool) -> dict[str, Any]:

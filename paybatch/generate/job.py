@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from paybatch.aws import AwsClients
+from paybatch.aws import AwsClients, endpoint_answers
 from paybatch.config import Settings
 from paybatch.contracts.tracking import utcnow
 from paybatch.errors import PaybatchError
@@ -27,6 +27,9 @@ from paybatch.generate.sinks import LocalSink, Sink, sink_for
 from paybatch.generate.spec import PaymentsSpec, load_spec
 from paybatch.generate.tables import Chunk
 from paybatch.paths import state_dir
+from paybatch.retry import retrying
+from paybatch.spark import get_spark, run_tasks
+from paybatch.storage import split_s3_uri
 
 FEED_ESTIMATE_ROWS = 2_000
 LEDGER_FILE = "_sequence_ledger.json"
@@ -77,8 +80,6 @@ def hash_key_source(settings: Settings, sink: Sink, clients: AwsClients | None) 
     source = settings.generator.pan_hash_key
     if clients is not None or source.startswith(LOCAL_KEY_PREFIX) or settings.target != "local" or not isinstance(sink, LocalSink):
         return source
-    from paybatch.local.stack import endpoint_answers
-
     if settings.endpoint_url and endpoint_answers(settings.endpoint_url):
         return source
     return LOCAL_KEY_PREFIX + LOCAL_PAN_KEY
@@ -127,8 +128,6 @@ def write_result(settings: Settings, result: GenerationResult, uri: str) -> None
     """Keep a run's result as JSON at ``uri`` (s3://…), where a bulk run's worker reads it back."""
     import json
 
-    from paybatch.retry import retrying
-    from paybatch.storage import split_s3_uri
 
     bucket, key = split_s3_uri(uri)
     body = json.dumps(result.to_dict(), default=str).encode()
@@ -171,16 +170,12 @@ def generate(
     result = GenerationResult(run_id, settings.env, request.seed, sorted({a.date for a in allocations}),
                               [asdict(a) for a in allocations], pan_hash_key=key_source)
     if spark is None:
-        from paybatch.spark import get_spark
-
         spark = get_spark("paybatch-generate")
-    from paybatch.spark import run_tasks
-
     batches = run_tasks(spark, plan.tasks, lambda task: run_task(context, task), slices=slices, on_progress=on_progress)
     result.files = [f for batch in batches for f in batch]
     result.duration_seconds = round(time.monotonic() - started, 3)
     if request.quality and request.parquet:
-        from paybatch.generate.quality import run_quality
+        from paybatch.generate.quality import run_quality  # Great Expectations: seconds to import, only when checked
 
         reports = reports_dir_for(settings, sink, request, run_id)
         result.quality = run_quality(spec, sink, result, reports, max_rows=settings.generator.quality_max_rows, key=key)

@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from paybatch.generate.cards import hash_pan, luhn_valid
+from paybatch.generate.profile import write_profile
 from paybatch.generate.sinks import Sink
 from paybatch.generate.spec import PAN_DIMENSION, TABLES, PaymentsSpec
 
@@ -309,7 +310,6 @@ def validate(spec: PaymentsSpec, checked: dict[str, pd.DataFrame], docs_dir: Pat
 
 def run_quality(spec: PaymentsSpec, sink: Sink, result: Any, reports_dir: Path, *, max_rows: int, key: bytes) -> dict[str, Any]:
     """Validate a finished run and write Data Docs and the profile report under ``reports_dir``."""
-    from paybatch.generate.profile import write_profile
 
     frames, dates = read_tables(sink, result.files, max_rows)
     if "authorization" not in frames:

@@ -72,7 +72,7 @@ class S3Sink:
     @property
     def s3(self) -> Any:
         if self._client is None:
-            from paybatch.aws import AwsClients
+            from paybatch.aws import AwsClients  # sinks travel to Spark executors: a client only where one writes
 
             self._client = AwsClients(self.settings).s3
         return self._client

@@ -48,7 +48,7 @@ TABLE_PROPERTIES = {"format-version": "2", "write.parquet.compression-codec": "s
 
 def catalog_for(settings: Settings, clients: AwsClients | None = None) -> GlueCatalog:
     """The environment's Glue catalog (the local endpoint's Glue and S3 locally): see the module docstring."""
-    from paybatch.iceberg.glue import OutcomeAwareGlueCatalog
+    from paybatch.iceberg.glue import OutcomeAwareGlueCatalog  # pyiceberg's catalog: not on Spark executors' path
 
     properties: dict[str, str] = {"glue.region": settings.region, "s3.region": settings.region, "client.region": settings.region}
     if settings.target == "local" and settings.endpoint_url:

@@ -14,7 +14,6 @@ from typing import Any, Protocol
 from botocore.exceptions import ClientError
 
 from paybatch.aws import AwsClients
-from paybatch.config import Settings
 
 RUNNING_STATES = frozenset({"STARTING", "RUNNING", "STOPPING", "WAITING"})
 FAILED_STATES = frozenset({"FAILED", "TIMEOUT", "ERROR", "STOPPED", "EXPIRED"})
@@ -88,13 +87,3 @@ class GlueLauncher:
             if detail.get("ErrorCode") != "InvalidInputException":  # already finished: nothing to stop
                 raise ClientError({"Error": {"Code": detail.get("ErrorCode", "Unknown"), "Message": detail.get("ErrorMessage", "")}},
                                   "BatchStopJobRun")
-
-
-def launcher_for(settings: Settings, clients: AwsClients | None = None) -> JobLauncher:
-    """The launcher for where this environment runs: local Spark or AWS Glue."""
-    clients = clients or AwsClients(settings)
-    if settings.target == "local":
-        from paybatch.jobs.local_launcher import LocalLauncher
-
-        return LocalLauncher(settings, clients)
-    return GlueLauncher(clients)

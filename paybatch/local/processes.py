@@ -16,7 +16,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from paybatch.jobs.local_launcher import pid_alive
+
+def pid_alive(pid: int | None) -> bool:
+    """True if a process with this pid exists and is not a zombie."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
 
 
 def _cmdline(pid: int) -> list[str]:

@@ -7,24 +7,16 @@ starts go through the local launcher. SIGTERM stops it after the current batch.
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import os
 import signal
 import threading
-from typing import Any
 
 from paybatch import constants
 from paybatch.aws import AwsClients
 from paybatch.config import Settings, load_settings
-from paybatch.local.poller import Handler, Schedule, SqsPoller
-
-
-def import_handler(dotted: str) -> Handler:
-    """``package.module.function`` → the function, as Lambda resolves its Handler setting."""
-    module_name, _, attribute = dotted.rpartition(".")
-    handler: Any = getattr(importlib.import_module(module_name), attribute)
-    return handler  # type: ignore[no-any-return]
+from paybatch.local.handlers import import_handler
+from paybatch.local.poller import Schedule, SqsPoller
 
 
 def start_services(settings: Settings, stop: threading.Event) -> list[threading.Thread]:

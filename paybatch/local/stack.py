@@ -9,10 +9,10 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from paybatch.aws import AwsClients, local_process_env
+from paybatch.aws import AwsClients, endpoint_answers, local_process_env
 from paybatch.config import Settings
 from paybatch.errors import LocalStackError
-from paybatch.jobs.local_launcher import LocalLauncher
+from paybatch.local.launcher import LocalLauncher
 from paybatch.local.processes import ManagedProcess, terminate
 from paybatch.local.provision import all_present, describe_resources, provision
 from paybatch.paths import state_dir
@@ -23,19 +23,6 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.5)
         return sock.connect_ex((host, port)) == 0
-
-
-def endpoint_answers(url: str) -> bool:
-    """True when the moto server answers its own API (not just any process on the port).
-
-    Its dashboard, not ``/moto-api/data.json``: that dump of every backend fails (HTTP 500) once the Glue
-    catalog holds an Iceberg table, and grows with everything stored.
-    """
-    try:
-        with urllib.request.urlopen(f"{url}/moto-api/", timeout=2) as response:  # noqa: S310 - loopback only
-            return bool(response.status == 200 and b"moto" in response.read(4096).lower())
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
 
 
 class LocalStack:

@@ -1,4 +1,4 @@
-"""Where deployed code goes (the artifacts bucket) and the account it runs in, shared by the deploy commands."""
+"""Where deployed code goes (the artifacts bucket), shared by the deploy commands."""
 
 from __future__ import annotations
 
@@ -18,8 +18,3 @@ def require_artifacts_bucket(clients: AwsClients) -> str:
         raise PaybatchError(f"artifacts bucket {bucket} does not exist in {settings.env!r}: deploy the stack first "
                             "(or `paybatch local up` locally)") from None
     return bucket
-
-
-def account_id(clients: AwsClients) -> str:
-    """The local endpoint's fixed account, or the caller's AWS account."""
-    return clients.settings.account_id or str(clients.client("sts").get_caller_identity()["Account"])

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from paybatch.aws import AwsClients
+from paybatch.bulk.ledger import BulkLedger
 from paybatch.contracts.tracking import LOCK_PK_PREFIX, FileStatus, ManifestStatus, parse_iso, utcnow
 from paybatch.errors import PaybatchError
 from paybatch.resources import TRACKING_PK
@@ -134,7 +135,6 @@ def diagnose(clients: AwsClients) -> Diagnosis:
 
 def bulk_findings(clients: AwsClients, days: float = 7) -> list[Finding]:
     """Bulk runs of the last ``days`` that failed or ended partial: each can continue where it stopped."""
-    from paybatch.bulk.ledger import BulkLedger
 
     env = clients.settings.env
     recent = [r for r in BulkLedger(clients).runs() if (_age(r.get("created_at")) or 0) < days * 86400]

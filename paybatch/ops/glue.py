@@ -15,11 +15,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from paybatch.aws import AwsClients
+from paybatch.aws import AwsClients, account_id
 from paybatch.contracts.tracking import utcnow
 from paybatch.errors import PaybatchError
-from paybatch.jobs.launcher import launcher_for
-from paybatch.ops.artifacts import account_id, require_artifacts_bucket
+from paybatch.launchers import launcher_for
+from paybatch.ops.artifacts import require_artifacts_bucket
 from paybatch.ops.diagnose import require_resources
 from paybatch.resources import LIBRARY_KEY, GlueJobSpec, glue_job_specs, glue_role_name, glue_script_key, job_definition
 from paybatch.retry import retrying

@@ -17,10 +17,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from paybatch import constants
-from paybatch.aws import AwsClients
+from paybatch.aws import AwsClients, account_id
 from paybatch.config import Settings
 from paybatch.errors import PaybatchError
-from paybatch.ops.artifacts import account_id, require_artifacts_bucket
+from paybatch.ops.artifacts import require_artifacts_bucket
 from paybatch.ops.glue import DEPLOY_ATTEMPTS
 from paybatch.retry import retrying
 

@@ -7,9 +7,9 @@ from typing import Any
 
 from paybatch.aws import AwsClients
 from paybatch.contracts.tracking import FileStatus, ManifestStatus, parse_iso, utcnow
-from paybatch.ops.cost import glue_run_cost
 from paybatch.ops.diagnose import require_resources
 from paybatch.pipeline_status import pipeline_status
+from paybatch.pricing import glue_run_cost, job_dpus
 from paybatch.tracking_store import TrackingStore
 
 WINDOW_MINUTES = 15
@@ -28,7 +28,6 @@ def snapshot(clients: AwsClients) -> dict[str, Any]:
     finished = [m for m in manifests if m["manifest_status"] in (ManifestStatus.COMPLETED, ManifestStatus.PARTIAL, ManifestStatus.FAILED)]
     errors = [{"batch_id": m["batch_id"], "status": m["manifest_status"], "error": str(m.get("last_error") or m.get("error") or "")[:200]}
               for m in manifests if m["manifest_status"] in (ManifestStatus.FAILED, ManifestStatus.PARTIAL)]
-    dpus = clients.settings.glue.number_of_workers
     return {
         **status,
         "runs_finished": len(finished),
@@ -36,6 +35,8 @@ def snapshot(clients: AwsClients) -> dict[str, Any]:
                        "files_per_minute": round(len(recent) / WINDOW_MINUTES, 2),
                        "mb_per_second": round(sum(int(f.get("size_bytes", 0)) for f in recent) / 2**20 / (WINDOW_MINUTES * 60), 3)},
         "errors": errors[-5:],
-        "glue_cost_so_far": round(sum(glue_run_cost(float(m.get("duration_seconds") or 0), dpus) for m in finished), 2),
+        "glue_cost_so_far": round(sum(glue_run_cost(float(m.get("duration_seconds") or 0),
+                                                           job_dpus(clients.settings, str(m.get("job_name", "convert"))))
+                                             for m in finished), 2),
         "at": utcnow().isoformat(timespec="seconds"),
     }

@@ -14,8 +14,10 @@ from typing import Any
 from paybatch.aws import AwsClients
 from paybatch.charts import bars, dollars, histogram, stacked_columns
 from paybatch.contracts.tracking import FileStatus, ManifestStatus, parse_iso, utcnow
-from paybatch.ops.cost import DESIGN_MIB_PER_CPU_SECOND, MEASURED_MIB_PER_CPU_SECOND, estimate, glue_run_cost
+from paybatch.iceberg.catalog import REJECTS_SUFFIX, catalog_for, list_tables
+from paybatch.ops.cost import DESIGN_MIB_PER_CPU_SECOND, MEASURED_MIB_PER_CPU_SECOND, estimate
 from paybatch.ops.diagnose import require_resources
+from paybatch.pricing import glue_run_cost, job_dpus
 from paybatch.tracking_store import TrackingStore
 
 _CSS = """body{font-family:system-ui,sans-serif;margin:2rem;color:#222;max-width:1400px}h1{font-size:1.4rem}
@@ -30,7 +32,6 @@ def reject_reasons(clients: AwsClients) -> Counter[str]:
     """Rejected lines per reason (the text before the first colon), read from the committed rejects tables."""
     from pyiceberg.exceptions import NoSuchNamespaceError
 
-    from paybatch.iceberg.catalog import REJECTS_SUFFIX, catalog_for, list_tables
 
     settings = clients.settings
     catalog = catalog_for(settings)
@@ -73,8 +74,8 @@ def render(clients: AwsClients, data: dict[str, Any]) -> str:
                   for m in finished if m.get("duration_seconds")]
     quarantine = Counter(str(f.get("quarantine_reason")) for f in files if f["status"] == FileStatus.QUARANTINED)
 
-    dpus = settings.glue.number_of_workers
-    so_far = sum(glue_run_cost(d, dpus) for d in durations)
+    so_far = sum(glue_run_cost(float(m["duration_seconds"]), job_dpus(settings, str(m.get("job_name", "convert"))))
+                 for m in finished if m.get("duration_seconds"))
     daily = estimate(settings, files_per_day=max(1, len(files)), file_size_gb=settings.file_validation.expected_file_size_mb / 1024,
                      mib_per_cpu_second=MEASURED_MIB_PER_CPU_SECOND)
     design = estimate(settings, files_per_day=max(1, len(files)), file_size_gb=settings.file_validation.expected_file_size_mb / 1024,

@@ -15,7 +15,11 @@ from dataclasses import asdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from paybatch.aws import AwsClients
+from paybatch.config import load_settings
+from paybatch.screening.lists import load_stored
 from paybatch.screening.matcher import Customer, ListIndex
+from paybatch.screening.similarity import ScoringPolicy
 
 MAX_NAMES = 100
 
@@ -111,11 +115,6 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The Lambda function URL / API Gateway (payload 2.0) entry: the index is built on the container's first call."""
     global _INDEX
     if _INDEX is None:
-        from paybatch.aws import AwsClients
-        from paybatch.config import load_settings
-        from paybatch.screening.lists import load_stored
-        from paybatch.screening.similarity import ScoringPolicy
-
         clients = AwsClients(load_settings())
         _INDEX = ListIndex(load_stored(clients), ScoringPolicy(threshold=clients.settings.screening.threshold))
     body = event.get("body") or ""

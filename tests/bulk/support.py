@@ -17,7 +17,7 @@ from typing import Any
 from paybatch.aws import AwsClients, local_process_env
 from paybatch.bulk.ledger import BulkLedger
 from paybatch.config import Settings
-from paybatch.jobs.local_launcher import LocalLauncher
+from paybatch.local.launcher import LocalLauncher
 from paybatch.local.processes import terminate
 
 LAKE_ROLES = ("lake", "lake_authorization", "lake_clearing", "lake_chargeback", "restricted")

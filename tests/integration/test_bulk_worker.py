@@ -27,7 +27,7 @@ from paybatch.bulk.worker import BulkWorker, RetryLater, task_order
 from paybatch.errors import PaybatchError
 from paybatch.generate.plan import GenerationRequest, parse_dates
 from paybatch.jobs.launcher import ConcurrentRunsExceeded
-from paybatch.jobs.local_runner import job_state_change_event
+from paybatch.local.job_runner import job_state_change_event
 
 pytestmark = pytest.mark.integration
 

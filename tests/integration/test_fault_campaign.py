@@ -38,7 +38,8 @@ from paybatch.config import Settings, load_settings
 from paybatch.contracts.tracking import LOCK_SK, TERMINAL_FILE_STATUSES, TERMINAL_MANIFEST_STATUSES, lock_pk, parse_iso, utcnow
 from paybatch.iceberg.catalog import load
 from paybatch.jobs.launcher import RUNNING_STATES
-from paybatch.jobs.local_launcher import RunStore, pid_alive
+from paybatch.local.launcher import RunStore
+from paybatch.local.processes import pid_alive
 from paybatch.paths import state_dir
 from paybatch.resources import TRACKING_PK, TRACKING_SK
 from paybatch.sample_files import sample_file

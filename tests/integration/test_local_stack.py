@@ -14,8 +14,9 @@ import pytest
 from paybatch.aws import AwsClients
 from paybatch.contracts.events import parse_s3_message
 from paybatch.jobs.launcher import TERMINAL_STATES, ConcurrentRunsExceeded, is_concurrency_refusal
-from paybatch.jobs.local_launcher import LocalLauncher, pid_alive
+from paybatch.local.launcher import LocalLauncher
 from paybatch.local.poller import SqsPoller
+from paybatch.local.processes import pid_alive
 from paybatch.local.provision import glue_job_definition
 from paybatch.resources import GlueJobSpec
 from tests.conftest import FIXTURES, drain

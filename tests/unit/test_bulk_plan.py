@@ -14,7 +14,7 @@ from paybatch.bulk.plan import BulkPlanError, estimate_generation, generation_ch
 from paybatch.cli.app import app
 from paybatch.config import load_settings
 from paybatch.generate.plan import GenerationRequestError, job_slices, parse_dates, parse_slice_range
-from paybatch.ops.cost import GLUE_DPU_HOUR
+from paybatch.pricing import GLUE_DPU_HOUR
 
 runner = CliRunner()
 

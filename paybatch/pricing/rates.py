@@ -17,7 +17,7 @@ RATES = "rates.json"
 
 def load() -> dict[str, Any]:
     """Every recorded rate (read through importlib.resources: it works from Glue's paybatch.zip too)."""
-    return dict(json.loads(resources.files("paybatch.ops").joinpath(RATES).read_text()))
+    return dict(json.loads(resources.files("paybatch.pricing").joinpath(RATES).read_text()))
 
 
 def rate(name: str) -> float:

@@ -3,7 +3,7 @@
 moto's Glue records job definitions but executes nothing, so the local launcher reads the
 definition from the local endpoint (script location, default arguments, MaxConcurrentRuns,
 timeout) exactly as Glue would, then runs the script in a child process through
-``paybatch.jobs.local_runner``. Each run is a JSON record under the state directory, so the
+``paybatch.local.job_runner``. Each run is a JSON record under the state directory, so the
 CLI, the scheduler and tests in other processes see the same runs.
 """
 
@@ -25,28 +25,12 @@ from paybatch import faults
 from paybatch.aws import AwsClients, local_process_env
 from paybatch.config import Settings
 from paybatch.jobs.launcher import RUNNING_STATES, ConcurrentRunsExceeded
+from paybatch.local.processes import pid_alive, terminate
 from paybatch.paths import state_dir
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
-
-
-def pid_alive(pid: int | None) -> bool:
-    """True if a process with this pid exists and is not a zombie."""
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
@@ -163,7 +147,7 @@ class LocalLauncher:
             write_json_atomic(path, record)
             with open(record["LogPath"], "ab") as log:
                 process = subprocess.Popen(
-                    [sys.executable, "-m", "paybatch.jobs.local_runner", str(path)],
+                    [sys.executable, "-m", "paybatch.local.job_runner", str(path)],
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
@@ -182,8 +166,6 @@ class LocalLauncher:
 
     def stop_job_run(self, job_name: str, run_id: str) -> None:
         """Stop a run in flight (its process group), recorded as Glue records a stopped run."""
-        from paybatch.local.processes import terminate
-
         with self.store.locked(job_name):
             path = self.store.record_path(job_name, run_id)
             record = self.store.read(job_name, run_id)

@@ -1,6 +1,6 @@
 """One local job run: fetch the entry script, run it as Glue would, record the outcome.
 
-Started by ``LocalLauncher`` as ``python -m paybatch.jobs.local_runner RECORD.json``. The
+Started by ``LocalLauncher`` as ``python -m paybatch.local.job_runner RECORD.json``. The
 script gets Glue's argv (``--JOB_NAME``, ``--JOB_RUN_ID`` and the merged arguments) and runs
 as ``__main__``; an exception or a non-zero exit is FAILED with the error, the job's timeout
 is TIMEOUT, anything else SUCCEEDED. Then, as Glue's EventBridge event would, the end of the run is
@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from paybatch.jobs.local_launcher import write_json_atomic
+from paybatch import constants
+from paybatch.local.handlers import import_handler
+from paybatch.local.launcher import write_json_atomic
 
 
 def _fetch_script(location: str, workdir: Path) -> Path:
@@ -64,12 +66,8 @@ def job_state_change_event(record: dict[str, Any]) -> dict[str, Any]:
 
 def _announce(record: dict[str, Any]) -> None:
     """Hand the state change to the bulk worker's handler (the rule's target on AWS); never fails the run."""
-    try:
-        from paybatch.bulk.handler import handle
-        from paybatch.bulk.worker import BulkWorker
-        from paybatch.config import load_settings
-
-        handle(job_state_change_event(record), None, BulkWorker(load_settings(record["Arguments"].get("--env"))))
+    try:  # by name, as the EventBridge rule names its target (the bulk worker sits above the local runtime)
+        import_handler(constants.JOB_STATE_CHANGE_HANDLER)(job_state_change_event(record), record["Arguments"].get("--env"))
     except Exception as exc:  # noqa: BLE001 - the watch settles what this could not
         print(f"job state change not delivered ({type(exc).__name__}: {exc}); the bulk watch will find it", file=sys.stderr)
 
