@@ -1,24 +1,18 @@
 """DynamoDB access for file items, manifest records and counters: requests, reads and retries.
 
 What a status move may do, and its counters, is decided in ``paybatch.transitions``; this module
-builds and sends the requests. A write either lands, raises ``ConditionFailed`` (an item was not as
-expected: another writer moved it) or raises ``TrackingWriteFailed`` (nothing was written).
+builds the requests and sends them through ``paybatch.dynamo``. A write either lands, raises ``ConditionFailed``
+(an item was not as expected: another writer moved it) or raises ``WriteFailed`` (nothing was written).
 """
 
 from __future__ import annotations
 
 import random
 import time
-import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
-
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import ClientError, ReadTimeoutError
-from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from paybatch.aws import AwsClients
 from paybatch.contracts.tracking import (
@@ -28,76 +22,15 @@ from paybatch.contracts.tracking import (
     manifest_pk,
     utcnow,
 )
-from paybatch.errors import PaybatchError
+from paybatch.dynamo import batch_get, from_item, one_of, to_item, to_value, transact, update, write_if
 from paybatch.resources import MANIFEST_STATUS_INDEX, STATUS_INDEX, TRACKING_PK, TRACKING_SK
 from paybatch.retry import retrying
 
 # Completed files and manifests older than this (by upload or creation) are left out of operators' views.
 OPS_COMPLETED_DAYS = 2.0
 
-_SER = TypeSerializer()
-_DESER = TypeDeserializer()
-
-
-def to_ddb(values: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _SER.serialize(_plain_to_ddb(v)) for k, v in values.items()}
-
-
-def from_ddb(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _ddb_to_plain(_DESER.deserialize(v)) for k, v in item.items()}
-
-
-def _plain_to_ddb(value: Any) -> Any:
-    if isinstance(value, float):
-        return Decimal(str(value))
-    if isinstance(value, dict):
-        return {k: _plain_to_ddb(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain_to_ddb(v) for v in value]
-    return value
-
-
-def _ddb_to_plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _ddb_to_plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_ddb_to_plain(v) for v in value]
-    return value
-
-
-class ConditionFailed(Exception):
-    """Items of a conditional write or transaction were not as expected (``indices``: which ones).
-
-    ``ambiguous``: an earlier attempt of the same write may have been applied (its answer was lost), so the
-    condition may have failed on this very write: read the item before deciding.
-    """
-
-    def __init__(self, indices: Sequence[int], *, ambiguous: bool = False) -> None:
-        super().__init__(f"condition failed for item(s) {list(indices)}")
-        self.indices = list(indices)
-        self.ambiguous = ambiguous
-
-
-class TrackingWriteFailed(PaybatchError):
-    """A tracking write could not be made (conflicts, throttling or errors outlasted every retry): nothing was written.
-
-    Never a "someone else moved it": that is a ``ConditionFailed``. Callers let it propagate, so the
-    message, the run or the scheduler pass is retried. ``maybe_applied``: an attempt's answer was lost, so
-    the write may have been made after all — the retry of the unit of work is conditional and safe either way.
-    """
-
-    def __init__(self, message: str, *, maybe_applied: bool = False) -> None:
-        super().__init__(message)
-        self.maybe_applied = maybe_applied
-
-
 # Counter items per date: each transaction adds to one of these at random, so no one item is hot.
 COUNTER_SHARDS = 16
-_RETRYABLE_REASONS = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
-_RETRYABLE_ERRORS = {"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded",
-                     "InternalServerError", "ServiceUnavailable", "TransactionInProgressException"}
 
 
 @dataclass(frozen=True)
@@ -143,88 +76,24 @@ class TrackingStore:
         values = delta.attributes()
         if not values:
             return None
-        names = {f"#a{i}": name for i, name in enumerate(values)}
-        adds = ", ".join(f"#a{i} :a{i}" for i in range(len(values)))
-        return {
-            "Update": {
-                "TableName": self.metrics_table,
-                "Key": to_ddb({"metric_date": delta.metric_date, "metric_type": f"shard#{random.randrange(COUNTER_SHARDS):02d}"}),
-                "UpdateExpression": f"ADD {adds} SET updated_at = :now",
-                "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": to_ddb({**{f":a{i}": v for i, v in enumerate(values.values())}, ":now": iso(utcnow())}),
-            }
-        }
+        shard = {"metric_date": delta.metric_date, "metric_type": f"shard#{random.randrange(COUNTER_SHARDS):02d}"}
+        return {"Update": update(self.metrics_table, shard, add=values, set={"updated_at": iso(utcnow())})}
 
     def transact(self, items: list[dict[str, Any]], attempts: int = 8) -> None:
-        """TransactWriteItems, retried on conflicts, throttling and lost answers.
-
-        Every attempt carries the same ``ClientRequestToken``: when an attempt was applied and its answer lost
-        (a read timeout, a dropped connection), the retry within DynamoDB's 10-minute window succeeds without
-        writing again. Raises ``ConditionFailed`` (naming the items whose condition failed; ``ambiguous`` when an
-        earlier attempt may have been applied, so the caller reads before deciding) or ``TrackingWriteFailed``
-        (the retries ran out, or the error was not one to retry; ``maybe_applied`` after a lost answer).
-        """
-        last = "no attempt made"
-        token = uuid.uuid4().hex
-        unknown = False  # an attempt may have been applied (its answer was lost)
-        for attempt in range(attempts):
-            try:
-                self.ddb.transact_write_items(TransactItems=items, ClientRequestToken=token)
-                return
-            except (BotoConnectionError, ReadTimeoutError) as exc:
-                unknown = True
-                last = f"{type(exc).__name__} (the answer was lost: the write may have been made)"
-            except ClientError as exc:
-                code = exc.response["Error"]["Code"]
-                reasons = exc.response.get("CancellationReasons") or [] if code == "TransactionCanceledException" else []
-                failed = [i for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"]
-                if failed:
-                    raise ConditionFailed(failed, ambiguous=unknown) from None
-                causes = sorted({str(r.get("Code")) for r in reasons if r.get("Code") not in {None, "None"}})
-                last = f"{code} ({', '.join(causes)})" if causes else code
-                retryable = (code == "TransactionCanceledException" and causes and set(causes) <= _RETRYABLE_REASONS) \
-                    or code in _RETRYABLE_ERRORS
-                if not retryable:
-                    raise TrackingWriteFailed(f"tracking write refused: {last}: {exc}", maybe_applied=unknown) from exc
-            if attempt + 1 < attempts:
-                time.sleep(min(2.0, self.retry_pause * 2**attempt) * random.uniform(0.5, 1.5))
-        raise TrackingWriteFailed(f"tracking write not made after {attempts} attempts: {last}", maybe_applied=unknown)
+        """One transaction (``paybatch.dynamo.transact``: one request token over its retries)."""
+        transact(self.ddb, items, attempts)
 
     def _update(self, key: Mapping[str, Any], set_values: Mapping[str, Any], condition: str,
-                condition_values: Mapping[str, Any], remove: Iterable[str] = (),
-                table: str | None = None) -> dict[str, Any]:
-        names: dict[str, str] = {}
-        values: dict[str, Any] = {}
-        sets = []
-        for i, (attr, value) in enumerate(set_values.items()):
-            names[f"#s{i}"] = attr
-            values[f":s{i}"] = value
-            sets.append(f"#s{i} = :s{i}")
-        removes = []
-        for i, attr in enumerate(remove):
-            names[f"#r{i}"] = attr
-            removes.append(f"#r{i}")
-        expression = ("SET " + ", ".join(sets)) if sets else ""
-        if removes:
-            expression += " REMOVE " + ", ".join(removes)
-        for token, attr in (("#status", "status"), ("#mstatus", "manifest_status"), ("#etag", "etag")):
-            if token in condition:
-                names[token] = attr
-        values.update(condition_values)
-        return {
-            "TableName": table or self.table,
-            "Key": to_ddb(key),
-            "UpdateExpression": expression.strip(),
-            "ConditionExpression": condition,
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": to_ddb(values),
-        }
+                condition_values: Mapping[str, Any], remove: Iterable[str] = ()) -> dict[str, Any]:
+        names = {token: attr for token, attr in (("#status", "status"), ("#mstatus", "manifest_status"), ("#etag", "etag"))
+                 if token in condition}
+        return update(self.table, key, set=set_values, remove=remove, condition=condition, names=names, values=condition_values)
 
     # --- files ---------------------------------------------------------------------------------
     def get_file(self, date_prefix: str, file_key: str) -> dict[str, Any] | None:
         response = retrying(self.ddb.get_item,
-                            TableName=self.table, Key=to_ddb({TRACKING_PK: date_prefix, TRACKING_SK: file_key}), ConsistentRead=True)
-        return from_ddb(response["Item"]) if "Item" in response else None
+                            TableName=self.table, Key=to_item({TRACKING_PK: date_prefix, TRACKING_SK: file_key}), ConsistentRead=True)
+        return from_item(response["Item"]) if "Item" in response else None
 
     def file_transition_item(self, date_prefix: str, file_key: str, expected: FileStatus | Sequence[FileStatus],
                              new: FileStatus, set_values: Mapping[str, Any] | None = None,
@@ -252,12 +121,12 @@ class TrackingStore:
             "IndexName": index,
             "KeyConditionExpression": "#k = :v",
             "ExpressionAttributeNames": {"#k": key_attr},
-            "ExpressionAttributeValues": to_ddb({":v": value}),
+            "ExpressionAttributeValues": to_item({":v": value}),
         }
         if since:
             kwargs["KeyConditionExpression"] += " AND #s >= :s"
             kwargs["ExpressionAttributeNames"]["#s"] = since[0]
-            kwargs["ExpressionAttributeValues"][":s"] = _SER.serialize(since[1])
+            kwargs["ExpressionAttributeValues"][":s"] = to_value(since[1])
         if attributes:
             kwargs["ExpressionAttributeNames"].update({f"#p{i}": name for i, name in enumerate(attributes)})
             kwargs["ProjectionExpression"] = ", ".join(f"#p{i}" for i in range(len(attributes)))
@@ -265,12 +134,12 @@ class TrackingStore:
             clauses = []
             for i, (attr, val) in enumerate(filters.items()):
                 kwargs["ExpressionAttributeNames"][f"#f{i}"] = attr
-                kwargs["ExpressionAttributeValues"][f":f{i}"] = _SER.serialize(val)
+                kwargs["ExpressionAttributeValues"][f":f{i}"] = to_value(val)
                 clauses.append(f"#f{i} = :f{i}")
             kwargs["FilterExpression"] = " AND ".join(clauses)
         for page in self.ddb.get_paginator("query").paginate(**kwargs):
             for item in page["Items"]:
-                yield from_ddb(item)
+                yield from_item(item)
 
     def files_with_status(self, status: FileStatus, date_prefix: str | None = None,
                           attributes: Sequence[str] | None = None) -> list[dict[str, Any]]:
@@ -284,9 +153,9 @@ class TrackingStore:
     def oldest_with_status(self, status: FileStatus) -> dict[str, Any] | None:
         """The file waiting longest in one status: one item read from the status-index, whatever the table's size."""
         response = self.ddb.query(TableName=self.table, IndexName=STATUS_INDEX, KeyConditionExpression="#k = :v",
-                                  ExpressionAttributeNames={"#k": "status"}, ExpressionAttributeValues=to_ddb({":v": str(status)}),
+                                  ExpressionAttributeNames={"#k": "status"}, ExpressionAttributeValues=to_item({":v": str(status)}),
                                   ScanIndexForward=True, Limit=1)
-        return from_ddb(response["Items"][0]) if response["Items"] else None
+        return from_item(response["Items"][0]) if response["Items"] else None
 
     def ops_files(self, completed_days: float = OPS_COMPLETED_DAYS) -> list[dict[str, Any]]:
         """What operators look at: every file not completed, and the completed ones uploaded in the last days.
@@ -311,7 +180,7 @@ class TrackingStore:
         items = []
         for page in self.ddb.get_paginator("scan").paginate(TableName=self.table):
             for raw in page["Items"]:
-                item = from_ddb(raw)
+                item = from_item(raw)
                 if "status" in item:
                     items.append(item)
         return items
@@ -320,8 +189,8 @@ class TrackingStore:
         items = []
         for page in self.ddb.get_paginator("query").paginate(
                 TableName=self.table, KeyConditionExpression="#pk = :pk", ExpressionAttributeNames={"#pk": TRACKING_PK},
-                ExpressionAttributeValues=to_ddb({":pk": pk})):
-            items += [from_ddb(i) for i in page["Items"]]
+                ExpressionAttributeValues=to_item({":pk": pk})):
+            items += [from_item(i) for i in page["Items"]]
         return items
 
     def files_for_date(self, date_prefix: str) -> list[dict[str, Any]]:
@@ -335,41 +204,23 @@ class TrackingStore:
         for page in self.ddb.get_paginator("query").paginate(
                 TableName=self.table, KeyConditionExpression="#pk = :pk", ProjectionExpression="#sk, etag",
                 ExpressionAttributeNames={"#pk": TRACKING_PK, "#sk": TRACKING_SK},
-                ExpressionAttributeValues=to_ddb({":pk": date_prefix})):
+                ExpressionAttributeValues=to_item({":pk": date_prefix})):
             pages += 1
             for raw in page["Items"]:
-                item = from_ddb(raw)
+                item = from_item(raw)
                 if "etag" in item:
                     etags[item[TRACKING_SK]] = item["etag"]
         return etags, pages
 
     def file_etags(self, keys: Sequence[tuple[str, str]]) -> tuple[dict[tuple[str, str], str], int]:
         """(date, key) → etag for the files that have an item, 100 keys per BatchGetItem; and the requests made."""
-        etags: dict[tuple[str, str], str] = {}
-        requests = 0
-        unique = list(dict.fromkeys(keys))
-        for start in range(0, len(unique), 100):
-            pending: dict[str, Any] = {self.table: {
-                "Keys": [to_ddb({TRACKING_PK: d, TRACKING_SK: k}) for d, k in unique[start:start + 100]],
-                "ProjectionExpression": "#pk, #sk, etag", "ExpressionAttributeNames": {"#pk": TRACKING_PK, "#sk": TRACKING_SK},
-                "ConsistentRead": True}}
-            for attempt in range(8):
-                response = retrying(self.ddb.batch_get_item, RequestItems=pending)
-                requests += 1
-                for raw in response["Responses"].get(self.table, []):
-                    item = from_ddb(raw)
-                    etags[item[TRACKING_PK], item[TRACKING_SK]] = item["etag"]
-                pending = response.get("UnprocessedKeys") or {}
-                if not pending:
-                    break
-                time.sleep(min(2.0, self.retry_pause * 2**attempt))
-            else:
-                raise TrackingWriteFailed("tracking items could not be read: BatchGetItem kept returning unprocessed keys")
-        return etags, requests
+        items, requests = batch_get(self.ddb, self.table, [{TRACKING_PK: d, TRACKING_SK: k} for d, k in keys],
+                                    projection="#pk, #sk, etag", names={"#pk": TRACKING_PK, "#sk": TRACKING_SK})
+        return {(item[TRACKING_PK], item[TRACKING_SK]): item["etag"] for item in items}, requests
 
     def save_item(self, pk: str, sk: str, attributes: Mapping[str, Any]) -> None:
         """Write a bookkeeping item of the scheduler's own (not a file or manifest: no status, no counters)."""
-        self.ddb.put_item(TableName=self.table, Item=to_ddb({TRACKING_PK: pk, TRACKING_SK: sk, **attributes}))
+        retrying(self.ddb.put_item, TableName=self.table, Item=to_item({TRACKING_PK: pk, TRACKING_SK: sk, **attributes}))
 
     # --- manifests -----------------------------------------------------------------------------
     def manifests_for_date(self, date_prefix: str) -> list[dict[str, Any]]:
@@ -421,7 +272,7 @@ class TrackingStore:
         """
         update: dict[str, Any] = {
             "TableName": self.table,
-            "Key": to_ddb(self.manifest_key(date_prefix, batch_id)),
+            "Key": to_item(self.manifest_key(date_prefix, batch_id)),
             "UpdateExpression": (
                 "SET manifest_status = :creating, files = list_append(if_not_exists(files, :empty), :files), "
                 "file_count = if_not_exists(file_count, :zero) + :n, "
@@ -432,7 +283,7 @@ class TrackingStore:
             ),
             "ConditionExpression": "attribute_not_exists(manifest_status) OR manifest_status = :creating",
             "ExpressionAttributeNames": {"#date": "manifest_date"},
-            "ExpressionAttributeValues": to_ddb({
+            "ExpressionAttributeValues": to_item({
                 ":creating": str(ManifestStatus.CREATING), ":empty": [], ":files": entries, ":zero": 0,
                 ":n": len(entries), ":bytes": sum(e["size"] for e in entries), ":bid": batch_id,
                 ":date": date_prefix, ":now": created_at, ":env": env, ":fmt": input_format, ":fence": fence,
@@ -441,48 +292,39 @@ class TrackingStore:
         }
         if bulk_run:
             update["UpdateExpression"] += ", bulk_run = :bulk"
-            update["ExpressionAttributeValues"][":bulk"] = {"S": bulk_run}
+            update["ExpressionAttributeValues"][":bulk"] = to_value(bulk_run)
         return update
 
     def run_fence(self, date_prefix: str, batch_id: str, run_token: str) -> dict[str, Any]:
         """The ConditionCheck a run adds to each of its writes: the manifest still names this run as its run."""
-        return {"ConditionCheck": {"TableName": self.table, "Key": to_ddb(self.manifest_key(date_prefix, batch_id)),
+        return {"ConditionCheck": {"TableName": self.table, "Key": to_item(self.manifest_key(date_prefix, batch_id)),
                                    "ConditionExpression": "run_token = :rt",
-                                   "ExpressionAttributeValues": to_ddb({":rt": run_token})}}
+                                   "ExpressionAttributeValues": to_item({":rt": run_token})}}
 
     def take_start_lease(self, date_prefix: str, batch_id: str, seconds: float, statuses: Sequence[ManifestStatus],
                          run_token: str) -> dict[str, Any] | None:
         """A short lease on starting a manifest's run (so two dispatchers do not start it twice), recording the token
         of the run about to start (the only run whose writes the manifest then accepts): the record, or None."""
         now = time.time()
-        names = {f":s{i}": str(s) for i, s in enumerate(statuses)}
-        try:  # retried (a lost answer): the same token retakes the lease it may already hold
-            response = retrying(
-                self.ddb.update_item,
-                TableName=self.table, Key=to_ddb(self.manifest_key(date_prefix, batch_id)),
-                UpdateExpression="SET start_lease = :until, run_token = :rt",
-                ConditionExpression=f"manifest_status IN ({', '.join(names)}) AND "
-                                    "(attribute_not_exists(start_lease) OR start_lease < :now OR run_token = :rt)",
-                ExpressionAttributeValues=to_ddb({":until": now + seconds, ":now": now, ":rt": run_token, **names}),
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return None
-            raise TrackingWriteFailed(f"manifest {batch_id}: the start lease could not be taken: {exc}") from exc
-        return from_ddb(response["Attributes"])
+        in_status, values = one_of("manifest_status", statuses)
+        lease = {"start_lease": now + seconds, "run_token": run_token}
+        request = {**update(self.table, self.manifest_key(date_prefix, batch_id), set=lease,
+                            condition=f"{in_status} AND (attribute_not_exists(start_lease) OR start_lease < :now OR run_token = :rt)",
+                            values={**values, ":now": now, ":rt": run_token}), "ReturnValues": "ALL_NEW"}
+        answer: dict[str, Any] = {}
+
+        def take(**kwargs: Any) -> None:
+            answer.update(self.ddb.update_item(**kwargs))
+
+        # the same token retakes the lease it may already hold, so a lost answer's retry lands (and returns the record)
+        if not write_if(take, request):
+            return None
+        return from_item(answer["Attributes"]) if "Attributes" in answer else self.get_manifest(date_prefix, batch_id)
 
     def delete_manifest(self, date_prefix: str, batch_id: str, expected: ManifestStatus) -> bool:
-        try:
-            self.ddb.delete_item(
-                TableName=self.table, Key=to_ddb(self.manifest_key(date_prefix, batch_id)),
-                ConditionExpression="manifest_status = :s", ExpressionAttributeValues=to_ddb({":s": str(expected)}),
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return write_if(self.ddb.delete_item, {"TableName": self.table, "Key": to_item(self.manifest_key(date_prefix, batch_id)),
+                                               "ConditionExpression": "manifest_status = :s",
+                                               "ExpressionAttributeValues": to_item({":s": str(expected)})})
 
     # --- counters ------------------------------------------------------------------------------
     def counts(self, metric_date: str | None = None) -> dict[str, int]:
@@ -490,13 +332,13 @@ class TrackingStore:
         if metric_date:
             pages = self.ddb.get_paginator("query").paginate(
                 TableName=self.metrics_table, KeyConditionExpression="metric_date = :d",
-                ExpressionAttributeValues=to_ddb({":d": metric_date}))
+                ExpressionAttributeValues=to_item({":d": metric_date}))
         else:
             pages = self.ddb.get_paginator("scan").paginate(TableName=self.metrics_table)
         totals: dict[str, int] = {}
         for page in pages:
             for raw in page["Items"]:
-                for name, value in from_ddb(raw).items():
+                for name, value in from_item(raw).items():
                     if name.startswith(("files:", "manifests:", "event:", "bytes:")):
                         totals[name] = totals.get(name, 0) + int(value)
         return totals

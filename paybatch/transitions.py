@@ -9,7 +9,7 @@ Builder, quarantine, scheduler, conversion run and CLI all move statuses through
   move's events (bytes, rows) — so the counters equal the items, and no one counter item is hot;
 - the outcome is typed: ``MOVED``; ``ALREADY`` (the item is already where the move leads: another writer,
   or this one before a retry, made it — idempotent success); ``CONFLICT`` (the item is somewhere else, or
-  gone: the caller decides). A write that could not be made raises ``TrackingWriteFailed`` and is never
+  gone: the caller decides). A write that could not be made raises ``WriteFailed`` and is never
   any of these.
 - terminal items that may expire get the tracking TTL; nothing else ever does (an item outlives its object).
 """
@@ -29,12 +29,13 @@ from paybatch.contracts.tracking import (
     FileStatus,
     ManifestStatus,
 )
-from paybatch.errors import PaybatchError
+from paybatch.dynamo import ConditionFailed, WriteFailed, to_item
+from paybatch.errors import InternalFailure, PaybatchError
 from paybatch.resources import TTL_ATTRIBUTE
-from paybatch.tracking_store import ConditionFailed, CounterDelta, TrackingStore, TrackingWriteFailed, to_ddb
+from paybatch.tracking_store import CounterDelta, TrackingStore
 
 __all__ = ["IllegalTransition", "ManifestMovedOn", "Move", "MoveResult", "RunFence", "RunSuperseded", "StatusMoves",
-           "TrackingWriteFailed"]
+           "WriteFailed"]
 
 # How often a move re-reads and tries again when the item changes between its read and its write.
 MOVE_ATTEMPTS = 5
@@ -61,11 +62,11 @@ class MoveResult:
         return self.outcome != Move.CONFLICT
 
 
-class IllegalTransition(PaybatchError):
+class IllegalTransition(InternalFailure):
     """A status move the tracking contract does not allow: a bug in the caller, raised before any write."""
 
 
-class RunSuperseded(PaybatchError):
+class RunSuperseded(InternalFailure):
     """This run is no longer its manifest's recorded run (a newer start replaced it): it must write nothing more."""
 
 
@@ -105,7 +106,7 @@ class StatusMoves:
 
     def register(self, item: Mapping[str, Any], events: Events | None = None) -> MoveResult:
         """A file never seen before enters (pending or quarantining); ``ALREADY`` if an item exists for its key."""
-        put = {"Put": {"TableName": self.store.table, "Item": to_ddb(item), "ConditionExpression": "attribute_not_exists(#k)",
+        put = {"Put": {"TableName": self.store.table, "Item": to_item(item), "ConditionExpression": "attribute_not_exists(#k)",
                        "ExpressionAttributeNames": {"#k": "file_key"}}}
         delta = CounterDelta(item["date_prefix"], files={str(item["status"]): 1}, events=dict(events or {}))
         try:
@@ -120,10 +121,10 @@ class StatusMoves:
         new = str(item["status"])
         if old not in REPLACEABLE_FILE_STATUSES or new not in {FileStatus.PENDING, FileStatus.QUARANTINING}:
             raise IllegalTransition(f"file {item['file_key']}: a new version ({new}) cannot replace one that is {old}")
-        put = {"Put": {"TableName": self.store.table, "Item": to_ddb(item),
+        put = {"Put": {"TableName": self.store.table, "Item": to_item(item),
                        "ConditionExpression": "#status = :st AND #etag = :et",
                        "ExpressionAttributeNames": {"#status": "status", "#etag": "etag"},
-                       "ExpressionAttributeValues": to_ddb({":st": old, ":et": existing["etag"]})}}
+                       "ExpressionAttributeValues": to_item({":st": old, ":et": existing["etag"]})}}
         files = {old: -1}
         files[new] = files.get(new, 0) + 1
         try:
@@ -172,7 +173,7 @@ class StatusMoves:
                 known = None  # moved under us: read what it is now
                 continue
             return MoveResult(Move.MOVED, known, item)
-        raise TrackingWriteFailed(f"file {file_key}: its item kept changing under {MOVE_ATTEMPTS} attempts to move it to {new}")
+        raise WriteFailed(f"file {file_key}: its item kept changing under {MOVE_ATTEMPTS} attempts to move it to {new}")
 
     def allow_expiry(self, date_prefix: str, file_key: str, etag: str) -> bool:
         """Give a completed file its tracking TTL, once its object is tagged for input retention (so the object
@@ -249,7 +250,7 @@ class StatusMoves:
                 known = None
                 continue
             return MoveResult(Move.MOVED, known, item)
-        raise TrackingWriteFailed(f"manifest {batch_id}: its record kept changing under {MOVE_ATTEMPTS} attempts to move it to {new}")
+        raise WriteFailed(f"manifest {batch_id}: its record kept changing under {MOVE_ATTEMPTS} attempts to move it to {new}")
 
     def count_events(self, date_prefix: str, events: Events) -> None:
         """Counters that belong to no status move (a run started): one shard, one write."""

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from paybatch.contracts.events import UnrecognizedMessage
-from paybatch.errors import PaybatchError
+from paybatch.errors import InternalFailure, PaybatchError
 
 __all__ = ["DateBusy", "FileBusy", "QuarantineError", "UnrecognizedMessage"]
 
 
-class FileBusy(PaybatchError):
+class FileBusy(InternalFailure):
     """A new version of a file arrived while the previous one is in a conversion run; retried later."""
 
 
-class QuarantineError(PaybatchError):
+class QuarantineError(InternalFailure):
     """A quarantine copy could not be made or verified; the original is kept and the move retried."""
 
 

@@ -18,14 +18,13 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-
-from botocore.exceptions import ClientError
+from typing import Any
 
 from paybatch.aws import AwsClients
 from paybatch.contracts.tracking import LOCK_SK, lock_pk
+from paybatch.dynamo import from_item, holds, update, write_if
 from paybatch.resources import TRACKING_PK, TRACKING_SK
 from paybatch.retry import is_retryable
-from paybatch.tracking_store import to_ddb
 
 logger = logging.getLogger(__name__)
 
@@ -44,39 +43,33 @@ class DateLock:
     def __init__(self, clients: AwsClients, *, clock: Callable[[], float] = time.time) -> None:
         settings = clients.settings
         self.ddb = clients.dynamodb
-        self.table = settings.tables.lock
+        self.table = settings.tables.lock or settings.tables.tracking
         self.ttl_seconds = settings.lock.ttl_seconds
         self.lease_seconds = settings.lock.lease_seconds
         self.max_wait = settings.lock.max_wait_seconds
         self.clock = clock
         self._renewals: dict[str, threading.Event] = {}
 
-    def _key(self, date_prefix: str) -> dict[str, object]:
-        return to_ddb({TRACKING_PK: lock_pk(date_prefix), TRACKING_SK: LOCK_SK})
+    def _key(self, date_prefix: str) -> dict[str, str]:
+        return {TRACKING_PK: lock_pk(date_prefix), TRACKING_SK: LOCK_SK}
 
     def try_acquire(self, date_prefix: str, owner: str | None = None) -> Lease | None:
-        """One attempt: take the lock if free, expired or already ours; None if someone else holds it."""
+        """One attempt: take the lock if free, expired or already ours; None if someone else holds it.
+
+        Taking it again as the same owner is allowed, so a retry after a lost answer lands (with a higher fence).
+        """
         owner = owner or uuid.uuid4().hex
         now = self.clock()
         expires = now + self.lease_seconds
-        try:
-            response = self.ddb.update_item(
-                TableName=self.table,
-                Key=self._key(date_prefix),
-                UpdateExpression="SET #owner = :owner, expires_at = :exp, #ttl = :ttl ADD fence :one",
-                ConditionExpression="attribute_not_exists(#owner) OR expires_at < :now OR #owner = :owner",
-                ExpressionAttributeNames={"#owner": "owner", "#ttl": "ttl"},
-                ExpressionAttributeValues=to_ddb(
-                    {":owner": owner, ":exp": expires, ":now": now, ":one": 1, ":ttl": int(now + self.ttl_seconds) + 86400}
-                ),
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return None
-            raise
-        fence = int(response["Attributes"]["fence"]["N"])
-        return Lease(date_prefix, owner, fence, expires)
+        request = {**update(self.table, self._key(date_prefix),
+                            set={"owner": owner, "expires_at": expires, "ttl": int(now + self.ttl_seconds) + 86400}, add={"fence": 1},
+                            condition="attribute_not_exists(#owner) OR expires_at < :now OR #owner = :owner",
+                            names={"#owner": "owner"}, values={":owner": owner, ":now": now}),
+                   "ReturnValues": "ALL_NEW"}
+        answer: dict[str, Any] = {}
+        if not write_if(lambda **kwargs: answer.update(self.ddb.update_item(**kwargs)), request):
+            return None
+        return Lease(date_prefix, owner, int(from_item(answer["Attributes"])["fence"]), expires)
 
     def acquire(self, date_prefix: str, max_wait: float | None = None) -> Lease | None:
         """Try until acquired or ``max_wait`` (default MAX_LOCK_WAIT_SECONDS) passes; the lease is then renewed
@@ -99,26 +92,17 @@ class DateLock:
             time.sleep(min(delay * random.uniform(0.5, 1.5), max(0.0, deadline - time.monotonic())))
             delay = min(delay * 2, 1.0)
 
-    def _as_owner(self, lease: Lease, expression: str, values: dict[str, object] | None = None) -> bool:
+    def _as_owner(self, lease: Lease, *, set_values: dict[str, Any] | None = None, remove: tuple[str, ...] = ()) -> bool:
         """One update of the lock item, made only while ``lease``'s owner holds it; False if it no longer does."""
-        try:
-            self.ddb.update_item(
-                TableName=self.table,
-                Key=self._key(lease.date_prefix),
-                UpdateExpression=expression,
-                ConditionExpression="#owner = :owner",
-                ExpressionAttributeNames={"#owner": "owner"},
-                ExpressionAttributeValues=to_ddb({":owner": lease.owner, **(values or {})}),
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        request = update(self.table, self._key(lease.date_prefix), set=set_values, remove=remove, condition="#owner = :owner",
+                         names={"#owner": "owner"}, values={":owner": lease.owner})
+        # after a lost answer: a release landed if the owner is gone, a renewal if the item holds its new expiry
+        landed = holds(set_values) if set_values else (lambda item: item.get("owner") != lease.owner)
+        return write_if(self.ddb.update_item, request, landed=landed)
 
     def renew(self, lease: Lease) -> bool:
         """Extend a lease we still own by ``lease_seconds``; False if it was lost (expired and taken over)."""
-        return self._as_owner(lease, "SET expires_at = :exp", {":exp": self.clock() + self.lease_seconds})
+        return self._as_owner(lease, set_values={"expires_at": self.clock() + self.lease_seconds})
 
     def _start_renewing(self, lease: Lease) -> None:
         stop = threading.Event()
@@ -141,4 +125,4 @@ class DateLock:
         stop = self._renewals.pop(lease.owner, None)
         if stop is not None:
             stop.set()
-        return self._as_owner(lease, "REMOVE #owner, expires_at")
+        return self._as_owner(lease, remove=("owner", "expires_at"))

@@ -20,15 +20,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from paybatch.aws import AwsClients
 from paybatch.contracts.tracking import iso, utcnow
+from paybatch.dynamo import batch_write, from_item, holds, one_of, to_item, update, write_if
 from paybatch.errors import PaybatchError
 from paybatch.resources import BULK_PK, BULK_SK
 from paybatch.retry import retrying
-from paybatch.tracking_store import from_ddb as from_item
-from paybatch.tracking_store import to_ddb as to_item
 
 RUN_ITEM = "run"
 REF_ITEM = "ref"
@@ -81,8 +78,7 @@ class BulkLedger:
 
     # --- reads -----------------------------------------------------------------------------------
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
-        item = retrying(self.ddb.get_item, TableName=self.table, ConsistentRead=True,
-                        Key={BULK_PK: {"S": pk}, BULK_SK: {"S": sk}}).get("Item")
+        item = retrying(self.ddb.get_item, TableName=self.table, ConsistentRead=True, Key=to_item({BULK_PK: pk, BULK_SK: sk})).get("Item")
         return from_item(item) if item else None
 
     def get_run(self, run_id: str) -> dict[str, Any]:
@@ -104,7 +100,7 @@ class BulkLedger:
             "TableName": self.table, "ConsistentRead": True,
             "KeyConditionExpression": "#pk = :run AND begins_with(#sk, :chunk)",
             "ExpressionAttributeNames": {"#pk": BULK_PK, "#sk": BULK_SK},
-            "ExpressionAttributeValues": {":run": {"S": run_id}, ":chunk": {"S": "chunk#"}},
+            "ExpressionAttributeValues": to_item({":run": run_id, ":chunk": "chunk#"}),
         }
         while True:
             page = retrying(self.ddb.query, **kwargs)
@@ -117,7 +113,7 @@ class BulkLedger:
         """Every run, newest first (a scan: runs are few, and chunks are skipped server-side)."""
         runs: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {"TableName": self.table, "FilterExpression": "#sk = :run",
-                                  "ExpressionAttributeNames": {"#sk": BULK_SK}, "ExpressionAttributeValues": {":run": {"S": RUN_ITEM}}}
+                                  "ExpressionAttributeNames": {"#sk": BULK_SK}, "ExpressionAttributeValues": to_item({":run": RUN_ITEM})}
         for page in self.ddb.get_paginator("scan").paginate(**kwargs):
             runs += [from_item(i) for i in page["Items"]]
         return sorted(runs, key=lambda r: r["created_at"], reverse=True)
@@ -132,74 +128,33 @@ class BulkLedger:
     # --- writes ----------------------------------------------------------------------------------
     def create_run(self, run: Mapping[str, Any], chunks: Sequence[Mapping[str, Any]]) -> None:
         """The run item (only if new) and one pending item per chunk."""
-        try:
-            self.ddb.put_item(TableName=self.table, Item=to_item({BULK_PK: run["run_id"], BULK_SK: RUN_ITEM, **run}),
-                              ConditionExpression="attribute_not_exists(#pk)", ExpressionAttributeNames={"#pk": BULK_PK})
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise PaybatchError(f"bulk run {run['run_id']} already exists") from None
-            raise
-        for start in range(0, len(chunks), 25):
-            requests = [{"PutRequest": {"Item": to_item({
-                BULK_PK: run["run_id"], BULK_SK: chunk_item(int(c["chunk_id"])), "chunk_id": int(c["chunk_id"]),
-                "status": str(ChunkStatus.PENDING), "attempts": 0, "spec": json.dumps(c, sort_keys=True),
-                "updated_at": iso(utcnow())})}} for c in chunks[start:start + 25]]
-            pending: dict[str, Any] = {self.table: requests}
-            for _ in range(10):
-                unprocessed = retrying(self.ddb.batch_write_item, RequestItems=pending).get("UnprocessedItems", {})
-                if not unprocessed:
-                    break
-                pending = unprocessed
-            else:
-                raise PaybatchError(f"could not record the chunks of bulk run {run['run_id']} (DynamoDB kept them unprocessed)")
+        item = {BULK_PK: run["run_id"], BULK_SK: RUN_ITEM, **run}
+        request = {"TableName": self.table, "Item": to_item(item), "ConditionExpression": "attribute_not_exists(#pk)",
+                   "ExpressionAttributeNames": {"#pk": BULK_PK}}
+        if not write_if(self.ddb.put_item, request, landed=holds(item)):
+            raise PaybatchError(f"bulk run {run['run_id']} already exists")
+        batch_write(self.ddb, self.table, [
+            {BULK_PK: run["run_id"], BULK_SK: chunk_item(int(c["chunk_id"])), "chunk_id": int(c["chunk_id"]),
+             "status": str(ChunkStatus.PENDING), "attempts": 0, "spec": json.dumps(c, sort_keys=True), "updated_at": iso(utcnow())}
+            for c in chunks])
 
     def update_run(self, run_id: str, values: Mapping[str, Any], *, expected: set[RunStatus] | None = None) -> bool:
         """Set run attributes; with ``expected``, only while the run's status is one of them. True if written."""
         values = {**values, "updated_at": iso(utcnow())}
-        names = {f"#a{i}": k for i, k in enumerate(values)}
-        attrs = {f":v{i}": v for i, v in enumerate(values.values())}
-        kwargs: dict[str, Any] = {}
-        if expected:
-            names["#status"] = "status"
-            attrs.update({f":e{i}": str(s) for i, s in enumerate(sorted(expected))})
-            kwargs["ConditionExpression"] = "#status IN (" + ", ".join(f":e{i}" for i in range(len(expected))) + ")"
-        try:
-            self.ddb.update_item(TableName=self.table, Key={BULK_PK: {"S": run_id}, BULK_SK: {"S": RUN_ITEM}},
-                                 UpdateExpression="SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(values))),
-                                 ExpressionAttributeNames=names, ExpressionAttributeValues=to_item(attrs), **kwargs)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        condition, allowed = one_of("#status", sorted(expected)) if expected else (None, {})
+        request = update(self.table, {BULK_PK: run_id, BULK_SK: RUN_ITEM}, set=values, condition=condition,
+                         names={"#status": "status"} if expected else None, values=allowed)
+        return write_if(self.ddb.update_item, request, landed=holds(values))
 
     def _move_chunk(self, run_id: str, chunk_id: int, to: ChunkStatus, condition: str, values: Mapping[str, Any],
                     condition_values: Mapping[str, Any], *, append_attempt: Mapping[str, Any] | None = None,
                     remove: tuple[str, ...] = ()) -> bool:
+        """One conditional move of a chunk; after a lost answer, it landed if the chunk holds what it set."""
         values = {**values, "status": str(to), "updated_at": iso(utcnow())}
-        names = {f"#a{i}": k for i, k in enumerate(values)}
-        attrs = {f":v{i}": v for i, v in enumerate(values.values())}
-        sets = [f"#a{i} = :v{i}" for i in range(len(values))]
-        if append_attempt is not None:
-            names["#log"] = "attempt_log"
-            attrs[":entry"] = [dict(append_attempt)]
-            attrs[":empty"] = []
-            sets.append("#log = list_append(if_not_exists(#log, :empty), :entry)")
-        names["#status"] = "status"
-        attrs.update(condition_values)
-        expression = "SET " + ", ".join(sets)
-        if remove:
-            names.update({f"#r{i}": k for i, k in enumerate(remove)})
-            expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
-        try:
-            self.ddb.update_item(TableName=self.table, Key={BULK_PK: {"S": run_id}, BULK_SK: {"S": chunk_item(chunk_id)}},
-                                 UpdateExpression=expression, ConditionExpression=condition,
-                                 ExpressionAttributeNames=names, ExpressionAttributeValues=to_item(attrs))
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        request = update(self.table, {BULK_PK: run_id, BULK_SK: chunk_item(chunk_id)}, set=values, remove=remove,
+                         append={"attempt_log": [dict(append_attempt)]} if append_attempt is not None else None,
+                         condition=condition, names={"#status": "status"}, values=condition_values)
+        return write_if(self.ddb.update_item, request, landed=holds(values))
 
     def start_chunk(self, run_id: str, chunk_id: int, *, task_token: str, execution: str, task_order: int, job_name: str,
                     job_run_id: str, route: str, attempts: int) -> bool:
@@ -208,8 +163,8 @@ class BulkLedger:
         ``attempts`` is the count the caller read: the write only lands if nobody started the chunk meanwhile.
         (A chunk ``bulk resume`` reopened after a cancel is pending again.)
         """
-        self.ddb.put_item(TableName=self.table, Item=to_item({BULK_PK: job_run_key(job_run_id), BULK_SK: REF_ITEM,
-                                                              "bulk_run_id": run_id, "chunk_id": chunk_id}))
+        retrying(self.ddb.put_item, TableName=self.table, Item=to_item({BULK_PK: job_run_key(job_run_id), BULK_SK: REF_ITEM,
+                                                                         "bulk_run_id": run_id, "chunk_id": chunk_id}))
         now = iso(utcnow())
         return self._move_chunk(
             run_id, chunk_id, ChunkStatus.RUNNING,
@@ -240,18 +195,10 @@ class BulkLedger:
     def hand_to_execution(self, run_id: str, chunk_id: int, execution: str, task_order: int) -> bool:
         """A chunk not yet done now belongs to a new execution (`bulk resume`): the older execution's tasks for it are
         superseded, and its give-up step can no longer mark it failed."""
-        try:
-            self.ddb.update_item(
-                TableName=self.table, Key={BULK_PK: {"S": run_id}, BULK_SK: {"S": chunk_item(chunk_id)}},
-                UpdateExpression="SET execution = :execution, task_order = :order, updated_at = :now",
-                ConditionExpression="#status <> :succeeded", ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=to_item({":execution": execution, ":order": task_order, ":now": iso(utcnow()),
-                                                   ":succeeded": str(ChunkStatus.SUCCEEDED)}))
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        values = {"execution": execution, "task_order": task_order, "updated_at": iso(utcnow())}
+        request = update(self.table, {BULK_PK: run_id, BULK_SK: chunk_item(chunk_id)}, set=values, condition="#status <> :succeeded",
+                         names={"#status": "status"}, values={":succeeded": str(ChunkStatus.SUCCEEDED)})
+        return write_if(self.ddb.update_item, request, landed=holds(values))
 
     def finish_chunk(self, run_id: str, chunk_id: int, job_run_id: str, to: ChunkStatus, values: Mapping[str, Any]) -> bool:
         """running (with this Glue run) → succeeded | failed; False if the chunk moved on (another attempt, cancelled)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import traceback
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
@@ -14,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from paybatch.config import Settings, load_settings
-from paybatch.errors import PaybatchError
+from paybatch.errors import InternalFailure, PaybatchError
 
 # Piped output (scripts, CI logs) gets wide tables instead of rich's 80-column default.
 console = Console(width=None if sys.stdout.isatty() else 200)
@@ -35,7 +36,7 @@ def print_json(data: Any) -> None:
 
 
 def clean_errors(func: F) -> F:
-    """Turn paybatch's own errors into one clear message and exit code 2, never a traceback."""
+    """A user error: one clear message, exit 2, no traceback. An internal failure: its traceback and a summary, exit 1."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -44,6 +45,11 @@ def clean_errors(func: F) -> F:
         except PaybatchError as exc:
             err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True)
             raise typer.Exit(2) from None
+        except InternalFailure as exc:  # not the user's doing: the traceback is what a fix needs
+            traceback.print_exc()
+            err_console.print(f"[bold red]internal failure:[/] {escape(type(exc).__name__)}: {escape(str(exc))} "
+                              "(not caused by the input; the traceback above says where)", highlight=False, markup=True)
+            raise typer.Exit(1) from None
         except (EndpointConnectionError, NoCredentialsError) as exc:
             hint = "is the local environment up? (paybatch local up)" if "127.0.0.1" in str(exc) else "check the AWS credentials and region"
             err_console.print(f"[bold red]error:[/] {escape(str(exc))}; {hint}", highlight=False, markup=True)

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from botocore.exceptions import ClientError
-
 from paybatch.contracts.tracking import utcnow
+from paybatch.dynamo import ConditionFailed, WriteFailed, from_item, to_item, transact, update
 from paybatch.errors import PaybatchError
+from paybatch.retry import retrying
 
 HIGH_WATER = "next"
 MAX_ATTEMPTS = 50
@@ -72,40 +72,41 @@ class DynamoSequenceLedger:
         self.client, self.table, self.sequence_start = client, table, sequence_start
 
     def _get(self, date: str, sort_key: str) -> dict[str, Any] | None:
-        item = self.client.get_item(TableName=self.table, ConsistentRead=True,
-                                    Key={"partition_key": {"S": partition_key(date)}, "allocation": {"S": sort_key}}).get("Item")
-        return dict(item) if item else None
+        item = retrying(self.client.get_item, TableName=self.table, ConsistentRead=True,
+                        Key=to_item({"partition_key": partition_key(date), "allocation": sort_key})).get("Item")
+        return from_item(item) if item else None
 
     def allocate(self, date: str, job_index: int, count: int) -> Allocation:
         for _ in range(MAX_ATTEMPTS):
             existing = self._get(date, job_key(job_index))
             if existing:
-                return _reuse(date, job_index, int(existing["start"]["N"]), int(existing["count"]["N"]), count)
+                return _reuse(date, job_index, int(existing["start"]), int(existing["count"]), count)
             high = self._get(date, HIGH_WATER)
-            start = int(high["next_start"]["N"]) if high else self.sequence_start
-            pk = {"S": partition_key(date)}
-            condition = ("next_start = :expected", {":expected": {"N": str(start)}}) if high else ("attribute_not_exists(next_start)", {})
+            start = int(high["next_start"]) if high else self.sequence_start
+            record = {"partition_key": partition_key(date), "allocation": job_key(job_index), "start": start, "count": count,
+                      "created_at": utcnow().isoformat()}
+            moved = update(self.table, {"partition_key": partition_key(date), "allocation": HIGH_WATER}, set={"next_start": start + count},
+                           condition="next_start = :expected" if high else "attribute_not_exists(next_start)",
+                           values={":expected": start} if high else None)
             try:
-                self.client.transact_write_items(TransactItems=[
-                    {"Put": {"TableName": self.table, "ConditionExpression": "attribute_not_exists(partition_key)",
-                             "Item": {"partition_key": pk, "allocation": {"S": job_key(job_index)}, "start": {"N": str(start)},
-                                      "count": {"N": str(count)}, "created_at": {"S": utcnow().isoformat()}}}},
-                    {"Update": {"TableName": self.table, "Key": {"partition_key": pk, "allocation": {"S": HIGH_WATER}},
-                                "UpdateExpression": "SET next_start = :next", "ConditionExpression": condition[0],
-                                "ExpressionAttributeValues": {":next": {"N": str(start + count)}, **condition[1]}}},
-                ])
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] == "TransactionCanceledException":
-                    continue  # another job moved the high-water mark or took this job's slot: read again
+                transact(self.client, [{"Put": {"TableName": self.table, "Item": to_item(record),
+                                                "ConditionExpression": "attribute_not_exists(partition_key)"}},
+                                       {"Update": moved}])
+            except ConditionFailed:
+                continue  # another job moved the high-water mark or took this job's slot: read again
+            except WriteFailed as exc:
+                if exc.maybe_applied:
+                    continue  # the answer was lost: this job's record, read again, says whether it landed
                 raise SequenceAllocationError(f"cannot allocate sequence numbers in {self.table}: {exc}") from exc
             return Allocation(date, job_index, start, count)
         raise SequenceAllocationError(f"gave up allocating {date} job {job_index} after {MAX_ATTEMPTS} contended attempts")
 
     def allocations(self, date: str) -> list[Allocation]:
-        items = self.client.query(TableName=self.table, ConsistentRead=True, KeyConditionExpression="partition_key = :pk",
-                                  ExpressionAttributeValues={":pk": {"S": partition_key(date)}})["Items"]
-        return sorted((Allocation(date, int(i["allocation"]["S"][4:]), int(i["start"]["N"]), int(i["count"]["N"]))
-                       for i in items if i["allocation"]["S"] != HIGH_WATER), key=lambda a: a.start)
+        items = [from_item(i) for i in retrying(self.client.query, TableName=self.table, ConsistentRead=True,
+                                                KeyConditionExpression="partition_key = :pk",
+                                                ExpressionAttributeValues=to_item({":pk": partition_key(date)}))["Items"]]
+        return sorted((Allocation(date, int(i["allocation"][4:]), int(i["start"]), int(i["count"]))
+                       for i in items if i["allocation"] != HIGH_WATER), key=lambda a: a.start)
 
 
 class FileSequenceLedger:

@@ -30,7 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pyiceberg.exceptions import CommitFailedException, CommitStateUnknownException, ValidationException
 from pyiceberg.expressions import EqualTo, Reference
 
-from paybatch.errors import PaybatchError
+from paybatch.errors import InternalFailure
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ PAUSE_SECONDS = 0.05
 MAX_PAUSE_SECONDS = 2.0
 
 
-class CommitFailed(PaybatchError):
+class CommitFailed(InternalFailure):
     """The commit did not land after every attempt (the last error is named): nothing of it is visible."""
 
 

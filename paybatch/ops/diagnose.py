@@ -16,9 +16,10 @@ from typing import Any
 from paybatch.aws import AwsClients
 from paybatch.bulk.ledger import BulkLedger
 from paybatch.contracts.tracking import LOCK_PK_PREFIX, FileStatus, ManifestStatus, parse_iso, utcnow
+from paybatch.dynamo import from_item, to_item
 from paybatch.errors import PaybatchError
 from paybatch.resources import TRACKING_PK
-from paybatch.tracking_store import TrackingStore, from_ddb
+from paybatch.tracking_store import TrackingStore
 
 STUCK_FACTOR = 3  # a file is stuck when it waited this many times the batching max wait
 
@@ -156,9 +157,9 @@ def _expired_locks(clients: AwsClients) -> list[str]:
     out = []
     for page in clients.dynamodb.get_paginator("scan").paginate(
             TableName=settings.tables.lock, FilterExpression="begins_with(#pk, :p)",
-            ExpressionAttributeNames={"#pk": TRACKING_PK}, ExpressionAttributeValues={":p": {"S": LOCK_PK_PREFIX}}):
+            ExpressionAttributeNames={"#pk": TRACKING_PK}, ExpressionAttributeValues=to_item({":p": LOCK_PK_PREFIX})):
         for raw in page["Items"]:
-            item = from_ddb(raw)
+            item = from_item(raw)
             if item.get("owner") and float(item.get("expires_at", now)) < now:
                 out.append(f"{item[TRACKING_PK]} held by {item['owner']} expired {now - float(item['expires_at']):.0f} s ago")
     return out

@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +22,7 @@ from botocore.stub import Stubber
 from paybatch.aws import AwsClients
 from paybatch.bulk.control import BulkControl
 from paybatch.bulk.handler import RETRY_LATER_SECONDS, handle
-from paybatch.bulk.ledger import BulkLedger, BulkRunNotFound
+from paybatch.bulk.ledger import BulkLedger, BulkRunNotFound, ChunkStatus, RunStatus
 from paybatch.bulk.plan import plan_generation
 from paybatch.bulk.worker import BulkWorker, RetryLater, task_order
 from paybatch.errors import PaybatchError
@@ -285,3 +286,26 @@ def test_a_refused_bulk_generation_reserves_no_sequence_range(clients: AwsClient
         BulkControl(clients.settings, clients).start_generation(plan, **options)
     assert clients.dynamodb.scan(TableName=clients.settings.tables.counters)["Items"] == []
     assert BulkLedger(clients).find_run("anything") is None
+
+
+def test_ledger_moves_whose_answers_were_lost_land_once_and_read_as_made(clients: AwsClients, tmp_path: Path) -> None:
+    """Half of the ledger's writes are applied and their answers lost: each move is retried, finds its own write and
+    reports it made — never an error, never "someone else moved it" — and the chunks end as the moves left them."""
+    from paybatch.faults import read_fault_logs
+    from tests.integration.builder_support import faults_in_this_process
+
+    run_id = f"generate-lost-{uuid.uuid4().hex[:6]}"
+    BulkLedger(clients).create_run({"run_id": run_id, "kind": "generate", "status": "running", "max_concurrency": 2},
+                                   [{"chunk_id": i} for i in range(12)])
+    with faults_in_this_process("dynamodb:UpdateItem:ResponseLost:0.5,dynamodb:PutItem:ResponseLost:0.5,seed=5", tmp_path):
+        ledger = BulkLedger(AwsClients(clients.settings))
+        for i in range(12):
+            assert ledger.start_chunk(run_id, i, task_token=f"t{i}", execution=f"{run_id}-1", task_order=1000, job_name="job",
+                                      job_run_id=f"jr_{i}", route="spark", attempts=0)
+            assert ledger.finish_chunk(run_id, i, f"jr_{i}", ChunkStatus.SUCCEEDED if i % 3 else ChunkStatus.FAILED, {"rows": i})
+        assert ledger.update_run(run_id, {"status": "partial"}, expected={RunStatus.RUNNING})
+        assert not ledger.update_run(run_id, {"status": "failed"}, expected={RunStatus.RUNNING})  # really moved on
+    chunks = BulkLedger(clients).chunks(run_id)
+    assert [c["status"] for c in chunks] == ["failed" if i % 3 == 0 else "succeeded" for i in range(12)]
+    assert all(c["attempts"] == 1 and len(c["attempt_log"]) == 2 for c in chunks)  # each move applied once
+    assert sum(n for name, n in read_fault_logs(tmp_path).items() if "ResponseLost" in name) >= 10

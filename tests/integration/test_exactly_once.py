@@ -38,11 +38,11 @@ from paybatch.convert import manifest_run
 from paybatch.convert.commit import commit_run
 from paybatch.convert.manifest_run import ManifestResult, run_in_process, run_manifest
 from paybatch.datasets import load_schema
+from paybatch.dynamo import to_item
 from paybatch.iceberg.catalog import data_dir, load, rows_table
 from paybatch.ops.reprocess import retry_failed_files
 from paybatch.sample_files import sample_file
 from paybatch.storage import filesystem_for
-from paybatch.tracking_store import to_ddb
 from paybatch.transitions import requeue_manifest
 from tests.integration.builder_support import (
     deliver_all,
@@ -298,7 +298,7 @@ def test_a_batch_started_twice_has_one_writer(app: BuilderApp) -> None:
     deliver_all(twice)  # packs the three files and dispatches: the first start's answer is lost → queued
     [record] = twice.store.all_manifests()
     assert record["manifest_status"] == "queued" and len(launcher.started) == 1
-    twice.store.ddb.update_item(TableName=twice.store.table, Key=to_ddb(twice.store.manifest_key(DATE, record["batch_id"])),
+    twice.store.ddb.update_item(TableName=twice.store.table, Key=to_item(twice.store.manifest_key(DATE, record["batch_id"])),
                                 UpdateExpression="REMOVE start_lease")  # its start lease has run out
     scheduler_for(twice).start_queued(SchedulerReport())  # the scheduler starts it again: a second run of the batch
     assert len(launcher.started) == 2 and twice.store.get_manifest(DATE, record["batch_id"])["manifest_status"] == "running"  # type: ignore[index]

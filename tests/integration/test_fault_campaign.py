@@ -36,6 +36,7 @@ from paybatch.aws import AwsClients, local_process_env
 from paybatch.builder.app import BuilderApp
 from paybatch.config import Settings, load_settings
 from paybatch.contracts.tracking import LOCK_SK, TERMINAL_FILE_STATUSES, TERMINAL_MANIFEST_STATUSES, lock_pk, parse_iso, utcnow
+from paybatch.dynamo import to_item
 from paybatch.iceberg.catalog import load
 from paybatch.jobs.launcher import RUNNING_STATES
 from paybatch.local.launcher import RunStore
@@ -43,7 +44,6 @@ from paybatch.local.processes import pid_alive
 from paybatch.paths import state_dir
 from paybatch.resources import TRACKING_PK, TRACKING_SK
 from paybatch.sample_files import sample_file
-from paybatch.tracking_store import to_ddb
 from paybatch.transitions import requeue_manifest
 from tests.conftest import drain, reset_endpoint
 from tests.integration.builder_support import s3_event_body, status_counts
@@ -183,7 +183,7 @@ def kill_a_lock_holder(app: BuilderApp, date: str) -> tuple[float, float]:
     os.killpg(holder.pid, signal.SIGKILL)
     holder.wait()
     killed, wall = time.monotonic(), time.time()
-    key = to_ddb({TRACKING_PK: lock_pk(date), TRACKING_SK: LOCK_SK})
+    key = to_item({TRACKING_PK: lock_pk(date), TRACKING_SK: LOCK_SK})
     lock = app.clients.dynamodb.get_item(TableName=app.settings.tables.lock, Key=key, ConsistentRead=True)["Item"]
     return killed, float(lock["expires_at"]["N"]) - wall
 

@@ -16,8 +16,8 @@ from lambda_manifest_builder.scheduler import scheduler_for
 from paybatch.builder.app import BuilderApp
 from paybatch.contracts.manifest import Manifest
 from paybatch.contracts.tracking import FileStatus, ManifestStatus
+from paybatch.dynamo import from_item
 from paybatch.resources import MANIFEST_STATUS_INDEX
-from paybatch.tracking_store import from_ddb
 from tests.conftest import drain
 from tests.integration.builder_support import (
     body,
@@ -85,7 +85,7 @@ def listed_manifests_reading_no_file(app: BuilderApp) -> list[dict[str, Any]]:
     finally:
         app.store.ddb.meta.events.unregister("before-parameter-build.dynamodb", record)
     assert calls and set(calls) == {("Query", MANIFEST_STATUS_INDEX)}
-    scanned = [from_ddb(i) for i in app.store.ddb.scan(TableName=app.store.table)["Items"] if "manifest_status" in i]
+    scanned = [from_item(i) for i in app.store.ddb.scan(TableName=app.store.table)["Items"] if "manifest_status" in i]
     assert sorted(m["batch_id"] for m in manifests) == sorted(m["batch_id"] for m in scanned)
     assert [m["created_at"] for m in manifests] == sorted(m["created_at"] for m in manifests)
     return manifests

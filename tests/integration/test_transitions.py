@@ -10,7 +10,8 @@ import pytest
 from paybatch import faults
 from paybatch.builder.app import BuilderApp
 from paybatch.contracts.tracking import FILE_TRANSITIONS, FileStatus, ManifestStatus
-from paybatch.transitions import IllegalTransition, Move, StatusMoves, TrackingWriteFailed
+from paybatch.dynamo import WriteFailed
+from paybatch.transitions import IllegalTransition, Move, StatusMoves
 from tests.integration.builder_support import small_settings, status_counts
 
 pytestmark = pytest.mark.integration
@@ -74,7 +75,7 @@ def test_a_write_that_cannot_be_made_raises_and_changes_nothing(app: BuilderApp,
     try:
         faulty = BuilderApp.create(app.settings)
         faulty.store.retry_pause = 0.0
-        with pytest.raises(TrackingWriteFailed, match="TransactionConflict"):
+        with pytest.raises(WriteFailed, match="TransactionConflict"):
             faulty.moves.move_file(DATE, "w", FileStatus.FAILED, expected=FileStatus.PENDING)
     finally:
         faults._injector = None

@@ -13,7 +13,8 @@ from botocore.stub import Stubber
 from paybatch import faults
 from paybatch.aws import AwsClients
 from paybatch.config import Settings
-from paybatch.tracking_store import TrackingStore, TrackingWriteFailed
+from paybatch.dynamo import WriteFailed
+from paybatch.tracking_store import TrackingStore
 
 
 @pytest.fixture
@@ -53,11 +54,11 @@ def test_wildcards_and_probability_zero(faulty: pytest.MonkeyPatch, settings: Se
 
 
 def test_the_store_never_reads_a_write_it_could_not_make_as_success(faulty: pytest.MonkeyPatch, settings: Settings) -> None:
-    """Conflicts on every attempt: the store raises TrackingWriteFailed, never "someone else moved it"."""
+    """Conflicts on every attempt: the store raises WriteFailed, never "someone else moved it"."""
     clients = clients_with(faulty, settings, "dynamodb:TransactWriteItems:TransactionConflict:1")
     store = TrackingStore(clients)
     store.retry_pause = 0.0
-    with pytest.raises(TrackingWriteFailed, match="TransactionConflict"):
+    with pytest.raises(WriteFailed, match="TransactionConflict"):
         store.transact([{"ConditionCheck": {"TableName": "t", "Key": {"k": {"S": "1"}}, "ConditionExpression": "attribute_exists(k)"}}])
 
 
