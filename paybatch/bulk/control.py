@@ -31,6 +31,7 @@ from paybatch.builder.batching import conversion_job, route_of
 from paybatch.builder.errors import DateBusy
 from paybatch.bulk.backfill import list_prefix
 from paybatch.bulk.definition import state_machine_arn
+from paybatch.bulk.kinds import ChunkKind
 from paybatch.bulk.ledger import TERMINAL_RUN_STATUSES, BulkLedger, ChunkStatus, RunStatus
 from paybatch.bulk.plan import BulkPlanError, GenerationPlan
 from paybatch.bulk.worker import RUN_CANCELLED, BulkWorker, result_key
@@ -39,7 +40,7 @@ from paybatch.contracts.tracking import date_prefix_for, iso, utcnow
 from paybatch.errors import PaybatchError
 from paybatch.generate.sequences import DynamoSequenceLedger
 from paybatch.generate.spec import load_spec
-from paybatch.jobs.launcher import RUNNING_STATES, JobLauncher
+from paybatch.jobs.launcher import JobLauncher
 from paybatch.launchers import launcher_for
 from paybatch.retry import retrying
 from paybatch.storage import head_object
@@ -55,7 +56,7 @@ def check_run_options(max_concurrency: int | None, tolerance: float | None) -> N
         raise BulkPlanError(f"--tolerate must be a percentage 0..100 (got {tolerance})")
 
 
-def new_run_id(kind: str) -> str:
+def new_run_id(kind: ChunkKind) -> str:
     return f"{kind}-{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
 
 
@@ -99,7 +100,7 @@ class BulkControl:
                          on_progress: Progress | None = None) -> dict[str, Any]:
         check_run_options(max_concurrency, tolerance)  # before any sequence range is reserved
         self.allocate(plan, on_progress)
-        return self._start("generate", plan.request, plan.chunks, max_concurrency, tolerance, new_run_id("generate"))
+        return self._start(ChunkKind.GENERATE, plan.request, plan.chunks, max_concurrency, tolerance, new_run_id(ChunkKind.GENERATE))
 
     # --- conversion ----------------------------------------------------------------------------------
     def start_conversion(self, prefix_uri: str, since: Date | None = None, *, max_concurrency: int | None = None,
@@ -110,7 +111,7 @@ class BulkControl:
         """
 
         app = BuilderApp.create(self.settings)
-        run_id = new_run_id("convert")
+        run_id = new_run_id(ChunkKind.CONVERT)
         objects = list(list_prefix(self.clients, prefix_uri, since))
         outcomes: Counter[str] = Counter()
         ours: dict[str, set[str]] = {}
@@ -135,14 +136,14 @@ class BulkControl:
             for record in records:
                 chunk_id = len(chunks)
                 route = route_of(self.settings, conversion_job(self.settings, int(record["total_bytes"])))
-                chunks.append({"chunk_id": chunk_id, "item": f"chunk#{chunk_id:05d}", "kind": "convert", "date": date_prefix,
+                chunks.append({"chunk_id": chunk_id, "item": f"chunk#{chunk_id:05d}", "kind": str(ChunkKind.CONVERT), "date": date_prefix,
                                "batch_id": record["batch_id"], "files": int(record["file_count"]),
                                "bytes": int(record["total_bytes"]), "route": route})
         found = {"objects": len(objects), **dict(outcomes)}
         if not chunks:
             return {"run_id": None, "registration": found}
         request = {"prefix": prefix_uri, "since": since.isoformat() if since else None, "registration": found}
-        return self._start("convert", request, chunks, max_concurrency, tolerance, run_id)
+        return self._start(ChunkKind.CONVERT, request, chunks, max_concurrency, tolerance, run_id)
 
     # --- the execution -------------------------------------------------------------------------------
     def _execution_input(self, run: dict[str, Any], chunks_key: str, count: int) -> dict[str, Any]:
@@ -163,10 +164,10 @@ class BulkControl:
                                                "chunks_uri": f"s3://{self.settings.buckets.artifacts}/{key}"})
         return str(arn)
 
-    def _start(self, kind: str, request: dict[str, Any], chunks: list[dict[str, Any]], max_concurrency: int | None,
+    def _start(self, kind: ChunkKind, request: dict[str, Any], chunks: list[dict[str, Any]], max_concurrency: int | None,
                tolerance: float | None, run_id: str) -> dict[str, Any]:
         check_run_options(max_concurrency, tolerance)
-        run = {"run_id": run_id, "kind": kind, "env": self.settings.env, "status": str(RunStatus.RUNNING),
+        run = {"run_id": run_id, "kind": str(kind), "env": self.settings.env, "status": str(RunStatus.RUNNING),
                "created_at": iso(utcnow()), "request": json.dumps(request), "chunk_count": len(chunks),
                "max_concurrency": max_concurrency or self.settings.bulk.max_concurrency,
                "tolerated_failure_percent": self.settings.bulk.tolerated_failure_percent if tolerance is None else tolerance}
@@ -226,14 +227,11 @@ class BulkControl:
             raise BulkRunEnded(f"bulk run {run_id} ended {self.ledger.get_run(run_id)['status']} before it could be cancelled")
 
         worker = BulkWorker(self.settings, self.clients, self.launcher)
+        kind = worker.kinds[ChunkKind(run["kind"])]  # a conversion run finishes its manifest (all or nothing)
         stopped = 0
         for chunk in self.ledger.chunks(run_id):
             if chunk["status"] == ChunkStatus.RUNNING and chunk.get("job_run_id"):
-                if run["kind"] == "generate":  # a conversion run finishes its manifest (all or nothing) rather than die mid-way
-                    job_run = self.launcher.get_job_run(chunk["job_name"], chunk["job_run_id"])
-                    if job_run["JobRunState"] in RUNNING_STATES:
-                        self.launcher.stop_job_run(chunk["job_name"], chunk["job_run_id"])
-                        stopped += 1
+                stopped += kind.stop(chunk["job_name"], chunk["job_run_id"])
             if self.ledger.cancel_chunk(run_id, int(chunk["chunk_id"])) and chunk.get("task_token"):
                 worker.fail(str(chunk["task_token"]), RUN_CANCELLED, f"bulk run {run_id} was cancelled")  # ends its waiting task
         return {**self.ledger.get_run(run_id), "runs_stopped": stopped}

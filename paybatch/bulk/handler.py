@@ -16,7 +16,8 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from paybatch.bulk.worker import BulkWorker, RetryLater
+from paybatch.bulk.kinds import RetryLater
+from paybatch.bulk.worker import BulkWorker
 from paybatch.config import load_settings
 from paybatch.retry import retrying
 

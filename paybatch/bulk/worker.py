@@ -29,9 +29,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from paybatch.aws import AwsClients
-from paybatch.builder.app import BuilderApp
-from paybatch.builder.batching import route_of
-from paybatch.builder.manifests import Dispatch
+from paybatch.bulk.kinds import ChunkKind, ChunkWork, RetryLater, work_for
 from paybatch.bulk.ledger import (
     BulkLedger,
     ChunkRef,
@@ -39,14 +37,11 @@ from paybatch.bulk.ledger import (
     RunStatus,
 )
 from paybatch.config import Settings
-from paybatch.contracts.tracking import ManifestStatus, iso, parse_iso, utcnow
-from paybatch.generate.spec import PAN_DIMENSION
-from paybatch.jobs.launcher import FAILED_STATES, RUNNING_STATES, JobLauncher, is_concurrency_refusal
+from paybatch.contracts.tracking import iso, parse_iso, utcnow
+from paybatch.jobs.launcher import FAILED_STATES, RUNNING_STATES, JobLauncher
 from paybatch.launchers import launcher_for
 from paybatch.pricing import GLUE_MINIMUM_SECONDS, dpus, glue_run_cost
 from paybatch.retry import retrying
-from paybatch.storage import split_s3_uri
-from paybatch.transitions import requeue_manifest
 
 logger = logging.getLogger(__name__)
 
@@ -56,16 +51,8 @@ SUPERSEDED = "BulkRun.Superseded"
 STALE_TOKEN_CODES = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
 
 
-class RetryLater(Exception):
-    """The chunk cannot start yet (no free Glue run slot): the message comes back after the visibility timeout."""
-
-
 def result_key(run_id: str) -> str:
     return f"bulk/{run_id}/result.json"
-
-
-def chunk_result_uri(settings: Settings, run_id: str, chunk_id: int, attempt: str) -> str:
-    return f"s3://{settings.buckets.artifacts}/bulk/{run_id}/chunks/{chunk_id:05d}/{attempt}.json"
 
 
 def run_seconds(job_run: Mapping[str, Any]) -> float:
@@ -109,10 +96,9 @@ class BulkWorker:
         self.sfn = self.clients.client("stepfunctions")
 
     @cached_property
-    def app(self) -> Any:
-        """The manifest builder's parts (conversion chunks are its manifests)."""
-
-        return BuilderApp.create(self.settings, self.launcher)
+    def kinds(self) -> dict[ChunkKind, ChunkWork]:
+        """What each kind of chunk runs (``paybatch.bulk.kinds``)."""
+        return work_for(self.settings, self.clients, self.launcher)
 
     # --- answering the state machine ---------------------------------------------------------------
     def _answer(self, call: str, **kwargs: Any) -> bool:
@@ -183,9 +169,9 @@ class BulkWorker:
                         self.settle(ChunkRef(run_id, chunk_id), job_run)
                     return
                 record = self.ledger.get_chunk(run_id, chunk_id) or record
+        kind = self.kinds[ChunkKind(run["kind"])]
         try:
-            job_name, job_run_id, route = (self.start_generation(run, spec) if run["kind"] == "generate"
-                                           else self.start_conversion(run, spec))
+            job_name, job_run_id, route = kind.start(run, spec)
         except RetryLater:
             self.heartbeat(token)
             raise
@@ -198,64 +184,11 @@ class BulkWorker:
         started = self.ledger.start_chunk(run_id, chunk_id, task_token=token, execution=execution, task_order=order, job_name=job_name,
                                           job_run_id=job_run_id, route=route, attempts=int(record.get("attempts", 0)))
         if not started:  # a second delivery of this task started it first: ours is redundant
-            if run["kind"] == "generate":
-                self.launcher.stop_job_run(job_name, job_run_id)
+            kind.stop(job_name, job_run_id)
             return
         job_run = self.launcher.get_job_run(job_name, job_run_id)
         if job_run["JobRunState"] not in RUNNING_STATES:  # a light run can end before we look
             self.settle(ChunkRef(run_id, chunk_id), job_run)
-
-    # --- starting compute ----------------------------------------------------------------------------
-    def start_generation(self, run: Mapping[str, Any], spec: Mapping[str, Any]) -> tuple[str, str, str]:
-        request = json.loads(run["request"])
-
-        tables = [t for t in request["tables"] if t != PAN_DIMENSION or spec.get("pan_dimension")]
-        attempt = utcnow().strftime("%Y%m%dT%H%M%S%f")
-        arguments = {
-            "--env": self.settings.env, "--rows": str(request["rows"]), "--dates": f"{request['dates'][0]}..{request['dates'][-1]}",
-            "--rows_per_job": str(request["rows_per_job"]), "--job_slices": f"{spec['jobs'][0]}..{spec['jobs'][1]}",
-            "--seed": str(request["seed"]), "--format": request["format"], "--tables": ",".join(tables),
-            "--quality": "true" if request["quality"] else "false",
-            "--result_uri": chunk_result_uri(self.settings, run["run_id"], int(spec["chunk_id"]), attempt),
-        }
-        if request.get("output"):
-            arguments["--output"] = request["output"]
-        job = self.settings.glue.jobs.generate
-        try:
-            run_id = self.launcher.start_job_run(job, arguments)
-        except Exception as exc:
-            if is_concurrency_refusal(exc):
-                raise RetryLater(str(exc)) from exc
-            raise
-        return job, run_id, "spark"
-
-    def start_conversion(self, run: Mapping[str, Any], spec: Mapping[str, Any]) -> tuple[str, str, str]:
-        """Get the chunk's manifest running (or adopt its run) through the manifest builder's own dispatch."""
-
-        date, batch_id = str(spec["date"]), str(spec["batch_id"])
-        store = self.app.store
-        record = store.get_manifest(date, batch_id)
-        if record is None:
-            raise ValueError(f"manifest {batch_id} of {date} is gone")
-        status = ManifestStatus(record["manifest_status"])
-        if status == ManifestStatus.RUNNING:
-            job_run = self.launcher.get_job_run(record["job_name"], record["run_id"])
-            if job_run["JobRunState"] in RUNNING_STATES:
-                return record["job_name"], record["run_id"], route_of(self.settings, record["job_name"])
-            requeue_manifest(self.app.moves, record, f"its run {record['run_id']} ended {job_run['JobRunState']} unrecorded",
-                              keep_bulk_run=True)
-        elif status in (ManifestStatus.FAILED, ManifestStatus.PARTIAL):
-            requeue_manifest(self.app.moves, record, "bulk run retry", keep_bulk_run=True)
-        elif status == ManifestStatus.COMPLETED:
-            return record["job_name"], record["run_id"], route_of(self.settings, record["job_name"])  # settled at once
-        record = store.get_manifest(date, batch_id) or record
-        outcome = self.app.builder.dispatch(record)
-        if outcome == Dispatch.NO_SLOT:
-            raise RetryLater(f"no free run slot for manifest {batch_id}")
-        current = store.get_manifest(date, batch_id) or {}
-        if outcome == Dispatch.START_FAILED or not current.get("run_id"):
-            raise RuntimeError(current.get("queue_reason") or f"manifest {batch_id} did not start ({outcome})")
-        return current["job_name"], current["run_id"], route_of(self.settings, current["job_name"])
 
     # --- settling ------------------------------------------------------------------------------------
     def settle(self, ref: ChunkRef, job_run: Mapping[str, Any]) -> bool:
@@ -266,8 +199,8 @@ class BulkWorker:
         if job_run["JobRunState"] in RUNNING_STATES:
             return False
         run = self.ledger.get_run(ref.run_id)
-        ok, values, error = (self.generation_outcome(record, job_run) if run["kind"] == "generate"
-                             else self.conversion_outcome(json.loads(record["spec"]), job_run))
+        outcome = self.kinds[ChunkKind(run["kind"])].outcome(record, job_run)
+        ok, values, error = outcome.ok, outcome.values, outcome.error
         dpu_seconds, cost = run_cost(job_run)
         values = {**values, "dpu_seconds": round(dpu_seconds, 1), "cost_usd": round(cost, 4),
                   "duration_seconds": round(run_seconds(job_run), 1), "job_state": job_run["JobRunState"]}
@@ -284,43 +217,6 @@ class BulkWorker:
         else:
             self.fail(token, CHUNK_FAILED, error or "failed")
         return True
-
-    def generation_outcome(self, record: Mapping[str, Any], job_run: Mapping[str, Any]) -> tuple[bool, dict[str, Any], str]:
-        state = job_run["JobRunState"]
-        if state != "SUCCEEDED":
-            return False, {}, f"run {job_run['Id']} {state}: {job_run.get('ErrorMessage') or 'no error message'}"
-        uri = job_run.get("Arguments", {}).get("--result_uri") or ""
-        try:
-            bucket, key = split_s3_uri(uri)
-            result = json.loads(retrying(self.clients.s3.get_object, Bucket=bucket, Key=key)["Body"].read())
-        except (ClientError, ValueError, IndexError) as exc:
-            return False, {}, f"run {job_run['Id']} SUCCEEDED but its result {uri or '(none)'} cannot be read: {exc}"
-        tables = result.get("tables", {})
-        files = [f for f in result.get("files", []) if not f["role"].startswith("lake_")]
-        return True, {
-            "rows": int(tables.get("authorization", {}).get("rows", 0)),
-            "bytes": sum(int(t["bytes"]) for t in tables.values()),
-            "files": len(files),
-            "allocations": [[a["date"], a["job_index"], a["start"], a["count"]] for a in result.get("allocations", [])],
-            "outputs": sorted({f["uri"].rsplit("/", 2)[0] for f in files})[:50],
-            "result_uri": uri,
-        }, ""
-
-    def conversion_outcome(self, spec: Mapping[str, Any], job_run: Mapping[str, Any]) -> tuple[bool, dict[str, Any], str]:
-        record = self.app.store.get_manifest(str(spec["date"]), str(spec["batch_id"])) or {}
-        status = record.get("manifest_status")
-        values = {"rows": int(record.get("rows_written", 0)), "rows_rejected": int(record.get("rows_rejected", 0)),
-                  "lines_read": int(record.get("lines_read", 0)), "bytes": int(record.get("total_bytes", 0)),
-                  "files": int(record.get("file_count", 0)), "outputs": [record["output_uri"]] if record.get("output_uri") else []}
-        if status == ManifestStatus.COMPLETED:
-            return True, values, ""
-        if status in (ManifestStatus.FAILED, ManifestStatus.PARTIAL):
-            return False, values, (f"manifest {spec['batch_id']} {status}: {record.get('files_failed', '?')} file(s) failed"
-                                    + (f"; {record['last_error']}" if record.get("last_error") else ""))
-        state = job_run["JobRunState"]
-        unrecorded = "ended without recording the manifest's result" if state == "SUCCEEDED" else "no error message"
-        why = job_run.get("ErrorMessage") or unrecorded
-        return False, values, f"run {job_run['Id']} {state}: {why}"
 
     def on_job_event(self, detail: Mapping[str, Any]) -> bool:
         """A Glue Job State Change event (EventBridge): settle the chunk whose run it is, if any."""

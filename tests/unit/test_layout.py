@@ -185,7 +185,7 @@ def test_few_deferred_imports_each_with_its_reason() -> None:
 
 
 # Modules still over MAX_LINES, with their length: each may only shrink, and leaves this list once under.
-OVER_TODAY: dict[str, int] = {"paybatch.bulk.worker": 423, "paybatch.cli.bulk_cmd": 352, "paybatch.cli.ops_cmd": 380,
+OVER_TODAY: dict[str, int] = {"paybatch.cli.bulk_cmd": 352, "paybatch.cli.ops_cmd": 380,
                               "paybatch.config": 464, "paybatch.convert.ndjson": 463}
 
 
