@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from paybatch.cli import bulk_cmd, config_cmd, convert_cmd, generate_cmd, local_cmd, ops_cmd, pipeline_cmd, screen_cmd, tables_cmd
+from paybatch.cli import (
+    bulk_cmd,
+    config_cmd,
+    convert_cmd,
+    deploy_cmd,
+    generate_cmd,
+    local_cmd,
+    ops_cmd,
+    pipeline_cmd,
+    screen_cmd,
+    tables_cmd,
+)
 
 app = typer.Typer(
     name="paybatch",
@@ -17,6 +28,7 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(local_cmd.app, name="local")
 app.add_typer(screen_cmd.app, name="screen")
 app.add_typer(bulk_cmd.app, name="bulk")
+app.add_typer(deploy_cmd.app, name="deploy")
 pipeline_cmd.register(app)
 app.command("convert")(convert_cmd.convert)
 app.command("generate")(generate_cmd.generate)

@@ -1,4 +1,4 @@
-"""Operator commands behind the scripts in environments/*/scripts: deploy, monitor, diagnose, report, cost, scale tests."""
+"""Operator commands behind the scripts in environments/*/scripts: monitor, diagnose, report, cost, scale tests, upload."""
 
 from __future__ import annotations
 
@@ -14,9 +14,7 @@ from rich.table import Table
 from paybatch.aws import AwsClients
 from paybatch.cli.common import EnvOption, JsonOption, clean_errors, console, print_json, settings_for
 from paybatch.errors import PaybatchError
-from paybatch.paths import PROJECT_ROOT, state_dir
-
-deploy_app = typer.Typer(help="Deploy code and job definitions to an environment (AWS, or the local endpoint).", no_args_is_help=True)
+from paybatch.paths import state_dir
 
 
 def _clients(env: str) -> AwsClients:
@@ -30,50 +28,6 @@ def _kv_table(title: str, rows: dict[str, Any]) -> Table:
     for key, value in rows.items():
         table.add_row(str(key), str(value))
     return table
-
-
-@deploy_app.command("glue")
-@clean_errors
-def deploy_glue(
-    env: EnvOption = "dev",
-    library: Annotated[Path | None, typer.Option(help="paybatch.zip for --extra-py-files (default: built now).")] = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Upload the job scripts and the paybatch library, then create or update every Glue job with the env's settings."""
-    from paybatch.ops.glue import deploy_glue as run
-    from paybatch.ops.package import build_glue_library
-
-    clients = _clients(env)
-    zip_path = library or build_glue_library(PROJECT_ROOT / "deploy" / "build" / "paybatch.zip")
-    deployed = run(clients, zip_path)
-    if as_json:
-        print_json([d.__dict__ for d in deployed])
-        return
-    table = Table(title=f"Glue jobs of {env}")
-    for column in ("job", "action", "script", "workers", "max concurrent runs"):
-        table.add_column(column)
-    for d in deployed:
-        table.add_row(d.name, d.action, d.script, str(d.workers or "-"), str(d.max_concurrent_runs))
-    console.print(table)
-
-
-@deploy_app.command("lambda")
-@clean_errors
-def deploy_lambda(
-    env: EnvOption = "dev",
-    bundle: Annotated[Path | None, typer.Option(help="Lambda bundle folder (default: deploy/build/lambda, built by make package).")] = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Zip and upload the Lambda bundle, then create or update the builder and scheduler functions."""
-    from paybatch.ops.lambdas import deploy_lambdas
-
-    folder = bundle or PROJECT_ROOT / "deploy" / "build" / "lambda"
-    deployed = deploy_lambdas(_clients(env), folder)
-    if as_json:
-        print_json([d.__dict__ for d in deployed])
-        return
-    for d in deployed:
-        console.print(f"{d.action:>8} {d.name}  (code s3://{settings_for(env).buckets.artifacts}/{d.code_key})")
 
 
 def _monitor_view(snap: dict[str, Any]) -> Group:
@@ -373,7 +327,6 @@ def upload(
 
 
 def register(app: typer.Typer) -> None:
-    app.add_typer(deploy_app, name="deploy")
     for name, command in (("monitor", monitor), ("glue-errors", glue_errors), ("diagnose", diagnose), ("batch-config", batch_config),
                           ("scale-test", scale_test), ("report", report), ("cost", cost), ("queues", queues), ("logs", logs),
                           ("upload", upload)):

@@ -22,7 +22,8 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from paybatch.convert.ndjson import NdjsonParser, ParsedBlock, Reject, iter_line_blocks
+from paybatch.convert.lines import iter_line_blocks
+from paybatch.convert.ndjson import NdjsonParser, ParsedBlock, Reject
 from paybatch.convert.splits import ByteRange, RangeReader, open_range
 from paybatch.datasets import DatasetSchema
 from paybatch.iceberg.catalog import REJECT_SCHEMA

@@ -16,20 +16,13 @@ with unknown fields ignored, so it still converts.
 from __future__ import annotations
 
 import functools
-import hashlib
-import importlib.machinery
-import importlib.util
 import json
 import os
 import re
-import tempfile
-import zipimport
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from pathlib import Path
-from types import ModuleType
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -38,63 +31,11 @@ import pyarrow.json as pj
 
 from paybatch import constants
 from paybatch.convert.line_screen import Shape, block_is_self_contained, screen_line
+from paybatch.convert.native import STRICT_PARSER
 from paybatch.datasets import DatasetSchema
 from paybatch.errors import PaybatchError
 
-
-def _load_strict_parser() -> ModuleType | None:
-    """The compiled parser, or None where it was not built (Arrow's reader then reads every block).
-
-    Glue ships paybatch as a zip (``--extra-py-files``), and Python cannot load a compiled module
-    from a zip: there it is copied out once, to a folder named by its content, and loaded from there.
-    """
-    try:
-        from paybatch.convert import _strict_ndjson  # type: ignore[attr-defined]
-    except ImportError:
-        pass
-    else:
-        return cast(ModuleType, _strict_ndjson)
-    loader = globals().get("__loader__")
-    if not isinstance(loader, zipimport.zipimporter):
-        return None
-    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-        name = f"_strict_ndjson{suffix}"
-        try:
-            data = loader.get_data(f"{loader.prefix}{name}")
-        except OSError:
-            continue
-        path = _private_copy(name, data)
-        spec = importlib.util.spec_from_file_location(f"{__package__}._strict_ndjson", path)
-        if spec is None or spec.loader is None:
-            return None
-        module = importlib.util.module_from_spec(spec)
-        try:
-            spec.loader.exec_module(module)
-        except ImportError:  # built for another platform: Arrow's reader it is
-            return None
-        return module
-    return None
-
-
-def _private_copy(name: str, data: bytes) -> Path:
-    """``data`` as a file of this user's own, made once per machine and content, checked before each use.
-
-    The folder is this user's alone (mode 700, owner checked), so nobody else can plant a module there.
-    """
-    folder = Path(tempfile.gettempdir()) / f"paybatch-native-{os.getuid()}-{hashlib.sha256(data).hexdigest()[:16]}"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    mine = folder.stat()
-    if mine.st_uid != os.getuid() or mine.st_mode & 0o077:
-        folder = Path(tempfile.mkdtemp(prefix="paybatch-native-"))
-    path = folder / name
-    if not path.is_file() or path.read_bytes() != data:
-        partial = path.with_suffix(f".{os.getpid()}.partial")
-        partial.write_bytes(data)
-        partial.replace(path)  # whole or not at all, whichever process writes it first
-    return path
-
-
-_strict_ndjson = _load_strict_parser()
+_strict_ndjson = STRICT_PARSER  # None where it was not built
 
 _NATIVE_KINDS = {"string": "s", "int64": "i", "double": "d", "bool": "b", "timestamp": "t", "date": "D"}
 
@@ -121,62 +62,6 @@ class ParsedBlock:
     table: pa.Table
     rejects: list[Reject] = field(default_factory=list)
     lines: int = 0
-
-
-_COUNT_CHUNK = 1 << 20
-
-
-def count_newlines(data: bytearray | memoryview, end: int, scratch: np.ndarray[Any, np.dtype[np.bool_]] | None = None) -> int:
-    """Newlines in ``data[:end]``: numpy compares a chunk at a time, 3× faster than ``bytes.count``.
-
-    ``scratch`` (bool, ``_COUNT_CHUNK`` long) is reused across calls so no fresh memory is faulted in.
-    """
-    octets = np.frombuffer(data, np.uint8, end)
-    flags = np.empty(_COUNT_CHUNK, np.bool_) if scratch is None else scratch
-    total = 0
-    for start in range(0, end, _COUNT_CHUNK):
-        chunk = octets[start:start + _COUNT_CHUNK]
-        found = flags[:len(chunk)]
-        np.equal(chunk, 10, out=found)
-        total += int(np.count_nonzero(found))
-    return total
-
-
-def iter_line_blocks(stream: Any, block_bytes: int = 16 << 20, first_line: int = 1) -> Iterator[tuple[memoryview, int, bool, int]]:
-    """Stream (block of whole lines with their newlines, first line number, last line unterminated, lines).
-
-    ``stream`` is anything with ``readinto`` (a pyarrow stream, a ``RangeReader``); ``first_line`` the number of its
-    first line (a byte range of a file starts at a line's start).
-
-    The blocks are views into one reused buffer: a block is valid until the next one is asked for
-    (copy what must outlive it). Memory stays at one block plus the longest line, whatever the file size.
-    """
-    buffer = bytearray(block_bytes)
-    view = memoryview(buffer)
-    scratch = np.empty(_COUNT_CHUNK, np.bool_)
-    filled, line_number, at_end = 0, first_line, False
-    while True:
-        while not at_end and filled < len(buffer):  # a compressed stream may return less than asked
-            got = stream.readinto(view[filled:])
-            at_end = not got
-            filled += got or 0
-        cut = buffer.rfind(b"\n", 0, filled) + 1
-        if cut == 0 and not at_end:  # one line longer than the buffer: a bigger one (views handed out stay valid)
-            bigger = bytearray(2 * len(buffer))
-            bigger[:filled] = view[:filled]
-            buffer, view = bigger, memoryview(bigger)
-            continue
-        if cut:
-            lines = count_newlines(buffer, cut, scratch)
-            yield view[:cut], line_number, False, lines
-            line_number += lines
-            tail = bytes(view[cut:filled])  # the partial line carried into the next block (short)
-            filled = len(tail)
-            buffer[:filled] = tail
-        if at_end:
-            if filled:  # the last line has no newline: it may be truncated
-                yield view[:filled], line_number, True, 1
-            return
 
 
 class _LazyLines(Sequence[bytes]):

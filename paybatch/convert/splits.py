@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pyarrow.fs as pafs
 
-from paybatch.convert.ndjson import _COUNT_CHUNK, count_newlines
+from paybatch.convert.lines import COUNT_CHUNK, count_newlines
 
 PROBE_BYTES = 64 * 1024
 READ_BYTES = 8 << 20
@@ -90,7 +90,7 @@ def count_range_newlines(fs: pafs.FileSystem, path: str, byte_range: ByteRange) 
     reader = open_range(fs, path, byte_range)
     buffer = bytearray(READ_BYTES)
     view = memoryview(buffer)
-    scratch = np.empty(_COUNT_CHUNK, np.bool_)
+    scratch = np.empty(COUNT_CHUNK, np.bool_)
     total = 0
     try:
         while got := reader.readinto(view):

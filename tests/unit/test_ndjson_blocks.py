@@ -8,8 +8,8 @@ import io
 import pyarrow as pa
 import pytest
 
-from paybatch.convert import ndjson
-from paybatch.convert.ndjson import count_newlines, iter_line_blocks
+from paybatch.convert import lines as line_blocks
+from paybatch.convert.lines import count_newlines, iter_line_blocks
 
 LINES = [b'{"n":%d,"pad":"%s"}' % (i, b"x" * (i % 37)) for i in range(500)]
 
@@ -54,6 +54,6 @@ def test_a_compressed_stream_that_returns_short_reads() -> None:
 
 @pytest.mark.parametrize("end", [0, 1, 4095, 4096, 4097, 10_000])
 def test_newlines_are_counted_only_up_to_the_end_across_chunks(monkeypatch: pytest.MonkeyPatch, end: int) -> None:
-    monkeypatch.setattr(ndjson, "_COUNT_CHUNK", 4096)  # several chunks, and a short last one
+    monkeypatch.setattr(line_blocks, "COUNT_CHUNK", 4096)  # several chunks, and a short last one
     data = bytearray(b"ab\ncd\n\n" * 2000)
     assert count_newlines(data, end) == bytes(data[:end]).count(b"\n")

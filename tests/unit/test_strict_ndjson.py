@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from paybatch import constants
+from paybatch.convert import native as native_loader
 from paybatch.convert import ndjson
 from paybatch.convert.files import convert_file
 from paybatch.convert.ndjson import NdjsonParser, strict_parser_available
@@ -387,10 +388,10 @@ def test_the_copy_out_of_the_zip_cannot_be_planted(tmp_path: Path, monkeypatch: 
     folder = tmp_path / f"paybatch-native-{os.getuid()}-{hashlib.sha256(data).hexdigest()[:16]}"
     folder.mkdir(mode=0o700)
     (folder / "m.so").write_bytes(b"something else")  # a stale or planted file under the expected name
-    assert ndjson._private_copy("m.so", data) == folder / "m.so"
+    assert native_loader.private_copy("m.so", data) == folder / "m.so"
     assert (folder / "m.so").read_bytes() == data
     folder.chmod(0o777)  # a folder others can write to is not used
-    elsewhere = ndjson._private_copy("m.so", data)
+    elsewhere = native_loader.private_copy("m.so", data)
     assert elsewhere.parent != folder and elsewhere.read_bytes() == data
 
 
