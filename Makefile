@@ -75,9 +75,8 @@ synth: setup ## synthesise the dev and prod CloudFormation templates into deploy
 	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 $(BIN)/python -m deploy.app dev prod
 	$(BIN)/cfn-lint deploy/templates/*.template.json
 
-package: setup ## build the Lambda bundle (with its dependencies) and the Glue library zip under deploy/build/
-	$(BIN)/python -c "from paybatch.ops.package import *; from pathlib import Path; \
-	  print(build_lambda_bundle(Path('deploy/build/lambda'))); print(build_glue_library(Path('deploy/build/paybatch.zip')))"
+package: setup ## build one Lambda bundle per function (with its dependencies) and the Glue library zip under deploy/build/, with their sizes
+	$(BIN)/python -m paybatch.ops.package deploy/build
 
 bench: setup ## benchmarks, side by side with the alternatives (installs the bench extra: nomenklatura, faker, iuliia)
 	$(UV) pip install --quiet --python $(BIN)/python -r requirements-bench.lock

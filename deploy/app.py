@@ -1,7 +1,7 @@
 """Synthesise the CloudFormation template of each environment: ``python -m deploy.app [dev prod]``.
 
-Writes ``deploy/templates/paybatch-<env>.template.json``. The Lambda code asset is the bundle
-in ``deploy/build/lambda`` (built by ``make package``; without it, a source-only bundle is made so
+Writes ``deploy/templates/paybatch-<env>.template.json``. Each Lambda function's code asset is its bundle in
+``deploy/build/lambda/<function>/`` (built by ``make package``; without them, source-only bundles are made so
 synthesis still works offline).
 """
 
@@ -16,7 +16,7 @@ import aws_cdk as cdk
 
 from deploy.stack import PaybatchStack
 from paybatch.config import load_settings
-from paybatch.ops.package import DEPENDENCIES_MARKER, build_lambda_bundle, copy_sources
+from paybatch.ops.package import DEPENDENCIES_MARKER, LAMBDA_HANDLERS, build_lambda_bundles, refresh_sources
 
 DEPLOY = Path(__file__).resolve().parent
 TEMPLATES = DEPLOY / "templates"
@@ -26,10 +26,10 @@ LAMBDA_BUNDLE = DEPLOY / "build" / "lambda"
 def synth(envs: list[str], *, outdir: Path | None = None, templates: Path = TEMPLATES) -> dict[str, Path]:
     """Synthesise each environment's stack; returns the template file of each."""
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-    if (LAMBDA_BUNDLE / DEPENDENCIES_MARKER).is_file():
-        copy_sources(LAMBDA_BUNDLE)  # keep the installed dependencies, refresh this repository's code
+    if all((LAMBDA_BUNDLE / f / DEPENDENCIES_MARKER).is_file() for f in LAMBDA_HANDLERS):
+        refresh_sources(LAMBDA_BUNDLE)  # keep the installed dependencies, refresh this repository's code
     else:
-        build_lambda_bundle(LAMBDA_BUNDLE, with_dependencies=False)
+        build_lambda_bundles(LAMBDA_BUNDLE, with_dependencies=False)
     app = cdk.App(outdir=str(outdir or DEPLOY / "cdk.out"))
     stacks = {}
     for env in envs:

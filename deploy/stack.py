@@ -39,6 +39,7 @@ from paybatch.ops.lambdas import (
     lambda_role_name,
     screening_api_role_name,
 )
+from paybatch.ops.package import LAMBDA_RUNTIMES
 from paybatch.resources import (
     bucket_names,
     glue_job_specs,
@@ -242,7 +243,6 @@ class PaybatchStack(cdk.Stack):
 
     def _lambdas(self, code_dir: Path) -> tuple[lambda_.Function, lambda_.Function]:
         lam = self.settings.lambda_
-        code = lambda_.Code.from_asset(str(code_dir))
         environment = lambda_environment(self.settings)
         lambda_role = iam.Role(self, "lambda-role", role_name=lambda_role_name(self.settings),
                         assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
@@ -256,7 +256,8 @@ class PaybatchStack(cdk.Stack):
         for role, name, handler in (("builder", lam.builder_function, constants.BUILDER_HANDLER),
                                     ("scheduler", lam.scheduler_function, constants.SCHEDULER_HANDLER)):
             function = lambda_.Function(
-                self, f"{role}-function", function_name=name, runtime=lambda_.Runtime.PYTHON_3_11, handler=handler, code=code,
+                self, f"{role}-function", function_name=name, runtime=lambda_.Runtime.PYTHON_3_11, handler=handler,
+                code=lambda_.Code.from_asset(str(code_dir / role)),
                 memory_size=lam.memory_mb, timeout=cdk.Duration.seconds(lam.timeout_seconds),
                 reserved_concurrent_executions=lam.reserved_concurrency if role == "builder" else 1,
                 environment=environment, tracing=lambda_.Tracing.ACTIVE, role=lambda_role,
@@ -297,8 +298,9 @@ class PaybatchStack(cdk.Stack):
                         managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaBasicExecutionRole")])
         self.buckets["artifacts"].grant_read(role, "screening/lists/*")
         function = lambda_.Function(
-            self, "screening-api-function", function_name=sc.api_function, runtime=lambda_.Runtime.PYTHON_3_11,
-            handler=SCREENING_API_HANDLER, code=lambda_.Code.from_asset(str(code_dir)), memory_size=SCREENING_API_MEMORY_MB,
+            self, "screening-api-function", function_name=sc.api_function, runtime=lambda_.Runtime(LAMBDA_RUNTIMES["screening-api"]),
+            handler=SCREENING_API_HANDLER,
+            code=lambda_.Code.from_asset(str(code_dir / "screening-api")), memory_size=SCREENING_API_MEMORY_MB,
             timeout=cdk.Duration.seconds(30), environment=lambda_environment(self.settings), tracing=lambda_.Tracing.ACTIVE,
             role=role, reserved_concurrent_executions=SCREENING_API_CONCURRENCY,
             description=f"paybatch sanctions screening API ({self.settings.env})")
@@ -356,7 +358,7 @@ class PaybatchStack(cdk.Stack):
         lam = self.settings.lambda_
         worker = lambda_.Function(
             self, "bulk-worker-function", function_name=b.worker_function, runtime=lambda_.Runtime.PYTHON_3_11,
-            handler=constants.BULK_WORKER_HANDLER, code=lambda_.Code.from_asset(str(code_dir)), memory_size=lam.memory_mb,
+            handler=constants.BULK_WORKER_HANDLER, code=lambda_.Code.from_asset(str(code_dir / "bulk-worker")), memory_size=lam.memory_mb,
             timeout=cdk.Duration.seconds(lam.timeout_seconds), environment=lambda_environment(self.settings),
             tracing=lambda_.Tracing.ACTIVE, role=worker_role, reserved_concurrent_executions=BULK_WORKER_CONCURRENCY,
             description=f"paybatch bulk worker ({env})")

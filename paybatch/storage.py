@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-import pyarrow.fs as pafs
 from botocore.exceptions import ClientError
 
 from paybatch.retry import retrying
+
+if TYPE_CHECKING:
+    import pyarrow.fs as pafs
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
@@ -23,6 +25,8 @@ def filesystem_for(uri: str, endpoint_url: str | None = None) -> tuple[pafs.File
 
     ``endpoint_url`` (default: AWS_ENDPOINT_URL) points S3 at the local endpoint; None means AWS.
     """
+    import pyarrow.fs as pafs  # the Lambda functions use this module's S3 calls and have no pyarrow
+
     parsed = urlparse(uri)
     if parsed.scheme in {"s3", "s3a"}:
         endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL")

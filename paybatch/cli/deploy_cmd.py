@@ -44,10 +44,11 @@ def deploy_glue(
 @clean_errors
 def deploy_lambda(
     env: EnvOption = "dev",
-    bundle: Annotated[Path | None, typer.Option(help="Lambda bundle folder (default: deploy/build/lambda, built by make package).")] = None,
+    bundle: Annotated[Path | None, typer.Option(
+        help="Folder of the functions' bundles, one subfolder each (default: deploy/build/lambda, built by make package).")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Zip and upload the Lambda bundle, then create or update the builder and scheduler functions."""
+    """Zip and upload each function's bundle, then create or update the builder, scheduler, bulk worker and screening API."""
     from paybatch.ops.lambdas import deploy_lambdas
 
     folder = bundle or PROJECT_ROOT / "deploy" / "build" / "lambda"

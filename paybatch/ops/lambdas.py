@@ -22,6 +22,7 @@ from paybatch.config import Settings
 from paybatch.errors import PaybatchError
 from paybatch.ops.artifacts import require_artifacts_bucket
 from paybatch.ops.glue import DEPLOY_ATTEMPTS
+from paybatch.ops.package import LAMBDA_RUNTIMES
 from paybatch.retry import retrying
 
 
@@ -41,7 +42,7 @@ def bulk_worker_role_name(settings: Settings) -> str:
 
 BULK_WORKER_CONCURRENCY = 5  # chunk tasks are quick (start a run, answer a token); Glue's MaxConcurrentRuns bounds the runs
 
-SCREENING_API_HANDLER = "paybatch.screening.api.lambda_handler"
+SCREENING_API_HANDLER = constants.SCREENING_API_HANDLER
 SCREENING_API_MEMORY_MB = 1024  # the list's index in memory, and numpy
 SCREENING_API_CONCURRENCY = 20
 
@@ -70,10 +71,10 @@ def functions(settings: Settings) -> list[tuple[str, str, str]]:
             ("bulk-worker", settings.bulk.worker_function, constants.BULK_WORKER_HANDLER)]
 
 
-def zip_bundle(folder: Path) -> bytes:
-    """A deterministic zip of the bundle folder (sorted entries, fixed timestamps)."""
-    if not (folder / "lambda_manifest_builder").is_dir():
-        raise PaybatchError(f"no Lambda bundle in {folder}: run `make package` first")
+def zip_bundle(folder: Path, handler: str) -> bytes:
+    """A deterministic zip of one function's bundle folder (sorted entries, fixed timestamps)."""
+    if not (folder / (handler.rpartition(".")[0].replace(".", "/") + ".py")).is_file():
+        raise PaybatchError(f"no Lambda bundle with {handler} in {folder}: run `make package` first")
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
@@ -90,19 +91,21 @@ class DeployedFunction:
     code_key: str
 
 
-def deploy_lambdas(clients: AwsClients, bundle: Path) -> list[DeployedFunction]:
+def deploy_lambdas(clients: AwsClients, bundles: Path) -> list[DeployedFunction]:
+    """Each function from its own bundle (``bundles/<function>/``, `make package`): its zip uploaded, then the function."""
     settings = clients.settings
     bucket = require_artifacts_bucket(clients)
-    body = zip_bundle(bundle)
-    key = f"lambda/paybatch-{hashlib.sha256(body).hexdigest()[:16]}.zip"
-    retrying(clients.s3.put_object, Bucket=bucket, Key=key, Body=body, attempts=DEPLOY_ATTEMPTS)
     lam, client = settings.lambda_, clients.client("lambda")
     account = account_id(clients)
 
     def deploy_function(role: str, name: str, handler: str) -> DeployedFunction:
-        """Update or create one function, then its concurrency: idempotent, so a step that met a fault runs again."""
+        """Upload its code, update or create the function, then its concurrency: idempotent, so a step that met a fault
+        runs again."""
+        body = zip_bundle(bundles / role, handler)
+        key = f"lambda/paybatch-{role}-{hashlib.sha256(body).hexdigest()[:16]}.zip"
+        retrying(clients.s3.put_object, Bucket=bucket, Key=key, Body=body, attempts=DEPLOY_ATTEMPTS)
         api = role == "screening-api"
-        config = {"Runtime": "python3.11", "Handler": handler, "MemorySize": SCREENING_API_MEMORY_MB if api else lam.memory_mb,
+        config = {"Runtime": LAMBDA_RUNTIMES[role], "Handler": handler, "MemorySize": SCREENING_API_MEMORY_MB if api else lam.memory_mb,
                   "Timeout": 30 if api else lam.timeout_seconds, "Environment": {"Variables": lambda_environment(settings)}}
         iam_role = {"screening-api": screening_api_role_name(settings),
                     "bulk-worker": bulk_worker_role_name(settings)}.get(role, lambda_role_name(settings))

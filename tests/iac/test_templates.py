@@ -102,7 +102,7 @@ def test_screening_job_rule_queues_and_api(template_data: dict[str, dict[str, An
         "ScheduleExpression": sc.schedule,
         "Targets": [Match.object_like({"Input": json.dumps({"action": "screen-customers"}, separators=(",", ":"))})]})
     template.has_resource_properties("AWS::Lambda::Function", {
-        "FunctionName": sc.api_function, "Handler": "paybatch.screening.api.lambda_handler", "Runtime": "python3.11"})
+        "FunctionName": sc.api_function, "Handler": "paybatch.screening.api.lambda_handler", "Runtime": "python3.12"})
     template.has_resource_properties("AWS::Lambda::Url", {"AuthType": "AWS_IAM"})
     data = template_data[env]["Resources"]
     [api_role] = [k for k, r in data.items() if r["Type"] == "AWS::IAM::Role"

@@ -21,7 +21,7 @@ from paybatch.ops.batch_config import apply as apply_batch_config
 from paybatch.ops.batch_config import plan as plan_batch_config
 from paybatch.ops.glue import deploy_glue
 from paybatch.ops.lambdas import bulk_worker_role_name, deploy_lambdas, lambda_role_name, screening_api_role_name
-from paybatch.ops.package import build_glue_library, build_lambda_bundle
+from paybatch.ops.package import build_glue_library, build_lambda_bundles
 from paybatch.ops.report import CHARTS, write_report
 from paybatch.resources import glue_job_specs
 from paybatch.tracking_store import TrackingStore
@@ -147,7 +147,14 @@ def test_deploy_lambda_then_batch_config_diff_and_apply(clients: AwsClients, tmp
         iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps({
             "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
                                                      "Action": "sts:AssumeRole"}]}))
-    bundle = build_lambda_bundle(tmp_path / "lambda", with_dependencies=False)
+    bundle = tmp_path / "lambda"
+    folders = build_lambda_bundles(bundle, with_dependencies=False)
+    # One bundle per function, each with only what its handler imports: no Iceberg, Spark or matcher in the builder
+    assert sorted(folders) == ["builder", "bulk-worker", "scheduler", "screening-api"]
+    assert (folders["builder"] / "lambda_manifest_builder" / "handler.py").is_file()
+    assert not (folders["builder"] / "paybatch" / "screening").exists() and not (folders["builder"] / "paybatch" / "iceberg").exists()
+    assert not (folders["screening-api"] / "paybatch" / "builder").exists()
+    assert (folders["screening-api"] / "paybatch" / "screening" / "matcher.py").is_file()
     first = script("deploy-lambda.sh", "--env", "dev", "--bundle", str(bundle), "--json")  # the operator's script
     assert first.returncode == 0, first.stderr[-2000:]
     assert [d["action"] for d in json.loads(first.stdout)] == ["created"] * 4

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# deploy-lambda.sh — build the Lambda bundle, then create or update the builder, scheduler and screening API functions.
-USAGE="deploy-lambda.sh — build the Lambda bundle, then create or update the builder, scheduler and screening API functions.
+# deploy-lambda.sh — build one Lambda bundle per function, then create or update the builder, scheduler, bulk worker and screening API functions.
+USAGE="deploy-lambda.sh — build one Lambda bundle per function, then create or update the builder, scheduler, bulk worker and screening API functions.
 
 usage: deploy-lambda.sh [--env dev|prod] [--bundle DIR] [--json]
 
-Builds deploy/build/lambda with its dependencies (make package) unless --bundle is given."
+Builds deploy/build/lambda/<function>/ with their dependencies (make package) unless --bundle is given."
 DEFAULT_ENV=prod
 source "$(dirname "$0")/../../common.sh"
 parse_common "$@"
