@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from paybatch.cli.common import clean_errors, console, print_json
+from paybatch.config import FileValidationConfig
 from paybatch.contracts.tracking import utcnow
 from paybatch.convert.files import convert_file
 from paybatch.datasets import load_schema
@@ -18,9 +19,38 @@ from paybatch.errors import PaybatchError
 Engine = Literal["auto", "arrow", "spark"]
 
 
+def _files_of(path: str) -> list[str]:
+    """A file as given; a folder as the convertible files under it (hidden ones left out), in name order."""
+    if path.startswith("s3://") or Path(path).is_file():
+        return [path]
+    folder = Path(path)
+    if not folder.is_dir():
+        raise PaybatchError(f"no such file: {path}")
+    allowed = tuple(FileValidationConfig.model_fields["allowed_extensions"].default)
+    files = sorted(str(f) for f in folder.rglob("*") if f.is_file() and f.name.endswith(allowed)
+                   and not any(part.startswith(".") for part in f.relative_to(folder).parts))
+    if not files:
+        raise PaybatchError(f"no files to convert in {path} (looked for {', '.join(allowed)})")
+    return files
+
+
+def _check_output(output: str) -> None:
+    """A local output must be a folder this user can create or write: refused before anything is converted."""
+    if output.startswith("s3://"):
+        return
+    target = Path(output)
+    if target.exists() and not target.is_dir():
+        raise PaybatchError(f"--output {output} is a file, not a folder")
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PaybatchError(f"--output {output}: cannot create the folder ({exc.strerror})") from None
+
+
 @clean_errors
 def convert(
-    paths: Annotated[list[str], typer.Argument(help="NDJSON (.ndjson, .jsonl, .json, .gz) or Parquet files: local paths or s3:// URIs.")],
+    paths: Annotated[list[str], typer.Argument(
+        help="NDJSON (.ndjson, .jsonl, .json, .gz) or Parquet files — local paths or s3:// URIs — or local folders of them.")],
     output: Annotated[str, typer.Option("--output", "-o", help="Local folder or s3:// prefix for parquet/ and rejects/.")],
     dataset: Annotated[str, typer.Option(help="Dataset schema (paybatch/schemas/<name>.yaml).")] = "authorization",
     engine: Annotated[str, typer.Option(help="auto (arrow for one file, spark for several), arrow or spark.")] = "auto",
@@ -32,9 +62,8 @@ def convert(
     if engine not in ("auto", "arrow", "spark"):
         raise PaybatchError(f"unknown engine {engine!r}; one of auto, arrow, spark")
     schema = load_schema(dataset)
-    for path in paths:
-        if not path.startswith("s3://") and not Path(path).is_file():
-            raise PaybatchError(f"no such file: {path}")
+    paths = [file for path in paths for file in _files_of(path)]
+    _check_output(output)
     batch = batch_id or f"adhoc-{utcnow():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
     started = utcnow()
     date = started.strftime("%Y-%m-%d")

@@ -88,3 +88,29 @@ def pa_array(values: list) -> object:  # type: ignore[type-arg]
     import pyarrow as pa
 
     return pa.array(values)
+
+
+def test_a_folder_converts_the_files_in_it(tmp_path: Path) -> None:
+    feed = tmp_path / "feed"
+    (feed / "day2").mkdir(parents=True)
+    (feed / "a.ndjson").write_bytes(sample_file(10_000, 1, "2025-12-23"))
+    (feed / "day2" / "b.ndjson.gz").write_bytes(gzip.compress(sample_file(10_000, 2, "2025-12-24")))
+    (feed / "README.txt").write_text("not a feed file")
+    (feed / ".hidden.ndjson").write_text("{}")
+    result = run(str(feed), "--output", str(tmp_path / "out"), "--engine", "arrow", "--json")
+    assert result.returncode == 0, result.stderr
+    assert [Path(f["source"]).name for f in json.loads(result.stdout)] == ["a.ndjson", "b.ndjson.gz"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    nothing = run(str(empty), "--output", str(tmp_path / "out"))
+    assert nothing.returncode == 2 and "no files to convert in" in nothing.stderr and "Traceback" not in nothing.stderr
+
+
+def test_an_output_that_is_not_a_folder_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    source = tmp_path / "a.ndjson"
+    source.write_bytes(sample_file(5_000, 1, "2025-12-23"))
+    taken = tmp_path / "taken.txt"
+    taken.write_text("keep me")
+    result = run(str(source), "--output", str(taken))
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert f"--output {taken} is a file, not a folder" in result.stderr and taken.read_text() == "keep me"
