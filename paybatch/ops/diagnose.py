@@ -15,10 +15,10 @@ from typing import Any
 
 from paybatch.aws import AwsClients
 from paybatch.bulk.ledger import BulkLedger
-from paybatch.contracts.tracking import LOCK_PK_PREFIX, FileStatus, ManifestStatus, parse_iso, utcnow
-from paybatch.dynamo import from_item, to_item
+from paybatch.contracts.tracking import LOCK_SK, FileStatus, ManifestStatus, lock_pk, parse_iso, utcnow
+from paybatch.dynamo import batch_get
 from paybatch.errors import PaybatchError
-from paybatch.resources import TRACKING_PK
+from paybatch.resources import TRACKING_PK, TRACKING_SK
 from paybatch.tracking_store import TrackingStore
 
 STUCK_FACTOR = 3  # a file is stuck when it waited this many times the batching max wait
@@ -67,7 +67,7 @@ def diagnose(clients: AwsClients) -> Diagnosis:
     settings = clients.settings
     store = TrackingStore(clients)
     report = Diagnosis(settings.env)
-    files, manifests = store.ops_files(), store.ops_manifests()
+    files, manifests = store.unfinished_files(), store.unfinished_manifests()  # never the completed ones
     report.facts = {"files": dict(Counter(str(f["status"]) for f in files)),
                     "manifests": dict(Counter(str(m["manifest_status"]) for m in manifests))}
 
@@ -114,7 +114,7 @@ def diagnose(clients: AwsClients) -> Diagnosis:
             f"check-sqs-queue.sh --env {settings.env} shows them; after fixing the cause, the scheduler's sweep registers the files "
             "(the DLQ can then be purged)"))
 
-    locks = _expired_locks(clients)
+    locks = _expired_locks(clients, {str(f['date_prefix']) for f in files if f['status'] == FileStatus.PENDING})
     if locks:
         report.findings.append(Finding(
             "warning", f"{len(locks)} expired lock(s) still recorded", locks[:10],
@@ -151,18 +151,14 @@ def bulk_findings(clients: AwsClients, days: float = 7) -> list[Finding]:
         "runs only the unfinished chunks")]
 
 
-def _expired_locks(clients: AwsClients) -> list[str]:
+def _expired_locks(clients: AwsClients, dates: set[str]) -> list[str]:
+    """Expired packing locks of the dates that have files waiting (the only dates a stale lock could hold up)."""
     settings = clients.settings
     now = time.time()
-    out = []
-    for page in clients.dynamodb.get_paginator("scan").paginate(
-            TableName=settings.tables.lock, FilterExpression="begins_with(#pk, :p)",
-            ExpressionAttributeNames={"#pk": TRACKING_PK}, ExpressionAttributeValues=to_item({":p": LOCK_PK_PREFIX})):
-        for raw in page["Items"]:
-            item = from_item(raw)
-            if item.get("owner") and float(item.get("expires_at", now)) < now:
-                out.append(f"{item[TRACKING_PK]} held by {item['owner']} expired {now - float(item['expires_at']):.0f} s ago")
-    return out
+    keys = [{TRACKING_PK: lock_pk(date), TRACKING_SK: LOCK_SK} for date in sorted(dates)]
+    items, _ = batch_get(clients.dynamodb, settings.tables.lock or settings.tables.tracking, keys)
+    return [f"{item[TRACKING_PK]} held by {item['owner']} expired {now - float(item['expires_at']):.0f} s ago"
+            for item in items if item.get("owner") and float(item.get("expires_at", now)) < now]
 
 
 def render_text(report: Diagnosis) -> str:

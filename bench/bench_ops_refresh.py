@@ -1,0 +1,134 @@
+"""One refresh of `monitor`, `diagnose` and `status` at a production day's volume: DynamoDB requests and wall time.
+
+Seeds prod's tracking table on a private local endpoint with what two days of prod leave (items are kept two
+days): 338,000 completed files a day (BENCH_OPS_FILES_PER_DAY) and their 3,380 manifests, plus what is active at
+any moment — 2,000 pending files, 10 running manifests of 100 files, 20 failed files. Then measures one refresh
+the way the commands do it, beside the read every operator view used before (every file not completed plus the
+completed ones of the last two days, through the status index). Floor from the issue: ≤ 200 requests and ≤ 2 s,
+independent of the number of completed items (the request count is printed for half the volume too).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+import time
+from datetime import timedelta
+from typing import Any
+
+FILES_PER_DAY = int(os.environ.get("BENCH_OPS_FILES_PER_DAY", "338000"))
+PENDING, RUNNING_MANIFESTS, FAILED = 2_000, 10, 20
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _measure(clients: Any, read: Any) -> tuple[int, float]:
+    count = [0]
+
+    def one(**_: Any) -> None:
+        count[0] += 1
+
+    clients.dynamodb.meta.events.register("before-call.dynamodb", one)
+    started = time.perf_counter()
+    try:
+        read()
+    finally:
+        clients.dynamodb.meta.events.unregister("before-call.dynamodb", one)
+    return count[0], time.perf_counter() - started
+
+
+def _seed(clients: Any, completed: int, start: int) -> None:
+    from paybatch.contracts.tracking import iso, manifest_pk, utcnow
+    from paybatch.dynamo import batch_write
+
+    settings, now = clients.settings, utcnow()
+    table = settings.tables.tracking
+    files, manifests = [], []
+    for i in range(start, start + completed):
+        uploaded = now - timedelta(seconds=(i * 172_800) // max(1, 2 * FILES_PER_DAY))  # spread over two days
+        batch = f"{iso(uploaded)[:10].replace('-', '')}-{i // 100:06d}"
+        files.append({"date_prefix": iso(uploaded)[:10], "file_key": f"feed/{i:07d}.ndjson", "status": "completed",
+                      "etag": f"{i:032x}", "size_bytes": 1_048_576, "upload_time": iso(uploaded), "batch_id": batch,
+                      "completed_at": iso(uploaded + timedelta(minutes=5)), "rows_written": 2_900, "rows_rejected": 0,
+                      "output_uri": f"s3://{settings.buckets.output}/warehouse/authorization/data/dt={iso(uploaded)[:10]}/"})
+        if i % 100 == 99:
+            manifests.append({"date_prefix": manifest_pk(iso(uploaded)[:10]), "file_key": batch, "batch_id": batch,
+                              "manifest_date": iso(uploaded)[:10], "manifest_status": "completed", "file_count": 100,
+                              "total_bytes": 104_857_600, "created_at": iso(uploaded), "finished_at": iso(uploaded + timedelta(minutes=5)),
+                              "duration_seconds": 95.0, "job_name": settings.glue.jobs.convert, "run_id": f"jr_{batch}",
+                              "files": [{"key": f"feed/{j:07d}.ndjson", "size": 1_048_576} for j in range(i - 99, i + 1)]})
+    batch_write(clients.dynamodb, table, files)
+    batch_write(clients.dynamodb, table, manifests)
+
+
+def _seed_active(clients: Any) -> None:
+    from paybatch.contracts.tracking import iso, manifest_pk, utcnow
+    from paybatch.dynamo import batch_write
+
+    now, table = utcnow(), clients.settings.tables.tracking
+    date = iso(now)[:10]
+    items: list[dict[str, Any]] = [
+        {"date_prefix": date, "file_key": f"new/{i:05d}.ndjson", "status": "pending", "etag": "e", "size_bytes": 1_048_576,
+         "upload_time": iso(now - timedelta(seconds=i % 600))} for i in range(PENDING)]
+    items += [{"date_prefix": date, "file_key": f"bad/{i:03d}.ndjson", "status": "failed", "etag": "e", "size_bytes": 10,
+               "upload_time": iso(now - timedelta(hours=3)), "error": "not UTF-8"} for i in range(FAILED)]
+    for m in range(RUNNING_MANIFESTS):
+        batch = f"running-{m:03d}"
+        items += [{"date_prefix": date, "file_key": f"run/{m}/{j:03d}.ndjson", "status": "processing", "etag": "e",
+                   "size_bytes": 1_048_576, "upload_time": iso(now - timedelta(minutes=20)), "batch_id": batch} for j in range(100)]
+        items.append({"date_prefix": manifest_pk(date), "file_key": batch, "batch_id": batch, "manifest_date": date,
+                      "manifest_status": "running", "file_count": 100, "total_bytes": 104_857_600, "created_at": iso(now),
+                      "job_name": clients.settings.glue.jobs.convert, "run_id": f"jr_{batch}", "attempts": 1,
+                      "files": [{"key": f"run/{m}/{j:03d}.ndjson", "size": 1_048_576} for j in range(100)]})
+    batch_write(clients.dynamodb, table, items)
+
+
+def run() -> list[dict[str, Any]]:
+    os.environ.update({"PAYBATCH_STATE_DIR": tempfile.mkdtemp(prefix="paybatch-bench-"),
+                       "PAYBATCH_LOCAL_PORT": str(_free_port()), "PAYBATCH_TARGET": "local"})
+    from paybatch.aws import AwsClients
+    from paybatch.config import load_settings
+    from paybatch.local.stack import LocalStack
+    from paybatch.ops.diagnose import diagnose
+    from paybatch.ops.monitor import snapshot
+    from paybatch.pipeline_status import pipeline_status
+    from paybatch.tracking_store import TrackingStore
+
+    stack = LocalStack(load_settings("prod"))
+    stack.up(with_services=False)
+    rows = []
+    try:
+        clients = AwsClients(stack.settings)
+        store = TrackingStore(clients)
+        _seed_active(clients)
+        seeded = 0
+        for total in (FILES_PER_DAY, 2 * FILES_PER_DAY):  # one day of completed files, then two
+            started = time.perf_counter()
+            _seed(clients, total - seeded, seeded)
+            seeded = total
+            print(f"  seeded {seeded:,} completed files in {time.perf_counter() - started:.0f} s")
+            for name, read in (("monitor refresh", lambda: snapshot(clients)), ("diagnose", lambda: diagnose(clients)),
+                               ("status", lambda: pipeline_status(store)),
+                               ("before: every item of the last two days", lambda: (store.ops_files(), store.ops_manifests()))):
+                requests, seconds = _measure(clients, read)
+                rows.append({"completed": seeded, "read": name, "requests": requests, "seconds": round(seconds, 2)})
+                print(f"  {seeded:>9,} completed · {name:<42} {requests:>6,} DynamoDB requests  {seconds:7.2f} s")
+    finally:
+        stack.down()
+    return rows
+
+
+def main() -> None:
+    rows = run()
+    refresh = [r for r in rows if r["read"] == "monitor refresh"]
+    print(f"monitor refresh: {refresh[-1]['requests']} requests and {refresh[-1]['seconds']} s at {refresh[-1]['completed']:,} "
+          f"completed files (floor ≤ 200 requests, ≤ 2 s; {refresh[0]['requests']} requests at half the volume)")
+
+
+if __name__ == "__main__":
+    main()
