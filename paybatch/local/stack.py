@@ -46,9 +46,11 @@ class LocalStack:
     def start_endpoint(self, timeout: float = 30.0) -> None:
         port = self.settings.local.port
         if not self.endpoint.pid() and port_open(port):
+            env = self.settings.env
             raise LocalStackError(
-                f"port {port} on 127.0.0.1 is already in use by a process paybatch did not start; "
-                f"stop it or set local.port in environments/{self.settings.env}/config.yaml"
+                f"port {port} on 127.0.0.1 is already in use by a process paybatch did not start for {env!r}; stop it, or "
+                f"run {env!r} on another port: PAYBATCH_LOCAL_PORT=<port> paybatch local up --env {env} (and the same "
+                f"variable for every command of {env!r} in that shell), or set local.port in environments/{env}/config.yaml"
             )
         argv = [sys.executable, "-m", "paybatch.local.endpoint", "-H", "127.0.0.1", "-p", str(port)]
         pid = self.endpoint.start(argv, local_process_env(self.settings))

@@ -52,7 +52,7 @@ def test_port_taken_by_a_stranger_is_a_clear_error(tmp_path) -> None:  # type: i
         env = {**os.environ, "PAYBATCH_STATE_DIR": str(tmp_path), "PAYBATCH_LOCAL_PORT": str(port)}
         result = _paybatch("local", "up", "--env", "dev", env=env)
     assert result.returncode == 2
-    assert f"port {port} on 127.0.0.1 is already in use" in result.stderr
+    assert f"port {port} on 127.0.0.1 is already in use" in result.stderr and "PAYBATCH_LOCAL_PORT=<port>" in result.stderr
     assert "Traceback" not in result.stderr
 
 
