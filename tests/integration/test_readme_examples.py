@@ -121,3 +121,19 @@ def test_readme_examples_run_as_written(clients: AwsClients, tmp_path: Path, mon
         ran.append(command.text)
     assert len(ran) >= 7, ran  # a parser that stopped finding examples must not pass quietly
     assert os.environ.get("PAYBATCH_LOCAL_PORT")  # the session endpoint is untouched
+
+
+def test_the_readme_generate_examples_do_not_collide_with_the_demo() -> None:
+    """A new user runs `make demo`, then the README: generating dates the demo already generated at another row count
+    is refused (sequence ranges are kept per date), so the README's `generate --env` examples ask for other dates."""
+    import re
+
+    from paybatch.generate.plan import parse_dates
+    from paybatch.paths import PROJECT_ROOT
+
+    def dates_of(text: str) -> set[str]:
+        return {str(d) for spec in re.findall(r"generate --env \S+ .*?--dates (\S+)", text) for d in parse_dates(spec)}
+
+    demo = dates_of((PROJECT_ROOT / "scripts" / "demo.sh").read_text())
+    readme = dates_of("\n".join(c.text for c in COMMANDS if c.is_paybatch and not c.is_synopsis))
+    assert demo and readme and not demo & readme, sorted(demo & readme)
