@@ -19,7 +19,7 @@ from paybatch.generate.spec import PAN_DIMENSION, TABLES
 app = typer.Typer(help="Bulk runs on Step Functions: TB-scale generation and backfills in chunks, with bounded "
                        "concurrency, retries, partial success, resume and one aggregated result.", no_args_is_help=True)
 
-TargetOption = Annotated[float | None, typer.Option("--target-tb",
+TargetOption = Annotated[float | None, typer.Option("--target-tb", min=1e-6,
                                                     help="Generate this many terabytes (rows from the measured bytes per row).")]
 RowsOption = Annotated[int | None, typer.Option("--rows", min=1, help="Authorization rows in total (instead of --target-tb).")]
 DatesOption = Annotated[str | None, typer.Option("--dates", help="Partition dates FROM..TO (inclusive).")]
@@ -77,7 +77,7 @@ def generate(
     rows_per_job: RowsPerJobOption = None,
     jobs_per_chunk: JobsPerChunkOption = None,
     chunks: ChunksOption = None,
-    seed: Annotated[int, typer.Option(help="Same seed and options, same bytes.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Same seed and options, same bytes.")] = 0,
     format: Annotated[str, typer.Option("--format", help="parquet, ndjson or both.")] = "parquet",
     tables: Annotated[list[str] | None, typer.Option(help="Tables to write (default: all six and the PAN dimension).")] = None,
     output: Annotated[str | None, typer.Option("--output", help="An s3:// prefix instead of the environment's buckets.")] = None,

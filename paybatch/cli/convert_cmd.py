@@ -55,7 +55,7 @@ def convert(
     dataset: Annotated[str, typer.Option(help="Dataset schema (paybatch/schemas/<name>.yaml).")] = "authorization",
     engine: Annotated[str, typer.Option(help="auto (arrow for one file, spark for several), arrow or spark.")] = "auto",
     batch_id: Annotated[str | None, typer.Option(help="Batch id of the output (default: a new one).")] = None,
-    target_file_mb: Annotated[float, typer.Option(help="Roll output files at about this size.")] = 256,
+    target_file_mb: Annotated[float, typer.Option(min=1, help="Roll output files at about this size.")] = 256,
     as_json: Annotated[bool, typer.Option("--json", help="Print the per-file results as JSON.")] = False,
 ) -> None:
     """Convert files to Hive-partitioned Parquet (dt=…/batch_id=…) with a rejects dataset, now."""

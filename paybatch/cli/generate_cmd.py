@@ -24,20 +24,20 @@ def _split(values: list[str] | None) -> tuple[str, ...]:
 @clean_errors
 def generate(
     env: EnvOption = "dev",
-    rows: Annotated[int, typer.Option(help="Authorization rows in total, spread evenly over the dates.")] = 10_000,
+    rows: Annotated[int, typer.Option(min=1, help="Authorization rows in total, spread evenly over the dates.")] = 10_000,
     dates: Annotated[str, typer.Option(help="Partition dates: YYYY-MM-DD or FROM..TO (inclusive).")] = "2024-01-01",
     format: Annotated[str, typer.Option("--format", help="parquet (the lake tables), ndjson (the feed files) or both.")] = "parquet",
-    seed: Annotated[int, typer.Option(help="Same seed and options, same bytes.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Same seed and options, same bytes.")] = 0,
     tables: Annotated[list[str] | None, typer.Option(help=TABLES_HELP)] = None,
     output: Annotated[str | None, typer.Option("--output", "-o", help=OUTPUT_HELP)] = None,
     only_dates: Annotated[list[str] | None, typer.Option(help="Regenerate just these dates of the request (same bytes).")] = None,
-    job_index: Annotated[int, typer.Option(help="This job's sequence slot; a retry with the same index reuses its range.")] = 0,
+    job_index: Annotated[int, typer.Option(min=0, help="This job's sequence slot; a retry with the same index reuses its range.")] = 0,
     spec: Annotated[str | None, typer.Option(help="Generator spec YAML (default: paybatch/generate/payments.yaml).")] = None,
     quality: Annotated[bool, typer.Option("--quality/--no-quality", help="Run the quality suite; write Data Docs and the profile.")] = True,
     reports_dir: Annotated[str | None, typer.Option(help=REPORTS_HELP)] = None,
-    ndjson_file_mb: Annotated[float | None, typer.Option(help="Feed file size (default: the environment's expected file size).")] = None,
-    records_per_file: Annotated[int | None, typer.Option(help="Exactly this many records per feed file (instead of a size).")] = None,
-    slices: Annotated[int | None, typer.Option(help="Spark partitions to spread the tasks over (output does not depend on it).")] = None,
+    ndjson_file_mb: Annotated[float | None, typer.Option(min=0.001, help="Feed file size (default: the environment's expected file size).")] = None,
+    records_per_file: Annotated[int | None, typer.Option(min=1, help="Exactly this many records per feed file (instead of a size).")] = None,
+    slices: Annotated[int | None, typer.Option(min=1, help="Spark partitions to spread the tasks over (output does not depend on it).")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Generate synthetic payments: authorization, clearing, chargeback, their _hash tables and the PAN dimension."""

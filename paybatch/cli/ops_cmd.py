@@ -56,7 +56,7 @@ def _monitor_view(snap: dict[str, Any]) -> Group:
 @clean_errors
 def monitor(
     env: EnvOption = "dev",
-    interval: Annotated[float, typer.Option(help="Seconds between refreshes.")] = 5,
+    interval: Annotated[float, typer.Option(min=0.5, help="Seconds between refreshes.")] = 5,
     once: Annotated[bool, typer.Option("--once", help="Print one snapshot and exit.")] = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -80,7 +80,7 @@ def monitor(
 @clean_errors
 def glue_errors(
     env: EnvOption = "dev",
-    since_hours: Annotated[float, typer.Option(help="Look back this many hours.")] = 24,
+    since_hours: Annotated[float, typer.Option(min=0, help="Look back this many hours.")] = 24,
     as_json: JsonOption = False,
 ) -> None:
     """Failed Glue runs with their error and the manifest and files involved."""
@@ -123,11 +123,11 @@ def diagnose(env: EnvOption = "dev", as_json: JsonOption = False) -> None:
 def batch_config(
     env: EnvOption = "dev",
     preset: Annotated[str | None, typer.Option(help="light (half), standard (the config file), heavy (double).")] = None,
-    max_files: Annotated[int | None, typer.Option(help="Files per manifest.")] = None,
-    max_size_gb: Annotated[float | None, typer.Option(help="Manifest size cap in GB.")] = None,
-    max_wait_seconds: Annotated[int | None, typer.Option(help="Flush a partial manifest after this wait.")] = None,
-    workers: Annotated[int | None, typer.Option(help="Glue workers of the conversion job.")] = None,
-    max_concurrent_runs: Annotated[int | None, typer.Option(help="Concurrent conversion runs.")] = None,
+    max_files: Annotated[int | None, typer.Option(min=1, help="Files per manifest.")] = None,
+    max_size_gb: Annotated[float | None, typer.Option(min=0.001, help="Manifest size cap in GB.")] = None,
+    max_wait_seconds: Annotated[int | None, typer.Option(min=0, help="Flush a partial manifest after this wait.")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Glue workers of the conversion job.")] = None,
+    max_concurrent_runs: Annotated[int | None, typer.Option(min=1, help="Concurrent conversion runs.")] = None,
     apply: Annotated[bool, typer.Option("--apply", help="Apply to the Lambdas and the Glue job (default: show the diff only).")] = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -163,7 +163,7 @@ def batch_config(
 def scale_test(
     env: EnvOption = "dev",
     phases: Annotated[str, typer.Option(help="File counts per phase, comma-separated.")] = "10,100,1000",
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for each phase.")] = 1800,
+    timeout: Annotated[float, typer.Option(min=1, help="Seconds to wait for each phase.")] = 1800,
     as_json: JsonOption = False,
 ) -> None:
     """Generate, upload, wait and verify in phases of growing size; stop at the first failed phase."""
@@ -215,9 +215,9 @@ def report(
 @clean_errors
 def cost(
     env: EnvOption = "prod",
-    files_per_day: Annotated[int, typer.Option(help="Files per day.")] = 338_000,
-    file_size_gb: Annotated[float | None, typer.Option(help="File size in GB (default: the env's expected size).")] = None,
-    mib_per_cpu_second: Annotated[float | None, typer.Option(help="Conversion throughput (default: measured by make bench).")] = None,
+    files_per_day: Annotated[int, typer.Option(min=0, help="Files per day.")] = 338_000,
+    file_size_gb: Annotated[float | None, typer.Option(min=1e-6, help="File size in GB (default: the env's expected size).")] = None,
+    mib_per_cpu_second: Annotated[float | None, typer.Option(min=0.001, help="Conversion throughput (default: measured by make bench).")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Projected daily and monthly cost, beside the design documents' estimate for the same volume."""
@@ -278,8 +278,8 @@ def queues(env: EnvOption = "dev", as_json: JsonOption = False) -> None:
 @clean_errors
 def logs(
     env: EnvOption = "dev",
-    minutes: Annotated[int, typer.Option(help="Look back this many minutes (AWS).")] = 60,
-    lines: Annotated[int, typer.Option(help="Lines to show.")] = 50,
+    minutes: Annotated[int, typer.Option(min=1, help="Look back this many minutes (AWS).")] = 60,
+    lines: Annotated[int, typer.Option(min=1, help="Lines to show.")] = 50,
     errors_only: Annotated[bool, typer.Option("--errors", help="Only lines that mention an error.")] = False,
 ) -> None:
     """The manifest builder's and scheduler's logs: CloudWatch on AWS, the local services log locally."""

@@ -178,7 +178,7 @@ def flush(env: EnvOption = "dev", as_json: JsonOption = False) -> None:
 @clean_errors
 def upload_samples(
     env: EnvOption = "dev",
-    count: Annotated[int, typer.Option(help="Files inside the expected size window.")] = 6,
+    count: Annotated[int, typer.Option(min=1, help="Files inside the expected size window.")] = 6,
     outliers: Annotated[bool, typer.Option(help="Also upload a too-small, a too-large and an unsupported file.")] = True,
     date: Annotated[str, typer.Option(help="Partition date in the keys (YYYY-MM-DD).")] = "2025-12-23",
 ) -> None:

@@ -75,7 +75,7 @@ def sample(
     out: Annotated[Path, typer.Option(help="Folder for the list (OFAC's SDN.CSV, ALT.CSV, ADD.CSV) and customers.csv.")],
     entries: Annotated[int, typer.Option(min=1, help="List entries to generate.")] = 2_000,
     customers: Annotated[int, typer.Option(min=1, help="Customers to generate (about 2 % of them variants of listed names).")] = 5_000,
-    seed: Annotated[int, typer.Option(help="Same seed, same files.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Same seed, same files.")] = 0,
 ) -> None:
     """Generate a sanctions list in OFAC's formats and a customer file to screen against it (no real list is shipped)."""
     import csv

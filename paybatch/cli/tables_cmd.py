@@ -31,7 +31,7 @@ def peek(
     env: EnvOption = "dev",
     kind: Annotated[str, typer.Option(help="parquet (the converted rows) or rejects.")] = "parquet",
     dataset: Annotated[str, typer.Option(help="The dataset whose table to read.")] = "authorization",
-    limit: Annotated[int, typer.Option(help="Rows to show.")] = 5,
+    limit: Annotated[int, typer.Option(min=1, help="Rows to show.")] = 5,
 ) -> None:
     """Read a committed table (the dataset's rows, or its rejects): rows per date and batch, and a few rows."""
     import pyarrow.compute as pc
@@ -69,7 +69,7 @@ def query(
     sql: Annotated[str, typer.Argument(help="SQL over the catalog's tables, e.g. \"select count(*) from authorization\".")],
     env: EnvOption = "dev",
     as_json: JsonOption = False,
-    limit: Annotated[int, typer.Option(help="Rows to print at most.")] = 50,
+    limit: Annotated[int, typer.Option(min=1, help="Rows to print at most.")] = 50,
 ) -> None:
     """Answer SQL now, over the committed tables of the environment's catalog (DuckDB over the Iceberg scans)."""
     from paybatch.iceberg.query import run_query
