@@ -35,9 +35,12 @@ def generate(
     spec: Annotated[str | None, typer.Option(help="Generator spec YAML (default: paybatch/generate/payments.yaml).")] = None,
     quality: Annotated[bool, typer.Option("--quality/--no-quality", help="Run the quality suite; write Data Docs and the profile.")] = True,
     reports_dir: Annotated[str | None, typer.Option(help=REPORTS_HELP)] = None,
-    ndjson_file_mb: Annotated[float | None, typer.Option(min=0.001, help="Feed file size (default: the environment's expected file size).")] = None,
-    records_per_file: Annotated[int | None, typer.Option(min=1, help="Exactly this many records per feed file (instead of a size).")] = None,
-    slices: Annotated[int | None, typer.Option(min=1, help="Spark partitions to spread the tasks over (output does not depend on it).")] = None,
+    ndjson_file_mb: Annotated[float | None, typer.Option(
+        min=0.001, help="Feed file size (default: the environment's expected file size).")] = None,
+    records_per_file: Annotated[int | None, typer.Option(
+        min=1, help="Exactly this many records per feed file (instead of a size).")] = None,
+    slices: Annotated[int | None, typer.Option(
+        min=1, help="Spark partitions to spread the tasks over (output does not depend on it).")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Generate synthetic payments: authorization, clearing, chargeback, their _hash tables and the PAN dimension."""

@@ -217,7 +217,8 @@ def cost(
     env: EnvOption = "prod",
     files_per_day: Annotated[int, typer.Option(min=0, help="Files per day.")] = 338_000,
     file_size_gb: Annotated[float | None, typer.Option(min=1e-6, help="File size in GB (default: the env's expected size).")] = None,
-    mib_per_cpu_second: Annotated[float | None, typer.Option(min=0.001, help="Conversion throughput (default: measured by make bench).")] = None,
+    mib_per_cpu_second: Annotated[float | None, typer.Option(
+        min=0.001, help="Conversion throughput (default: measured by make bench).")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Projected daily and monthly cost, beside the design documents' estimate for the same volume."""
