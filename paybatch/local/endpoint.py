@@ -27,7 +27,8 @@ serialised, restoring those items on cancellation gives the same all-or-nothing 
 
 Glue's UpdateTable checks the VersionId it is given, as AWS does: Iceberg's optimistic commits
 (pyiceberg's GlueCatalog) rely on it, and moto ignored it, so two concurrent commits could both
-succeed and one of them be lost. A stale VersionId now gets ``ConcurrentModificationException``.
+succeed and one of them be lost. A stale VersionId now gets ``ConcurrentModificationException``. Its
+UpdateJob (which moto lacks) replaces a job's definition, as Glue does.
 
 TransactWriteItems honours ``ClientRequestToken`` as AWS does: a repeat of a transaction that succeeded, with
 the same token and the same request, within 10 minutes, succeeds again without writing anything (a
@@ -45,9 +46,11 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import inspect
 import io
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -262,6 +265,25 @@ def _glue_update_table_checks_version() -> None:
     GlueResponse.update_table = update_table  # type: ignore[method-assign]
 
 
+def _glue_update_job() -> None:
+    """Glue's UpdateJob, which moto lacks (it answered 500): the job's definition is replaced by ``JobUpdate`` —
+    what it leaves out is reset, as on AWS — so `paybatch deploy glue` works against this endpoint too."""
+    from moto.core.responses import ActionResult
+    from moto.glue.responses import GlueResponse
+
+    def update_job(self: GlueResponse) -> Any:
+        name = str(self.parameters.get("JobName"))
+        self.glue_backend.get_job(name)  # EntityNotFoundException for an unknown job, as Glue answers
+        update = self.parameters.get("JobUpdate") or {}
+        fields = {re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower(): value for key, value in update.items()}
+        allowed = set(inspect.signature(self.glue_backend.create_job).parameters) - {"name"}
+        definition: dict[str, Any] = {key: fields.get(key) for key in allowed}
+        self.glue_backend.create_job(name=name, **definition)
+        return ActionResult({"JobName": name})
+
+    GlueResponse.update_job = update_job  # type: ignore[attr-defined]
+
+
 def _fresh_task_token_per_attempt() -> None:
     """Give every attempt of a ``.waitForTaskToken`` task its own token, as Step Functions does.
 
@@ -305,6 +327,7 @@ def main(argv: list[str] | None = None) -> None:
     _listed_once_moto_modules()
     _item_level_transaction_snapshots()
     _glue_update_table_checks_version()
+    _glue_update_job()
     _fresh_task_token_per_attempt()
     app = DomainDispatcherApplication(create_backend_app)
     run_simple(args.host, args.port, AtomicDynamoDB(app), threaded=True, use_reloader=False)

@@ -247,3 +247,11 @@ def test_report_and_scale_test_through_the_running_pipeline(clients: AwsClients,
     assert page.count("<svg") >= 6 and "completed 110" in page  # quarantine and reject charts say "none" here
     failed = script("test-production-scale.sh", "--env", "dev", "--phases", "0")
     assert failed.returncode == 2 and "at least one file" in failed.stderr
+
+
+def test_deploy_glue_works_against_the_local_endpoint(clients: AwsClients, tmp_path: Path) -> None:
+    """moto has no UpdateJob: locally a job is replaced (deleted, created again), as provisioning does it."""
+    deployed = deploy_glue(clients, build_glue_library(tmp_path / "paybatch.zip"))
+    assert {d.action for d in deployed} == {"updated"} and len(deployed) == len(glue_job_specs(clients.settings))
+    job = clients.glue.get_job(JobName=clients.settings.glue.jobs.convert)["Job"]
+    assert job["Command"]["ScriptLocation"].startswith(f"s3://{clients.settings.buckets.artifacts}/")
