@@ -137,9 +137,14 @@ def rejects_table(settings: Settings, schema: DatasetSchema, catalog: GlueCatalo
 
 
 def list_tables(settings: Settings, catalog: GlueCatalog | None = None) -> list[str]:
-    """The Iceberg tables of the environment's database, by name."""
+    """The Iceberg tables of the environment's database, by name (none while nothing was converted: no database yet)."""
+    from pyiceberg.exceptions import NoSuchNamespaceError
+
     catalog = catalog or catalog_for(settings)
-    return sorted(name for _, name in catalog.list_tables(settings.catalog.database))
+    try:
+        return sorted(name for _, name in catalog.list_tables(settings.catalog.database))
+    except NoSuchNamespaceError:
+        return []
 
 
 def load(settings: Settings, name: str, catalog: GlueCatalog | None = None) -> Any:

@@ -30,17 +30,10 @@ CHARTS = ("files-over-time", "manifest-sizes", "run-durations", "throughput", "q
 
 def reject_reasons(clients: AwsClients) -> Counter[str]:
     """Rejected lines per reason (the text before the first colon), read from the committed rejects tables."""
-    from pyiceberg.exceptions import NoSuchNamespaceError
-
-
     settings = clients.settings
     catalog = catalog_for(settings)
     reasons: Counter[str] = Counter()
-    try:
-        names = [n for n in list_tables(settings, catalog) if n.endswith(REJECTS_SUFFIX)]
-    except NoSuchNamespaceError:
-        return reasons
-    for name in names:
+    for name in [n for n in list_tables(settings, catalog) if n.endswith(REJECTS_SUFFIX)]:
         table = catalog.load_table(f"{settings.catalog.database}.{name}").scan(selected_fields=("reason",)).to_arrow()
         reasons.update(str(r).split(":", 1)[0] for r in table.column("reason").to_pylist())
     return reasons

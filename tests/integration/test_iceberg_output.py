@@ -226,3 +226,9 @@ def test_maintain_compacts_small_files_and_expires_old_snapshots(app: BuilderApp
     # A re-run of one batch still replaces exactly its rows (the compacted file is rewritten without them).
     commit_run(app.settings, SCHEMA, "small-3", [], [])
     assert sorted(r["_batch_id"] for r in visible(app)).count("small-3") == 0 and len(visible(app)) == 80
+
+
+def test_maintain_before_anything_was_converted_has_nothing_to_do(app: BuilderApp) -> None:
+    """An environment whose Glue database does not exist yet (nothing converted): no tables, no error."""
+    fresh = app.settings.model_copy(update={"catalog": app.settings.catalog.model_copy(update={"database": "paybatch_never_converted"})})
+    assert maintain(fresh) == []
