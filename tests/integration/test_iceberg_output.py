@@ -232,3 +232,21 @@ def test_maintain_before_anything_was_converted_has_nothing_to_do(app: BuilderAp
     """An environment whose Glue database does not exist yet (nothing converted): no tables, no error."""
     fresh = app.settings.model_copy(update={"catalog": app.settings.catalog.model_copy(update={"database": "paybatch_never_converted"})})
     assert maintain(fresh) == []
+
+
+def test_query_reads_the_generators_lake_tables(app: BuilderApp, spark: Any) -> None:
+    """`lake.<table>`: the lake database's tables as their Glue definitions say, ``dt`` from the folders."""
+    from paybatch.generate.job import generate
+    from paybatch.generate.plan import GenerationRequest
+
+    generate(app.settings, GenerationRequest(rows=400, dates=("2024-03-01", "2024-03-02"), seed=3, format="parquet",
+                                             tables=("authorization", "clearing"), quality=False), spark=spark, clients=app.clients)
+    per_day = run_query(app.settings, "select dt, count(*) as n from lake.clearing group by dt order by dt").to_pylist()
+    assert [str(r["dt"]) for r in per_day] == ["2024-03-01", "2024-03-02"] and all(r["n"] > 0 for r in per_day)
+    assert run_query(app.settings, "select count(*) as n from lake.authorization where dt = DATE '2024-03-01'").to_pylist()[0]["n"] > 0
+    from paybatch.errors import PaybatchError
+
+    with pytest.raises(PaybatchError, match=r"lake\.chargeback has no files yet"):
+        run_query(app.settings, "select count(*) from lake.chargeback")
+    with pytest.raises(PaybatchError, match=r"the generator's lake tables: lake\.authorization, .*lake\.clearing"):
+        run_query(app.settings, "select * from lake.nowhere")
