@@ -55,11 +55,13 @@ def submitted() -> bool:
 
 # C2 compilation pays off for long-running JVM work; a paybatch session's JVM only schedules Python tasks.
 CLIENT_COMPILER_ONLY = "-XX:TieredStopAtLevel=1"
-LOCAL_JVM_OPTIONS = ("-Duser.timezone=UTC", CLIENT_COMPILER_ONLY)
+LOG_CONFIG = Path(__file__).with_name("spark-log4j2.properties")  # no start-up banner, no NativeCodeLoader warning
+LOCAL_JVM_OPTIONS = ("-Duser.timezone=UTC", CLIENT_COMPILER_ONLY, f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}")
 
 
 def local_jvm_options() -> str:
-    """The driver JVM's options: UTC, client compiler only, and Spark's classes from the CDS archive if built."""
+    """The driver JVM's options: UTC, client compiler only, quiet logging, and Spark's classes from the CDS archive
+    if built."""
     options = list(LOCAL_JVM_OPTIONS)
     dump_to = os.environ.get(_CDS_DUMP)
     archive = cds_archive()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -13,8 +13,9 @@ from rich.table import Table
 from paybatch.cli.bulk_views import follow, print_estimate, print_run
 from paybatch.cli.common import EnvOption, JsonOption, clean_errors, console, print_json, settings_for
 from paybatch.errors import PaybatchError
-from paybatch.generate.plan import GenerationRequest, parse_dates
-from paybatch.generate.spec import PAN_DIMENSION, TABLES
+
+if TYPE_CHECKING:
+    from paybatch.generate.plan import GenerationRequest
 
 app = typer.Typer(help="Bulk runs on Step Functions: TB-scale generation and backfills in chunks, with bounded "
                        "concurrency, retries, partial success, resume and one aggregated result.", no_args_is_help=True)
@@ -48,6 +49,9 @@ def _rows(target_tb: float | None, rows: int | None) -> int:
 
 def _request(target_tb: float | None, rows: int | None, dates: str, seed: int, format: str, tables: list[str] | None,
              output: str | None, quality: bool) -> GenerationRequest:
+    from paybatch.generate.plan import GenerationRequest, parse_dates  # the generator's modules: off the CLI's start
+    from paybatch.generate.spec import PAN_DIMENSION, TABLES
+
     chosen = tuple(t.strip() for item in tables or [] for t in item.split(",") if t.strip()) or (*TABLES, PAN_DIMENSION)
     return GenerationRequest(rows=_rows(target_tb, rows), dates=tuple(parse_dates(dates)), seed=seed, format=format,
                              tables=chosen, output=output, quality=quality)

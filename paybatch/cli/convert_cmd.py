@@ -12,7 +12,6 @@ from rich.table import Table
 from paybatch.cli.common import clean_errors, console, print_json
 from paybatch.config import FileValidationConfig
 from paybatch.contracts.tracking import utcnow
-from paybatch.convert.files import convert_file
 from paybatch.datasets import load_schema
 from paybatch.errors import PaybatchError
 
@@ -68,6 +67,8 @@ def convert(
     started = utcnow()
     date = started.strftime("%Y-%m-%d")
     sources = [p if p.startswith("s3://") else str(Path(p).resolve()) for p in paths]
+
+    from paybatch.convert.files import convert_file  # pyarrow: off the CLI's start
 
     def work(task: tuple[int, str]) -> dict[str, Any]:
         return convert_file(task[1], output, schema, batch, task[0], started, date, target_mb=target_file_mb).to_dict()

@@ -9,7 +9,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from paybatch.cli.common import EnvOption, JsonOption, clean_errors, console, print_json, settings_for
-from paybatch.generate.plan import GenerationRequest, parse_dates
 from paybatch.generate.spec import PAN_DIMENSION, TABLES
 
 TABLES_HELP = f"Tables to write (comma-separated or repeated): {', '.join((*TABLES, PAN_DIMENSION))}."
@@ -47,6 +46,8 @@ def generate(
     from paybatch.generate.job import generate as run_generation
 
     settings = settings_for(env)
+    from paybatch.generate.plan import GenerationRequest, parse_dates  # numpy, pyarrow, boto3: off the CLI's start
+
     request = GenerationRequest(
         rows=rows, dates=tuple(parse_dates(dates)), seed=seed, format=format,
         tables=_split(tables) or (*TABLES, PAN_DIMENSION), only_dates=_split(only_dates), job_index=job_index,

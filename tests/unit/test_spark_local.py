@@ -91,3 +91,14 @@ def test_workers_fork_with_imports_frozen_out_of_the_gc_and_the_allocator_told_t
     frozen = seen.pop("frozen")
     assert isinstance(frozen, int) and frozen > 0
     assert seen == {"gc_on": True, "purge": user_setting or "-1", "preloaded": True}
+
+
+def test_a_local_spark_session_starts_without_sparks_log_noise() -> None:
+    """What a user sees of `paybatch generate`/`convert`: no log-level banner, no NativeCodeLoader warning."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", "from paybatch.spark import get_spark; print(get_spark('quiet').range(3).count())"],
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0 and done.stdout.strip() == "3", done.stderr[-2000:]
+    assert "Setting default log level" not in done.stderr and "NativeCodeLoader" not in done.stderr, done.stderr[-2000:]
