@@ -7,10 +7,8 @@ builds the requests and sends them through ``paybatch.dynamo``. A write either l
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -22,6 +20,7 @@ from paybatch.contracts.tracking import (
     manifest_pk,
     utcnow,
 )
+from paybatch.counters import CounterDelta, counter_update, read_counts
 from paybatch.dynamo import batch_get, from_item, one_of, to_item, to_value, transact, update, write_if
 from paybatch.resources import MANIFEST_STATUS_INDEX, STATUS_INDEX, TRACKING_PK, TRACKING_SK
 from paybatch.retry import retrying
@@ -31,32 +30,6 @@ OPS_COMPLETED_DAYS = 2.0
 # What a refresh reads of a finished manifest (not its list of files).
 MANIFEST_SUMMARY = ("batch_id", "manifest_date", "manifest_status", "created_at", "finished_at", "file_count", "total_bytes",
                     "files_failed", "duration_seconds", "job_name", "run_id", "last_error", "error")
-
-# Counter items per date: each transaction adds to one of these at random, so no one item is hot.
-COUNTER_SHARDS = 16
-
-
-@dataclass(frozen=True)
-class CounterDelta:
-    """What one status move adds to its date's counters: files or manifests per status, and counted events.
-
-    ``events`` maps an event name (file_completed, rows_written …) to (count, bytes).
-    """
-
-    metric_date: str
-    files: Mapping[str, int] = field(default_factory=dict)
-    manifests: Mapping[str, int] = field(default_factory=dict)
-    events: Mapping[str, tuple[int, int]] = field(default_factory=dict)
-
-    def attributes(self) -> dict[str, int]:
-        values = {f"files:{k}": v for k, v in self.files.items()}
-        values.update({f"manifests:{k}": v for k, v in self.manifests.items()})
-        for name, (count, total) in self.events.items():
-            values[f"event:{name}"] = values.get(f"event:{name}", 0) + count
-            if total:
-                values[f"bytes:{name}"] = values.get(f"bytes:{name}", 0) + total
-        return {k: v for k, v in values.items() if v}
-
 
 class TrackingStore:
     """The tracking and metrics tables of one environment."""
@@ -75,12 +48,8 @@ class TrackingStore:
         return int(time.time()) + self.ttl_seconds
 
     def counter_item(self, delta: CounterDelta) -> dict[str, Any] | None:
-        """The Update of one random shard of the date's counters, or None when the move counts nothing."""
-        values = delta.attributes()
-        if not values:
-            return None
-        shard = {"metric_date": delta.metric_date, "metric_type": f"shard#{random.randrange(COUNTER_SHARDS):02d}"}
-        return {"Update": update(self.metrics_table, shard, add=values, set={"updated_at": iso(utcnow())})}
+        """The Update of one random shard of the date's counters (``paybatch.counters``), or None."""
+        return counter_update(self.metrics_table, delta)
 
     def transact(self, items: list[dict[str, Any]], attempts: int = 8) -> None:
         """One transaction (``paybatch.dynamo.transact``: one request token over its retries)."""
@@ -351,17 +320,5 @@ class TrackingStore:
 
     # --- counters ------------------------------------------------------------------------------
     def counts(self, metric_date: str | None = None) -> dict[str, int]:
-        """The counters of one date (one query of its shards), or of every date (a scan of the counter items)."""
-        if metric_date:
-            pages = self.ddb.get_paginator("query").paginate(
-                TableName=self.metrics_table, KeyConditionExpression="metric_date = :d",
-                ExpressionAttributeValues=to_item({":d": metric_date}))
-        else:
-            pages = self.ddb.get_paginator("scan").paginate(TableName=self.metrics_table)
-        totals: dict[str, int] = {}
-        for page in pages:
-            for raw in page["Items"]:
-                for name, value in from_item(raw).items():
-                    if name.startswith(("files:", "manifests:", "event:", "bytes:")):
-                        totals[name] = totals.get(name, 0) + int(value)
-        return totals
+        """The counters of one date, or of every date (``paybatch.counters.read_counts``)."""
+        return read_counts(self.ddb, self.metrics_table, metric_date)

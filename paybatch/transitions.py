@@ -29,10 +29,11 @@ from paybatch.contracts.tracking import (
     FileStatus,
     ManifestStatus,
 )
+from paybatch.counters import CounterDelta
 from paybatch.dynamo import ConditionFailed, WriteFailed, to_item
 from paybatch.errors import InternalFailure, PaybatchError
 from paybatch.resources import TTL_ATTRIBUTE
-from paybatch.tracking_store import CounterDelta, TrackingStore
+from paybatch.tracking_store import TrackingStore
 
 __all__ = ["IllegalTransition", "ManifestMovedOn", "Move", "MoveResult", "RunFence", "RunSuperseded", "StatusMoves",
            "WriteFailed"]

@@ -25,7 +25,8 @@ MAX_DEFERRED_IMPORTS = 20
 # layer of their package's entry.
 LAYERS: list[set[str]] = [
     {"paybatch.errors", "paybatch.constants", "paybatch.paths", "paybatch.retry", "paybatch.faults", "paybatch.config",
-     "paybatch.contracts", "paybatch.aws", "paybatch.storage", "paybatch.dynamo", "paybatch.resources", "paybatch.datasets",
+     "paybatch.contracts", "paybatch.aws", "paybatch.storage", "paybatch.dynamo", "paybatch.counters", "paybatch.resources",
+     "paybatch.datasets",
      "paybatch.charts", "paybatch.spark", "paybatch.spark_worker", "paybatch.sample_files",
      "paybatch.retention", "paybatch.pricing", "paybatch.bulk.definition"},
     {"paybatch.tracking_store", "paybatch.transitions", "paybatch.iceberg", "paybatch.generate", "paybatch.screening",
