@@ -56,13 +56,16 @@ def submitted() -> bool:
 # C2 compilation pays off for long-running JVM work; a paybatch session's JVM only schedules Python tasks.
 CLIENT_COMPILER_ONLY = "-XX:TieredStopAtLevel=1"
 LOG_CONFIG = Path(__file__).with_name("spark-log4j2.properties")  # no start-up banner, no NativeCodeLoader warning
-LOCAL_JVM_OPTIONS = ("-Duser.timezone=UTC", CLIENT_COMPILER_ONLY, f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}")
+LOCAL_JVM_OPTIONS = ("-Duser.timezone=UTC", CLIENT_COMPILER_ONLY)
 
 
 def local_jvm_options() -> str:
     """The driver JVM's options: UTC, client compiler only, quiet logging, and Spark's classes from the CDS archive
     if built."""
     options = list(LOCAL_JVM_OPTIONS)
+    log_config = LOG_CONFIG.resolve()
+    if log_config.is_file():  # not when paybatch is imported from a zip (Glue's --extra-py-files): Spark's own then
+        options.append(f"-Dlog4j2.configurationFile={log_config.as_uri()}")
     dump_to = os.environ.get(_CDS_DUMP)
     archive = cds_archive()
     if dump_to:

@@ -102,3 +102,17 @@ def test_a_local_spark_session_starts_without_sparks_log_noise() -> None:
                           capture_output=True, text=True, timeout=180)
     assert done.returncode == 0 and done.stdout.strip() == "3", done.stderr[-2000:]
     assert "Setting default log level" not in done.stderr and "NativeCodeLoader" not in done.stderr, done.stderr[-2000:]
+
+
+def test_paybatch_spark_imports_from_a_zip_as_glue_ships_it(tmp_path: Path) -> None:
+    """Glue imports paybatch from paybatch.zip (a relative path on the executors): importing it must not need files."""
+    import subprocess
+    import sys
+
+    from paybatch.ops.package import build_glue_library
+
+    build_glue_library(tmp_path / "paybatch.zip")
+    probe = "import paybatch.spark as s; print('log4j2' in s.local_jvm_options())"
+    done = subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, './paybatch.zip'); {probe}"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120, env={"PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0 and done.stdout.strip() == "False", done.stderr[-2000:]
