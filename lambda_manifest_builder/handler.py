@@ -1,9 +1,7 @@
 """Lambda entry point for SQS batches of S3 event notifications (Powertools, partial batch failures).
 
-Each record is registered on its own: a record that fails (unknown message, a file busy in a
-run, a quarantine copy that did not verify) is reported in ``batchItemFailures`` and comes
-back after the visibility timeout, then goes to the DLQ; the others are done. After the
-batch, the dates that received files are packed into manifests if any are due.
+The batch's work is ``paybatch.builder.events.handle_sqs_batch``; this adds the Lambda's context logging and
+its CloudWatch metrics (flushed after each invocation).
 """
 
 from __future__ import annotations
@@ -11,50 +9,18 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from paybatch.builder.app import BuilderApp, app_for
-from paybatch.builder.tracking import Outcome
-from paybatch.contracts.events import UnrecognizedMessage, parse_s3_message
+from paybatch.builder.events import handle_sqs_batch
 
 logger = Logger(service="manifest-builder")
 metrics = Metrics(namespace="paybatch", service="manifest-builder")
 
 
 def handle_batch(event: dict[str, Any], context: Any, app: BuilderApp) -> PartialItemFailureResponse:
-    """Register every record of one SQS batch, then pack the touched dates."""
-    touched: set[str] = set()
-
-    def record_handler(record: SQSRecord) -> None:
-        try:
-            events = parse_s3_message(record.body)
-        except UnrecognizedMessage as exc:
-            logger.error("unrecognized message sent back for the DLQ", message_id=record.message_id, reason=str(exc))
-            raise
-        for s3_event in events:
-            result = app.registry.handle(s3_event)
-            logger.info("file event", key=s3_event.key, event=s3_event.event_name, outcome=str(result.outcome),
-                        date_prefix=result.date_prefix)
-            metrics.add_metric(name=f"files_{result.outcome.replace('-', '_')}", unit=MetricUnit.Count, value=1)
-            if result.outcome in {Outcome.REGISTERED, Outcome.NEW_VERSION} and result.date_prefix:
-                touched.add(result.date_prefix)
-
-    processor = BatchProcessor(event_type=EventType.SQS)  # one per call: safe when the local poller runs threads
-    response = process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                        context=context)
-    for date_prefix in sorted(touched):
-        try:
-            created = app.builder.pack_date(date_prefix)
-        except Exception:
-            logger.exception("packing failed; files stay pending for the scheduler", date_prefix=date_prefix)
-            continue
-        if created:
-            logger.info("manifests created", date_prefix=date_prefix, batch_ids=created)
-            metrics.add_metric(name="manifests_created", unit=MetricUnit.Count, value=len(created))
-    return response
+    """One batch with this Lambda's metrics (the local poller and the tests call this too)."""
+    return handle_sqs_batch(event, context, app, metrics)
 
 
 @metrics.log_metrics(raise_on_empty_metrics=False)

@@ -13,6 +13,7 @@ from paybatch.cli import (
     local_cmd,
     ops_cmd,
     pipeline_cmd,
+    scale_cmd,
     screen_cmd,
     tables_cmd,
 )
@@ -33,6 +34,7 @@ pipeline_cmd.register(app)
 app.command("convert")(convert_cmd.convert)
 app.command("generate")(generate_cmd.generate)
 ops_cmd.register(app)
+app.command("scale-test")(scale_cmd.scale_test)
 tables_cmd.register(app)
 
 

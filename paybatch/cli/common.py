@@ -13,6 +13,7 @@ import typer
 from botocore.exceptions import EndpointConnectionError, NoCredentialsError
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
 from paybatch.config import Settings, load_settings
 from paybatch.errors import InternalFailure, PaybatchError
@@ -56,3 +57,13 @@ def clean_errors(func: F) -> F:
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def kv_table(title: str, rows: dict[str, Any]) -> Table:
+    """Two columns, name and value, under a title."""
+    table = Table(title=title, show_header=False)
+    table.add_column("")
+    table.add_column("", justify="right")
+    for key, value in rows.items():
+        table.add_row(str(key), str(value))
+    return table

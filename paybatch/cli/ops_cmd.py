@@ -12,7 +12,7 @@ from rich.live import Live
 from rich.table import Table
 
 from paybatch.aws import AwsClients
-from paybatch.cli.common import EnvOption, JsonOption, clean_errors, console, print_json, settings_for
+from paybatch.cli.common import EnvOption, JsonOption, clean_errors, console, kv_table, print_json, settings_for
 from paybatch.errors import PaybatchError
 from paybatch.paths import state_dir
 
@@ -21,21 +21,12 @@ def _clients(env: str) -> AwsClients:
     return AwsClients(settings_for(env))
 
 
-def _kv_table(title: str, rows: dict[str, Any]) -> Table:
-    table = Table(title=title, show_header=False)
-    table.add_column("")
-    table.add_column("", justify="right")
-    for key, value in rows.items():
-        table.add_row(str(key), str(value))
-    return table
-
-
 def _monitor_view(snap: dict[str, Any]) -> Group:
-    files = _kv_table("files", snap["files"])
-    manifests = _kv_table("manifests", snap["manifests"])
+    files = kv_table("files", snap["files"])
+    manifests = kv_table("manifests", snap["manifests"])
     backlog = snap["backlog"]
     oldest = backlog["oldest_pending_age_seconds"]
-    summary = _kv_table("pipeline", {
+    summary = kv_table("pipeline", {
         "backlog": f"{backlog['pending']} file(s), {backlog['pending_bytes'] / 2**20:.1f} MB",
         "oldest pending": f"{oldest:.0f} s" if oldest is not None else "-",
         "runs in flight": len(snap["runs"]), "runs finished": snap["runs_finished"],
@@ -157,46 +148,6 @@ def batch_config(
         console.print("applied:\n  " + "\n  ".join(applied))
     elif changes:
         console.print("dry run: add --apply to push these values")
-
-
-@clean_errors
-def scale_test(
-    env: EnvOption = "dev",
-    phases: Annotated[str, typer.Option(help="File counts per phase, comma-separated.")] = "10,100,1000",
-    timeout: Annotated[float, typer.Option(min=1, help="Seconds to wait for each phase.")] = 1800,
-    as_json: JsonOption = False,
-) -> None:
-    """Generate, upload, wait and verify in phases of growing size; stop at the first failed phase."""
-    from paybatch.ops.scale_test import parse_phases, run_scale_test
-
-    clients = _clients(env)
-    counts = parse_phases(phases)
-    settings = clients.settings
-    if settings.target == "local":
-        from paybatch.local.stack import LocalStack
-
-        if not LocalStack(settings).services.pid():
-            raise PaybatchError(f"the local pipeline services of {env!r} are not running: start them with `paybatch local up --env {env}`")
-    results = run_scale_test(clients, counts, timeout=timeout,
-                             on_phase=None if as_json else lambda r: console.print(
-                                 f"phase {r.files} files: {'[green]PASS[/]' if r.passed else '[red]FAIL[/]'} in {r.seconds} s"))
-    if as_json:
-        print_json(results)
-    else:
-        table = Table(title=f"scale test of {env}")
-        for column in ("files", "date", "result", "completed", "rows written", "rejected", "seconds", "files/min", "MB/s",
-                       "projected $/day"):
-            table.add_column(column, justify="right")
-        for r in results:
-            table.add_row(str(r["files"]), r["date"], "PASS" if r["passed"] else "FAIL", str(r["completed"]), f"{r['rows_written']:,}",
-                          str(r["rows_rejected"]), str(r["seconds"]), str(r["files_per_minute"]), str(r["mb_per_second"]),
-                          f"{r['projected_cost_per_day']:,.2f}")
-        console.print(table)
-        for r in results:
-            for problem in r["problems"]:
-                console.print(f"[red]phase {r['files']}:[/] {problem}")
-    if not all(r["passed"] for r in results) or len(results) < len(counts):
-        raise typer.Exit(1)
 
 
 @clean_errors
@@ -329,6 +280,6 @@ def upload(
 
 def register(app: typer.Typer) -> None:
     for name, command in (("monitor", monitor), ("glue-errors", glue_errors), ("diagnose", diagnose), ("batch-config", batch_config),
-                          ("scale-test", scale_test), ("report", report), ("cost", cost), ("queues", queues), ("logs", logs),
+                          ("report", report), ("cost", cost), ("queues", queues), ("logs", logs),
                           ("upload", upload)):
         app.command(name)(command)

@@ -24,14 +24,14 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from paybatch.aws import AwsClients
 from paybatch.config import Settings
-from paybatch.contracts.manifest import Manifest
+from paybatch.contracts.manifest import Manifest, ManifestFile
 from paybatch.contracts.tracking import OBJECT_GONE, FileStatus, ManifestStatus, iso, utcnow
 from paybatch.convert.commit import RunCommit, commit_run
 from paybatch.convert.files import FileResult, convert_file, merge_ranges
@@ -187,6 +187,33 @@ def take_file(moves: StatusMoves, date: str, key: str, batch_id: str, now: datet
     return taken
 
 
+def complete_file(moves: StatusMoves, date: str, entry: ManifestFile, result: Mapping[str, Any], batch_id: str,
+                  fence: RunFence | None) -> MoveResult:
+    """processing → completed with the file's counts (not yet expirable: that waits for the object's tag)."""
+    counts = {k: result[k] for k in ("lines_read", "rows_written", "rows_rejected")}
+    return moves.move_file(date, entry.key, FileStatus.COMPLETED, expected=FileStatus.PROCESSING,
+                           set_values={**counts, "completed_at": iso(utcnow()), "partitions": result["partitions"]},
+                           remove=["error", "error_kind"], batch_id=batch_id, fence=fence, expire=False,
+                           events={"file_completed": (1, entry.size), "rows_written": (result["rows_written"], 0),
+                                   "rows_rejected": (result["rows_rejected"], 0)})
+
+
+def record_result(moves: StatusMoves, manifest: Manifest, summary: ManifestResult, status: ManifestStatus, failures: int,
+                  committed: RunCommit, run_token: str | None) -> MoveResult:
+    """The manifest → its terminal status with the run's totals (only by the manifest's current run)."""
+    run_metric = "run_failed" if status == ManifestStatus.FAILED else "run_succeeded"
+    return moves.move_manifest(
+        manifest.date_prefix, manifest.batch_id, status,
+        expected=[ManifestStatus.RUNNING, ManifestStatus.QUEUED, ManifestStatus.CREATED],
+        set_values={"lines_read": summary.lines_read, "rows_written": summary.rows_written,
+                    "rows_rejected": summary.rows_rejected, "files_failed": failures, "finished_at": iso(utcnow()),
+                    "duration_seconds": summary.duration_seconds, "output_uri": summary.output_uri,
+                    "snapshot_id": committed.snapshot_id, "rejects_snapshot_id": committed.rejects_snapshot_id,
+                    "commit_attempts": committed.attempts, "commit_id": committed.commit_id},
+        events={run_metric: (1, manifest.totals.total_bytes)}, run_token=run_token,
+    )
+
+
 def run_manifest(settings: Settings, manifest_path: str, runner: Runner = run_in_process, *,
                  target_mb: float = 256, run_token: str | None = None) -> ManifestResult:
     """Convert one manifest end to end and record the outcome (see the module docstring).
@@ -279,11 +306,7 @@ def _run(settings: Settings, clients: AwsClients, manifest: Manifest, runner: Ru
                                 set_values={"error": result["error"][:2000], **counts, **kind}, batch_id=batch_id,
                                 remove=[] if kind else ["error_kind"], events={"file_failed": (1, entry.size)}, fence=fence)
             continue
-        moved = moves.move_file(date, entry.key, FileStatus.COMPLETED, expected=FileStatus.PROCESSING,
-                                set_values={**counts, "completed_at": iso(utcnow()), "partitions": result["partitions"]},
-                                remove=["error", "error_kind"], batch_id=batch_id, fence=fence, expire=False,
-                                events={"file_completed": (1, entry.size), "rows_written": (result["rows_written"], 0),
-                                        "rows_rejected": (result["rows_rejected"], 0)})
+        moved = complete_file(moves, date, entry, result, batch_id, fence)
         if moved.outcome == Move.CONFLICT:
             result["error"] = f"converted, but the file is now {moved.previous or 'gone'} (moved by another writer)"
             continue
@@ -301,7 +324,6 @@ def _run(settings: Settings, clients: AwsClients, manifest: Manifest, runner: Ru
               ManifestStatus.FAILED if failures == len(summary.files) else ManifestStatus.PARTIAL)
     summary.status = str(status)
     summary.duration_seconds = round(time.monotonic() - started, 3)
-    run_metric = "run_failed" if status == ManifestStatus.FAILED else "run_succeeded"
     # The message first: sent twice if recording fails and the run is retried (consumers key on batch_id),
     # never lost because the run ended after recording.
     retrying(
@@ -315,15 +337,7 @@ def _run(settings: Settings, clients: AwsClients, manifest: Manifest, runner: Ru
             "duration_seconds": summary.duration_seconds,
         }),
     )
-    recorded = moves.move_manifest(
-        date, batch_id, status, expected=[ManifestStatus.RUNNING, ManifestStatus.QUEUED, ManifestStatus.CREATED],
-        set_values={"lines_read": summary.lines_read, "rows_written": summary.rows_written,
-                    "rows_rejected": summary.rows_rejected, "files_failed": failures, "finished_at": iso(utcnow()),
-                    "duration_seconds": summary.duration_seconds, "output_uri": output_uri,
-                    "snapshot_id": committed.snapshot_id, "rejects_snapshot_id": committed.rejects_snapshot_id,
-                    "commit_attempts": committed.attempts, "commit_id": committed.commit_id},
-        events={run_metric: (1, manifest.totals.total_bytes)}, run_token=run_token,
-    )
+    recorded = record_result(moves, manifest, summary, status, failures, committed, run_token)
     if recorded.outcome == Move.CONFLICT:
         raise PaybatchError(f"manifest {batch_id} is {recorded.previous or 'gone'}: this run's result was not recorded")
     return summary
