@@ -17,7 +17,7 @@ Builder, quarantine, scheduler, conversion run and CLI all move statuses through
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -82,6 +82,21 @@ class RunFence:
     date_prefix: str
     batch_id: str
     run_token: str
+
+
+# A run moves its files this many to a transaction, with its fence and a counter shard (DynamoDB's limit: 100 actions).
+FILES_PER_TRANSACTION = 98
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """One file of a batched move (``StatusMoves.move_files``): what it sets and removes, its counter events."""
+
+    key: str
+    set_values: Mapping[str, Any] = field(default_factory=dict)
+    remove: tuple[str, ...] = ()
+    events: Events = field(default_factory=dict)
+    expire: bool = True  # False: no tracking TTL yet, as ``move_file(expire=False)``
 
 
 def _statuses(expected: str | Iterable[str]) -> list[str]:
@@ -176,6 +191,43 @@ class StatusMoves:
             return MoveResult(Move.MOVED, known, item)
         raise WriteFailed(f"file {file_key}: its item kept changing under {MOVE_ATTEMPTS} attempts to move it to {new}")
 
+    def move_files(self, date_prefix: str, changes: Sequence[FileChange], new: FileStatus, *, expected: FileStatus,
+                   batch_id: str, fence: RunFence | None = None) -> list[FileChange]:
+        """A batch's files ``expected`` → ``new``, ``FILES_PER_TRANSACTION`` to a transaction (one fence check, one counter
+        shard). Returns the changes not made (in another status or batch; a chunk whose outcome stayed unknown) for the
+        caller to move alone: ``move_file`` reads first, so what an earlier attempt made reads as ALREADY."""
+        if FileStatus(new) not in FILE_TRANSITIONS[FileStatus(expected)]:
+            raise IllegalTransition(f"files of {batch_id}: {expected} → {new} is not a move the tracking contract allows")
+        left: list[FileChange] = []
+        for start in range(0, len(changes), FILES_PER_TRANSACTION):
+            chunk = list(changes[start:start + FILES_PER_TRANSACTION])
+            while chunk:
+                updates = []
+                for change in chunk:
+                    ttl_set, ttl_remove = self._ttl_change(str(new), self._file_expiring() if change.expire else frozenset())
+                    updates.append({"Update": self.store.file_transition_item(
+                        date_prefix, change.key, expected, new, {**change.set_values, **ttl_set},
+                        [*change.remove, *ttl_remove], batch_id=batch_id)})
+                events: dict[str, tuple[int, int]] = {}
+                for name, (count, size) in (e for change in chunk for e in change.events.items()):
+                    events[name] = (events.get(name, (0, 0))[0] + count, events.get(name, (0, 0))[1] + size)
+                files = {str(expected): -len(chunk), str(new): len(chunk)} if expected != new else {}
+                delta = CounterDelta(date_prefix, files=files, events=events)
+                checks = [self.store.run_fence(fence.date_prefix, fence.batch_id, fence.run_token)] if fence else []
+                try:
+                    self._transact([*updates, *checks], delta)
+                    break
+                except ConditionFailed as failed:
+                    if fence and len(chunk) in failed.indices:
+                        raise RunSuperseded(f"files of {batch_id}: the batch has a newer run; this one stops") from None
+                    if failed.ambiguous:  # an earlier attempt may have landed: each file is read and moved alone
+                        left += chunk
+                        break
+                    refused = set(failed.indices)
+                    left += [c for i, c in enumerate(chunk) if i in refused]
+                    chunk = [c for i, c in enumerate(chunk) if i not in refused]
+        return left
+
     def allow_expiry(self, date_prefix: str, file_key: str, etag: str) -> bool:
         """Give a completed file its tracking TTL, once its object is tagged for input retention (so the object
         expires before its item, and the sweep never meets an untracked object that was converted).
@@ -252,12 +304,6 @@ class StatusMoves:
                 continue
             return MoveResult(Move.MOVED, known, item)
         raise WriteFailed(f"manifest {batch_id}: its record kept changing under {MOVE_ATTEMPTS} attempts to move it to {new}")
-
-    def count_events(self, date_prefix: str, events: Events) -> None:
-        """Counters that belong to no status move (a run started): one shard, one write."""
-        item = self.store.counter_item(CounterDelta(date_prefix, events=dict(events)))
-        if item is not None:
-            self.store.transact([item])
 
     # --- shared ------------------------------------------------------------------------------------
     def _transact(self, items: list[dict[str, Any]], delta: CounterDelta) -> None:

@@ -24,17 +24,18 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from paybatch.aws import AwsClients
 from paybatch.config import Settings
-from paybatch.contracts.manifest import Manifest, ManifestFile
-from paybatch.contracts.tracking import OBJECT_GONE, FileStatus, ManifestStatus, iso, utcnow
+from paybatch.contracts.manifest import Manifest
+from paybatch.contracts.tracking import OBJECT_GONE, FileStatus, ManifestStatus, utcnow
 from paybatch.convert.commit import RunCommit, commit_run
 from paybatch.convert.files import FileResult, convert_file, merge_ranges
+from paybatch.convert.run_moves import ManifestResult, complete_files, record_result, take_files
 from paybatch.convert.splits import ByteRange, aligned_ranges, can_split, count_range_newlines, first_lines
 from paybatch.datasets import DatasetSchema, load_schema
 from paybatch.errors import PaybatchError
@@ -44,7 +45,7 @@ from paybatch.retry import retrying
 from paybatch.spark import run_tasks
 from paybatch.storage import filesystem_for, head_object
 from paybatch.tracking_store import TrackingStore
-from paybatch.transitions import Move, MoveResult, RunFence, RunSuperseded, StatusMoves
+from paybatch.transitions import Move, RunFence, RunSuperseded, StatusMoves
 
 logger = logging.getLogger(__name__)
 SUPERSEDED = "superseded"  # a run a newer start of its manifest replaced: it wrote nothing after that
@@ -75,18 +76,6 @@ def spark_runner(spark: Any) -> Runner:
         return run_tasks(spark, tasks, work)
 
     return run
-
-
-@dataclass
-class ManifestResult:
-    batch_id: str
-    status: str
-    files: list[dict[str, Any]] = field(default_factory=list)
-    lines_read: int = 0
-    rows_written: int = 0
-    rows_rejected: int = 0
-    duration_seconds: float = 0.0
-    output_uri: str = ""
 
 
 def split_large_files(tasks: list[FileTask], sizes: dict[int, int], split_bytes: int, runner: Runner,
@@ -173,47 +162,6 @@ def _changed_since_read(clients: AwsClients, bucket: str, key: str, etag: str) -
     return None
 
 
-def take_file(moves: StatusMoves, date: str, key: str, batch_id: str, now: datetime, fence: RunFence | None = None
-              ) -> MoveResult:
-    """manifested (or processing: a retried attempt) → processing. A file an earlier attempt of this batch
-    completed is taken again (completed → manifested → processing), as the batch's output is rewritten whole
-    (never by a superseded run: ``fence`` makes each move conditional on this run being the manifest's run)."""
-    taken = moves.move_file(date, key, FileStatus.PROCESSING, expected=[FileStatus.MANIFESTED, FileStatus.PROCESSING],
-                            set_values={"processing_started_at": iso(now)}, batch_id=batch_id, fence=fence)
-    if taken.outcome == Move.CONFLICT and taken.previous == FileStatus.COMPLETED:
-        moves.move_file(date, key, FileStatus.MANIFESTED, expected=FileStatus.COMPLETED, batch_id=batch_id, fence=fence)
-        taken = moves.move_file(date, key, FileStatus.PROCESSING, expected=FileStatus.MANIFESTED,
-                                set_values={"processing_started_at": iso(now)}, batch_id=batch_id, fence=fence)
-    return taken
-
-
-def complete_file(moves: StatusMoves, date: str, entry: ManifestFile, result: Mapping[str, Any], batch_id: str,
-                  fence: RunFence | None) -> MoveResult:
-    """processing → completed with the file's counts (not yet expirable: that waits for the object's tag)."""
-    counts = {k: result[k] for k in ("lines_read", "rows_written", "rows_rejected")}
-    return moves.move_file(date, entry.key, FileStatus.COMPLETED, expected=FileStatus.PROCESSING,
-                           set_values={**counts, "completed_at": iso(utcnow()), "partitions": result["partitions"]},
-                           remove=["error", "error_kind"], batch_id=batch_id, fence=fence, expire=False,
-                           events={"file_completed": (1, entry.size), "rows_written": (result["rows_written"], 0),
-                                   "rows_rejected": (result["rows_rejected"], 0)})
-
-
-def record_result(moves: StatusMoves, manifest: Manifest, summary: ManifestResult, status: ManifestStatus, failures: int,
-                  committed: RunCommit, run_token: str | None) -> MoveResult:
-    """The manifest → its terminal status with the run's totals (only by the manifest's current run)."""
-    run_metric = "run_failed" if status == ManifestStatus.FAILED else "run_succeeded"
-    return moves.move_manifest(
-        manifest.date_prefix, manifest.batch_id, status,
-        expected=[ManifestStatus.RUNNING, ManifestStatus.QUEUED, ManifestStatus.CREATED],
-        set_values={"lines_read": summary.lines_read, "rows_written": summary.rows_written,
-                    "rows_rejected": summary.rows_rejected, "files_failed": failures, "finished_at": iso(utcnow()),
-                    "duration_seconds": summary.duration_seconds, "output_uri": summary.output_uri,
-                    "snapshot_id": committed.snapshot_id, "rejects_snapshot_id": committed.rejects_snapshot_id,
-                    "commit_attempts": committed.attempts, "commit_id": committed.commit_id},
-        events={run_metric: (1, manifest.totals.total_bytes)}, run_token=run_token,
-    )
-
-
 def run_manifest(settings: Settings, manifest_path: str, runner: Runner = run_in_process, *,
                  target_mb: float = 256, run_token: str | None = None) -> ManifestResult:
     """Convert one manifest end to end and record the outcome (see the module docstring).
@@ -251,8 +199,9 @@ def _run(settings: Settings, clients: AwsClients, manifest: Manifest, runner: Ru
     not_ours: set[str] = set()  # files another writer moved out of this batch: neither converted nor moved here
     gone: set[str] = set()  # files whose object was removed or replaced: a re-upload of the same bytes converts them
     tasks: list[FileTask] = []
+    taken_all = take_files(moves, date, [entry.key for entry in manifest.files], batch_id, ingested_at, fence)
     for index, entry in enumerate(manifest.files):
-        taken = take_file(moves, date, entry.key, batch_id, ingested_at, fence)
+        taken = taken_all[entry.key]
         if taken.outcome == Move.CONFLICT:
             failed[entry.key] = f"not converted: the file is {taken.previous or 'gone'}, no longer in this batch"
             not_ours.add(entry.key)
@@ -296,17 +245,20 @@ def _run(settings: Settings, clients: AwsClients, manifest: Manifest, runner: Ru
         if record is None or record.get("run_token") != run_token:
             raise RunSuperseded(f"batch {batch_id} has a newer run: this run's output is not committed")
     committed = commit_outputs(settings, schema, batch_id, [r for _, r in per_file])
+    converted = []
     for entry, result in per_file:
         summary.files.append(result)
-        counts = {k: result[k] for k in ("lines_read", "rows_written", "rows_rejected")}
-        if result["error"]:
-            if entry.key not in not_ours:
-                kind = {"error_kind": OBJECT_GONE} if entry.key in gone else {}
-                moves.move_file(date, entry.key, FileStatus.FAILED, expected=FileStatus.PROCESSING,
-                                set_values={"error": result["error"][:2000], **counts, **kind}, batch_id=batch_id,
-                                remove=[] if kind else ["error_kind"], events={"file_failed": (1, entry.size)}, fence=fence)
-            continue
-        moved = complete_file(moves, date, entry, result, batch_id, fence)
+        if not result["error"]:
+            converted.append((entry, result))
+        elif entry.key not in not_ours:
+            counts = {k: result[k] for k in ("lines_read", "rows_written", "rows_rejected")}
+            kind = {"error_kind": OBJECT_GONE} if entry.key in gone else {}
+            moves.move_file(date, entry.key, FileStatus.FAILED, expected=FileStatus.PROCESSING,
+                            set_values={"error": result["error"][:2000], **counts, **kind}, batch_id=batch_id,
+                            remove=[] if kind else ["error_kind"], events={"file_failed": (1, entry.size)}, fence=fence)
+    completed = complete_files(moves, date, converted, batch_id, fence)
+    for entry, result in converted:
+        moved = completed[entry.key]
         if moved.outcome == Move.CONFLICT:
             result["error"] = f"converted, but the file is now {moved.previous or 'gone'} (moved by another writer)"
             continue

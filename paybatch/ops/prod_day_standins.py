@@ -18,11 +18,12 @@ from paybatch.config import Settings
 from paybatch.contracts.manifest import Manifest
 from paybatch.contracts.tracking import ManifestStatus
 from paybatch.convert.commit import RunCommit
-from paybatch.convert.manifest_run import ManifestResult, complete_file, read_manifest, record_result, take_file
+from paybatch.convert.manifest_run import read_manifest
+from paybatch.convert.run_moves import ManifestResult, complete_files, record_result, take_files
 from paybatch.jobs.launcher import ConcurrentRunsExceeded
 from paybatch.pricing import VCPU_PER_DPU, job_dpus
 from paybatch.pricing.rates import rate
-from paybatch.transitions import Move, RunFence
+from paybatch.transitions import RunFence
 
 DAY = date(2030, 6, 3)  # the simulated day (its own endpoint: no real data shares it)
 LINE_BYTES = 640  # an authorization NDJSON line: the stand-in run's row counts
@@ -137,16 +138,18 @@ def finish_run(app: BuilderApp, run: SimRun, clock: SimClock) -> None:
     manifest, token = run.manifest, run.arguments["--run_token"]
     date_prefix, batch_id = manifest.date_prefix, manifest.batch_id
     fence = RunFence(date_prefix, batch_id, token)
-    taken = [e for e in manifest.files
-             if take_file(app.moves, date_prefix, e.key, batch_id, clock(), fence).outcome == Move.MOVED]
+    taken_all = take_files(app.moves, date_prefix, [e.key for e in manifest.files], batch_id, clock(), fence)
+    taken = [e for e in manifest.files if taken_all[e.key].done]
     summary = ManifestResult(batch_id=batch_id, status=str(ManifestStatus.COMPLETED),
                              duration_seconds=round(run.ends - run.started, 1), output_uri="s3://stand-in/")
+    rows = {e.key: max(1, e.size // LINE_BYTES) for e in taken}
+    converted = [(e, {"lines_read": rows[e.key], "rows_written": rows[e.key], "rows_rejected": 0, "partitions": [date_prefix]})
+                 for e in taken]
+    completed = complete_files(app.moves, date_prefix, converted, batch_id, fence)
     for entry in taken:
-        rows = max(1, entry.size // LINE_BYTES)
-        result = {"lines_read": rows, "rows_written": rows, "rows_rejected": 0, "partitions": [date_prefix]}
-        if complete_file(app.moves, date_prefix, entry, result, batch_id, fence).outcome == Move.MOVED:
-            summary.lines_read += rows
-            summary.rows_written += rows
+        if completed[entry.key].done:
+            summary.lines_read += rows[entry.key]
+            summary.rows_written += rows[entry.key]
             app.moves.allow_expiry(date_prefix, entry.key, entry.etag)  # after the object's tag (not made here)
     failures = len(manifest.files) - len(taken)
     status = ManifestStatus.COMPLETED if failures == 0 else ManifestStatus.PARTIAL

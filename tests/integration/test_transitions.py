@@ -9,9 +9,9 @@ import pytest
 
 from paybatch import faults
 from paybatch.builder.app import BuilderApp
-from paybatch.contracts.tracking import FILE_TRANSITIONS, FileStatus, ManifestStatus
-from paybatch.dynamo import WriteFailed
-from paybatch.transitions import IllegalTransition, Move, StatusMoves
+from paybatch.contracts.tracking import FILE_TRANSITIONS, FileStatus, ManifestStatus, manifest_pk
+from paybatch.dynamo import WriteFailed, to_item
+from paybatch.transitions import FileChange, IllegalTransition, Move, RunFence, RunSuperseded, StatusMoves
 from tests.integration.builder_support import small_settings, status_counts
 
 pytestmark = pytest.mark.integration
@@ -138,3 +138,60 @@ def test_manifest_counters_start_at_created(app: BuilderApp) -> None:
     counts = app.store.counts(DATE)
     assert counts["manifests:created"] == 1 and counts["files:manifested"] == 3 and counts["files:pending"] == 0
     assert Counter(i["status"] for i in app.store.all_files()) == {"manifested": 3}
+
+
+def _manifested(moves: StatusMoves, keys: list[str], batch: str = "b1") -> None:
+    for key in keys:
+        moves.register(new_file(key))
+        moves.move_file(DATE, key, FileStatus.MANIFESTED, expected=FileStatus.PENDING, set_values={"batch_id": batch})
+
+
+def test_a_batch_of_files_moves_in_one_transaction_per_hundred(app: BuilderApp) -> None:
+    """A run's files: 250 moved in 3 transactions (98 files, its fence and a counter shard each), counted exactly."""
+    _manifested(app.moves, [f"f{i:03d}" for i in range(250)])
+    calls: Counter[str] = Counter()
+    app.clients.dynamodb.meta.events.register("before-call.dynamodb", lambda model, **_: calls.update([model.name]))
+    changes = [FileChange(f"f{i:03d}", {"processing_started_at": "now"}) for i in range(250)]
+    left = app.moves.move_files(DATE, changes, FileStatus.PROCESSING, expected=FileStatus.MANIFESTED, batch_id="b1")
+    assert left == [] and calls == Counter({"TransactWriteItems": 3})
+    assert status_counts(app) == {"processing": 250}
+
+
+def test_a_file_moved_by_another_writer_is_left_out_and_the_rest_move(app: BuilderApp) -> None:
+    _manifested(app.moves, ["a", "b", "c"])
+    app.moves.move_file(DATE, "b", FileStatus.FAILED, expected=FileStatus.MANIFESTED)  # another writer got there first
+    left = app.moves.move_files(DATE, [FileChange(k) for k in "abc"], FileStatus.PROCESSING,
+                                expected=FileStatus.MANIFESTED, batch_id="b1")
+    assert [c.key for c in left] == ["b"]
+    assert status_counts(app) == {"processing": 2, "failed": 1}
+
+
+def test_a_superseded_run_moves_none_of_its_files(app: BuilderApp) -> None:
+    _manifested(app.moves, ["a", "b"])
+    record = {"date_prefix": manifest_pk(DATE), "file_key": "b1", "batch_id": "b1", "manifest_status": "running",
+              "run_token": "newer"}
+    app.clients.dynamodb.put_item(TableName=app.store.table, Item=to_item(record))
+    with pytest.raises(RunSuperseded):
+        app.moves.move_files(DATE, [FileChange(k) for k in "ab"], FileStatus.PROCESSING, expected=FileStatus.MANIFESTED,
+                             batch_id="b1", fence=RunFence(DATE, "b1", "older"))
+    assert status_counts(app) == {"manifested": 2}
+
+
+def test_a_batched_move_whose_answer_is_lost_lands_once(app: BuilderApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every other transaction's answer lost after it was applied: each chunk is sent again with its token, and
+    every file is moved once, counted once."""
+    _manifested(app.moves, [f"f{i:03d}" for i in range(200)])
+    monkeypatch.setenv(faults.FAULTS, "dynamodb:TransactWriteItems:ResponseLost:0.5,seed=3")
+    try:
+        faulty = BuilderApp.create(app.settings)
+        faulty.store.retry_pause = 0.001
+        changes = [FileChange(f"f{i:03d}", events={"file_taken": (1, 100)}) for i in range(200)]
+        left = faulty.moves.move_files(DATE, changes, FileStatus.PROCESSING, expected=FileStatus.MANIFESTED, batch_id="b1")
+        for change in left:  # what a caller does with them: move each alone, which reads first
+            assert faulty.moves.move_file(DATE, change.key, FileStatus.PROCESSING, expected=FileStatus.MANIFESTED,
+                                          batch_id="b1").done
+        injected = faults.injector_from_env().injected  # type: ignore[union-attr]
+    finally:
+        faults._injector = None
+    assert sum(injected.values()) >= 1
+    assert status_counts(app) == {"processing": 200}
