@@ -35,3 +35,12 @@ def test_dpus_follow_the_worker_type_and_each_jobs_own_workers() -> None:
     assert pricing.job_dpus(big, "convert") == pricing.job_dpus(big, big.glue.jobs.convert) == 20.0
     assert pricing.job_dpus(big, "convert_light") == pricing.dpus("G.1X", 2) == 2.0  # its own two G.1X workers
     assert pricing.glue_run_cost(10, 20.0) == pricing.glue_run_cost(60, 20.0) == 60 / 3600 * 20 * pricing.GLUE_DPU_HOUR
+
+
+def test_the_readme_quotes_the_conversion_rate_in_use() -> None:
+    """The README's conversion figure is the one `paybatch cost` and `bulk plan` use (it once quoted 130 against 85.9)."""
+    import re
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    quoted = {float(m) for m in re.findall(r"([0-9]+(?:\.[0-9]+)?) MiB per CPU-second", readme)}
+    assert quoted == {rate("convert_mib_per_cpu_second")}, quoted
