@@ -26,6 +26,7 @@ ROWS = int(os.environ.get("BENCH_GENERATE_ROWS", "4000000"))
 STARTUP_ROWS = 1_000
 SCALE_ROWS = int(os.environ.get("BENCH_GENERATE_SCALE_ROWS", "10000000"))
 ROUNDS = int(os.environ.get("BENCH_GENERATE_ROUNDS", "3"))
+FILE_ROWS = (62_500, 125_000, 250_000, 500_000, 1_000_000)  # rows per file of the size curve
 OURS, THEIRS, ALL = "paybatch, authorization", "dbldatagen, authorization (same columns)", "paybatch, all six tables + PAN dimension"
 
 
@@ -34,8 +35,14 @@ def run(engine: str, rows: int) -> dict[str, Any]:
     out = tempfile.mkdtemp(prefix="bench-generate-")
     try:
         result = run_measured("bench.generate_engines", engine, str(rows), out)
-        result["bytes"] = sum(p.stat().st_size for p in Path(out).rglob("*")
-                              if p.is_file() and not p.relative_to(out).parts[0].startswith("lake_"))
+        by_root: dict[str, int] = {}
+        for p in Path(out).rglob("*"):
+            if p.is_file() and len(p.relative_to(out).parts) > 1:
+                root = p.relative_to(out).parts[0]
+                by_root[root] = by_root.get(root, 0) + p.stat().st_size
+        result["bytes"] = sum(n for root, n in by_root.items() if not root.startswith("lake_"))
+        result["table_bytes"] = by_root.get("lake", 0)  # the six tables once (their family buckets hold a second copy)
+        result["pan_bytes"] = by_root.get("restricted", 0)
         return result
     finally:
         shutil.rmtree(out, ignore_errors=True)
@@ -75,9 +82,33 @@ def main() -> None:
               f"{r['bytes'] / rows:,.0f} bytes/row, peak {r['peak_mib']:,.0f} MiB, driver {r['driver_peak_mib']:,.0f} MiB "
               f"(floor {floor}: {verdict(ok)})")
     # The bulk planner's figures (paybatch bulk plan): the larger run, whose start-up weighs least.
-    path = rates.record({"generate_rows_per_cpu_second": rows / r["cpu"], "generate_bytes_per_row": r["bytes"] / rows},
-                        by="bench/bench_generate.py", digits=0)
-    print(f"  recorded generate_rows_per_cpu_second and generate_bytes_per_row in {path}")
+    path = rates.record({"generate_rows_per_cpu_second": rows / r["cpu"]}, by="bench/bench_generate.py", digits=0)
+    print(f"  recorded generate_rows_per_cpu_second in {path}")
+    sizes()
+
+
+def sizes() -> None:
+    """Bytes per row by rows per Parquet file (one date, one file per table), recorded for the planner; then the
+    planner's size for two other shapes of run beside what those runs wrote (floor: within 10 %)."""
+    from paybatch.bulk.plan import generation_bytes
+
+    curve, pan = {}, 0
+    for rows in FILE_ROWS:
+        r = run(ALL, rows)
+        curve[str(rows)], pan = r["table_bytes"] / rows, r["pan_bytes"]
+    rates.record({"generate_bytes_per_row_by_file_rows": curve, "generate_pan_dimension_bytes": pan},
+                 by="bench/bench_generate.py", digits=1)
+    print("\nbytes per authorization row, the six tables each once, by rows per file: "
+          + ", ".join(f"{int(k):,} → {v:.1f}" for k, v in curve.items()) + f"; the PAN dimension {pan:,} bytes (recorded)")
+    for label, rows, days in (("1 M rows over 7 dates (README's example)", 1_000_000, 7),
+                              (f"{SCALE_ROWS // 1_000_000} M rows over {SCALE_ROWS // 1_000_000} dates", SCALE_ROWS,
+                               SCALE_ROWS // 1_000_000)):
+        r = run(f"{ALL}, {days} dates", rows)
+        planned = generation_bytes([rows // days + (1 if d < rows % days else 0) for d in range(days)], pan_dimension=True)
+        written = r["table_bytes"] + r["pan_bytes"]
+        error = planned / written - 1
+        print(f"  {label}: planned {planned / 1e6:,.1f} MB, written {written / 1e6:,.1f} MB ({error:+.1%}; "
+              f"floor within 10 %: {verdict(abs(error) <= 0.10)})")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import os
 import resource
 import sys
 from pathlib import Path
+from typing import Any
 
 from bench.sessions import jvm_work_session, paybatch_session
 
@@ -85,16 +86,27 @@ def dbldatagen_authorization(rows: int, out: str) -> int:
     return int(spark.read.parquet(out).count())
 
 
+def _over(days: int) -> Any:
+    def run(rows: int, out: str) -> int:
+        from paybatch.generate.spec import PAN_DIMENSION, TABLES
+
+        return _paybatch(rows, out, (*TABLES, PAN_DIMENSION), days=days)
+
+    return run
+
+
 ENGINES = {
     "paybatch, authorization": paybatch_authorization,
     "dbldatagen, authorization (same columns)": dbldatagen_authorization,
     "paybatch, all six tables + PAN dimension": paybatch_all_tables,
 }
+OVER_DATES = "paybatch, all six tables + PAN dimension, {} dates"  # any number of dates: one file per table and date
 
 
 def main() -> None:
     engine, rows, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    written = ENGINES[engine](rows, out)
+    prefix = OVER_DATES.split("{}")[0]
+    written = _over(int(engine.removeprefix(prefix).split()[0]))(rows, out) if engine.startswith(prefix) else ENGINES[engine](rows, out)
     Path(out).mkdir(parents=True, exist_ok=True)
     driver_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"rows": written, "driver_peak_mib": driver_mib}))

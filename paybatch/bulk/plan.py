@@ -9,6 +9,7 @@ by `make bench`) and the unit prices in ``paybatch.ops.cost``; nothing here is a
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -16,7 +17,9 @@ from paybatch.bulk.ledger import chunk_item
 from paybatch.config import Settings
 from paybatch.errors import PaybatchError
 from paybatch.generate.plan import GenerationRequest, JobSlice, job_slices
+from paybatch.generate.spec import load_spec
 from paybatch.pricing import VCPU_PER_DPU, glue_dpu_hours, glue_run_cost, job_dpus
+from paybatch.pricing.rates import curve, on_curve
 from paybatch.pricing.rates import load as load_rates
 from paybatch.resources import glue_job_specs
 
@@ -59,11 +62,31 @@ def generation_chunks(jobs: list[JobSlice], *, jobs_per_chunk: int | None = None
     return specs
 
 
-def rows_for_target(target_tb: float) -> int:
-    """Authorization rows whose six tables (each written once) come to ``target_tb`` terabytes, at the measured bytes per row."""
+def rows_for_target(target_tb: float, rows_per_job: int) -> int:
+    """Authorization rows whose six tables (each written once) come to ``target_tb`` terabytes, in jobs of
+    ``rows_per_job`` rows, at the bytes per row measured for files of their size."""
     if target_tb <= 0:
         raise BulkPlanError(f"--target-tb must be more than 0 (got {target_tb})")
-    return math.ceil(target_tb * TB / rate_value("generate_bytes_per_row"))
+    return math.ceil(target_tb * TB * rows_per_job / generation_bytes([rows_per_job], pan_dimension=False))
+
+
+BYTES_CURVE = "generate_bytes_per_row_by_file_rows"
+
+
+def generation_bytes(job_rows: Sequence[int], *, pan_dimension: bool) -> int:
+    """What a generation writes, each table once: every job's rows (one date's) cut into Parquet files of the spec's
+    ``rows_per_file``, each file at the bytes per row measured for files of its size (a small file's dictionaries
+    repeat: 1 M rows in files of 143 k take twice the bytes of one file), plus the PAN dimension once."""
+    rates = load_rates()
+    if BYTES_CURVE not in rates:
+        raise BulkPlanError(f"no measured {BYTES_CURVE} in paybatch/pricing/rates.json: run `make bench` once")
+    points = curve(BYTES_CURVE)
+    per_file = load_spec().volumes.rows_per_file
+    total = 0.0
+    for rows in job_rows:
+        full, rest = divmod(rows, per_file)
+        total += full * per_file * on_curve(points, per_file) + (rest * on_curve(points, rest) if rest else 0.0)
+    return int(total + (rate_value("generate_pan_dimension_bytes") if pan_dimension else 0))
 
 
 def rate_value(name: str) -> float:
@@ -144,12 +167,15 @@ def _estimate(settings: Settings, kind: str, chunk_work: list[float], rows: int,
                                for n in (*rate_names, "bulk_chunk_overhead_seconds")})
 
 
-def estimate_generation(settings: Settings, chunks: list[dict[str, Any]], max_concurrency: int | None = None) -> BulkEstimate:
+def estimate_generation(settings: Settings, chunks: list[dict[str, Any]], jobs: Sequence[JobSlice],
+                        max_concurrency: int | None = None) -> BulkEstimate:
+    """``chunks`` over ``jobs`` (``GenerationPlan``): the size from each chunk's jobs and files, the time from rows."""
     per_cpu = rate_value("generate_rows_per_cpu_second")
-    per_row = rate_value("generate_bytes_per_row")
     rows = sum(int(c["rows"]) for c in chunks)
-    return _estimate(settings, "generate", [int(c["rows"]) / per_cpu for c in chunks], rows, int(rows * per_row), "generate",
-                     ("generate_rows_per_cpu_second", "generate_bytes_per_row"), max_concurrency)
+    size = sum(generation_bytes([j.rows for j in jobs[c["jobs"][0]:c["jobs"][1]]], pan_dimension=bool(c.get("pan_dimension")))
+               for c in chunks)
+    return _estimate(settings, "generate", [int(c["rows"]) / per_cpu for c in chunks], rows, size, "generate",
+                     ("generate_rows_per_cpu_second", BYTES_CURVE, "generate_pan_dimension_bytes"), max_concurrency)
 
 
 def estimate_conversion(settings: Settings, chunks: list[dict[str, Any]], max_concurrency: int | None = None) -> BulkEstimate:

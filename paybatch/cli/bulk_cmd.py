@@ -39,21 +39,21 @@ PrefixOption = Annotated[str | None, typer.Option("--prefix", help="Backfill: ev
 SinceOption = Annotated[str | None, typer.Option("--since", help="Only objects modified on or after this date (YYYY-MM-DD).")]
 
 
-def _rows(target_tb: float | None, rows: int | None) -> int:
+def _rows(target_tb: float | None, rows: int | None, rows_per_job: int) -> int:
     from paybatch.bulk.plan import rows_for_target
 
     if (target_tb is None) == (rows is None):
         raise PaybatchError("give exactly one of --target-tb N or --rows N")
-    return rows if rows is not None else rows_for_target(target_tb or 0)
+    return rows if rows is not None else rows_for_target(target_tb or 0, rows_per_job)
 
 
 def _request(target_tb: float | None, rows: int | None, dates: str, seed: int, format: str, tables: list[str] | None,
-             output: str | None, quality: bool) -> GenerationRequest:
+             output: str | None, quality: bool, rows_per_job: int) -> GenerationRequest:
     from paybatch.generate.plan import GenerationRequest, parse_dates  # the generator's modules: off the CLI's start
     from paybatch.generate.spec import PAN_DIMENSION, TABLES
 
     chosen = tuple(t.strip() for item in tables or [] for t in item.split(",") if t.strip()) or (*TABLES, PAN_DIMENSION)
-    return GenerationRequest(rows=_rows(target_tb, rows), dates=tuple(parse_dates(dates)), seed=seed, format=format,
+    return GenerationRequest(rows=_rows(target_tb, rows, rows_per_job), dates=tuple(parse_dates(dates)), seed=seed, format=format,
                              tables=chosen, output=output, quality=quality)
 
 
@@ -98,7 +98,8 @@ def generate(
     if dates is None:
         raise PaybatchError("--dates FROM..TO is required")
     settings = settings_for(env)
-    plan = plan_generation(settings, _request(target_tb, rows, dates, seed, format, tables, output, quality),
+    plan = plan_generation(settings, _request(target_tb, rows, dates, seed, format, tables, output, quality,
+                                                      rows_per_job or settings.bulk.rows_per_job),
                            rows_per_job=rows_per_job, jobs_per_chunk=jobs_per_chunk, chunks=chunks)
     control = BulkControl(settings)
     with Progress(TextColumn("allocating sequence ranges"), BarColumn(), MofNCompleteColumn(), TextColumn("jobs"),
@@ -176,11 +177,12 @@ def plan(
     if prefix:
         estimate, title = _plan_conversion(settings, prefix, _since(since), max_concurrency)
     else:
-        request = _request(target_tb, rows, dates or _default_dates(), 0, "parquet", None, None, True)
+        request = _request(target_tb, rows, dates or _default_dates(), 0, "parquet", None, None, True,
+                           rows_per_job or settings.bulk.rows_per_job)
         from paybatch.bulk.plan import plan_generation
 
         planned = plan_generation(settings, request, rows_per_job=rows_per_job, jobs_per_chunk=jobs_per_chunk, chunks=chunks)
-        estimate = estimate_generation(settings, planned.chunks, max_concurrency)
+        estimate = estimate_generation(settings, planned.chunks, planned.jobs, max_concurrency)
         title = (f"bulk generate on {env}: {len(request.dates)} dates ({request.dates[0]}..{request.dates[-1]}), "
                  f"{len(planned.jobs):,} jobs of ≤ {planned.request['rows_per_job']:,} rows")
     if as_json:

@@ -32,7 +32,7 @@ def print_estimate(estimate: Any, title: str) -> None:
     for what, value in rows:
         table.add_row(what, value)
     console.print(table)
-    measured = ", ".join(f"{name} {r['value']:,g} ({r['measured']})" for name, r in estimate.rates.items())
+    measured = ", ".join(f"{name} {_value(r['value'])} ({r['measured']})" for name, r in estimate.rates.items())
     console.print(f"[dim]from measured rates (paybatch/pricing/rates.json, `make bench`): {measured}[/]")
 
 
@@ -73,3 +73,10 @@ def print_run(status: dict[str, Any], result: dict[str, Any] | None, as_json: bo
         console.print(f"  result: {result['result_uri']}")
     if run["status"] in ("partial", "failed", "cancelled"):
         console.print(f"  continue it: paybatch bulk resume {run['run_id']} --env {run['env']}")
+
+
+def _value(value: float | dict[str, float]) -> str:
+    """A rate, or a rate measured at several points (``{x: y}``) as x → y pairs."""
+    if isinstance(value, dict):
+        return "[" + ", ".join(f"{_value(float(x))} → {_value(y)}" for x, y in value.items()) + "]"
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,g}"

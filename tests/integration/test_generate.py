@@ -272,3 +272,18 @@ def test_reports_of_a_run_on_aws_are_published_to_the_artifacts_bucket(clients: 
     assert prefix == f"s3://{clients.settings.buckets.artifacts}/reports/generate-run-1/"
     head = clients.s3.head_object(Bucket=clients.settings.buckets.artifacts, Key="reports/generate-run-1/data_docs/index.html")
     assert head["ContentType"] == "text/html"
+
+
+def test_what_lands_matches_the_planners_measured_bytes_per_row(settings, spark, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The bulk planner sizes a run from bytes per row measured by file size (rates.json, `make bench`): a real run of
+    the shipped spec, one date in one file per table, lands within 10 % of it (else the generator changed: re-bench)."""
+    from paybatch.bulk.plan import generation_bytes
+    from paybatch.generate.spec import PAN_DIMENSION, TABLES
+
+    rows = 125_000
+    request = GenerationRequest(rows=rows, dates=DATES[:1], output=str(tmp_path), tables=(*TABLES, PAN_DIMENSION), quality=False)
+    generate(settings, request, spark=spark)
+    written = sum(p.stat().st_size for p in (tmp_path / "lake").rglob("*.parquet")) \
+        + sum(p.stat().st_size for p in (tmp_path / "restricted").rglob("*.parquet"))
+    planned = generation_bytes([rows], pan_dimension=True)
+    assert abs(planned / written - 1) <= 0.10, (planned, written)

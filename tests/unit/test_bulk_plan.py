@@ -10,11 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from paybatch.bulk.plan import BulkPlanError, estimate_generation, generation_chunks, rate_value, rows_for_target
+from paybatch.bulk.plan import BulkPlanError, estimate_generation, generation_bytes, generation_chunks, rate_value, rows_for_target
 from paybatch.cli.app import app
 from paybatch.config import load_settings
 from paybatch.generate.plan import GenerationRequestError, job_slices, parse_dates, parse_slice_range
 from paybatch.pricing import GLUE_DPU_HOUR
+from paybatch.pricing.rates import curve, on_curve
 
 runner = CliRunner()
 
@@ -59,7 +60,7 @@ def test_chunking_errors_name_the_problem() -> None:
     with pytest.raises(GenerationRequestError):
         job_slices(0, ["2024-01-01"], 10)
     with pytest.raises(BulkPlanError, match="more than 0"):
-        rows_for_target(0)
+        rows_for_target(0, 1_500_000)
     assert parse_slice_range("3..7") == (3, 7)
     for bad in ("7..3", "3", "a..b", "-1..2"):
         with pytest.raises(GenerationRequestError, match="--job_slices"):
@@ -68,25 +69,26 @@ def test_chunking_errors_name_the_problem() -> None:
 
 def test_the_estimate_follows_the_measured_rates_and_the_environment() -> None:
     prod = load_settings("prod", environ={"PAYBATCH_TARGET": "aws"})
-    rows = rows_for_target(10)
-    assert rows * rate_value("generate_bytes_per_row") == pytest.approx(10e12, rel=1e-6)
+    rows = rows_for_target(10, prod.bulk.rows_per_job)
     jobs = job_slices(rows, parse_dates("2025-01-01..2025-12-31"), prod.bulk.rows_per_job)
     chunks = generation_chunks(jobs, jobs_per_chunk=prod.bulk.jobs_per_chunk)
-    estimate = estimate_generation(prod, chunks)
+    estimate = estimate_generation(prod, chunks, jobs)
+    assert estimate.bytes == pytest.approx(10e12, rel=1e-3)  # the target, in the jobs the plan makes
     assert estimate.chunks == len(chunks) and estimate.rows == rows
     assert estimate.concurrency == min(prod.bulk.max_concurrency, prod.glue.max_concurrent_runs)
     assert estimate.dpus_per_run == prod.glue.number_of_workers * 2  # G.2X
     assert estimate.cost_usd == pytest.approx(estimate.dpu_hours * GLUE_DPU_HOUR, rel=0.01)
     assert estimate.wall_seconds >= estimate.seconds_per_chunk * (len(chunks) // estimate.concurrency) * 0.99
-    assert set(estimate.rates) == {"generate_rows_per_cpu_second", "generate_bytes_per_row", "bulk_chunk_overhead_seconds"}
-    fewer = estimate_generation(prod, chunks, max_concurrency=3)
+    assert set(estimate.rates) == {"generate_rows_per_cpu_second", "generate_bytes_per_row_by_file_rows",
+                                   "generate_pan_dimension_bytes", "bulk_chunk_overhead_seconds"}
+    fewer = estimate_generation(prod, chunks, jobs, max_concurrency=3)
     assert fewer.concurrency == 3 and fewer.wall_seconds > estimate.wall_seconds and fewer.cost_usd == estimate.cost_usd
 
 
 def test_bulk_plan_target_tb_prints_chunks_dpu_hours_cost_and_wall_time() -> None:
     out = runner.invoke(app, ["bulk", "plan", "--env", "prod", "--target-tb", "10", "--dates", "2025-01-01..2025-12-31"])
     assert out.exit_code == 0, out.output
-    for label in ("chunks", "DPU-hours", "cost", "wall time", "10.000 TB", "30 at once"):
+    for label in ("chunks", "DPU-hours", "cost", "wall time", "10.00", " TB", "30 at once", "148.2", "8,692,626"):
         assert label in out.output, label
     data = json.loads(runner.invoke(app, ["bulk", "plan", "--env", "prod", "--target-tb", "10", "--json"]).output)
     assert data["chunks"] > 0 and data["dpu_hours"] > 0 and data["cost_usd"] > 0 and data["wall_seconds"] > 0
@@ -136,3 +138,23 @@ def test_a_runs_cost_bills_at_least_a_minute_of_its_workers() -> None:
     assert run_cost(scaled) == (1200.0, pytest.approx(1200 / 3600 * GLUE_DPU_HOUR))
     tiny = {**run, "DPUSeconds": 100.0}
     assert run_cost(tiny)[1] == pytest.approx(600 / 3600 * GLUE_DPU_HOUR)
+
+
+def test_the_size_follows_the_files_a_run_writes() -> None:
+    """1 M rows over 7 dates (files of 143 k rows) take far more bytes than over 1 date (one file of 1 M): each file
+    repeats its dictionaries. The estimate is each file at the bytes per row measured for its size (make bench)."""
+    points = curve("generate_bytes_per_row_by_file_rows")
+    one_date = generation_bytes([1_000_000], pan_dimension=False)
+    seven = generation_bytes([142_858] * 6 + [142_852], pan_dimension=False)
+    assert one_date == pytest.approx(1_000_000 * on_curve(points, 1_000_000), rel=1e-6)
+    assert seven > 1.8 * one_date
+    # A 1.5 M-row job is a file of 1 M and one of 500 k; the PAN dimension is counted once, by the chunk that writes it.
+    job = generation_bytes([1_500_000], pan_dimension=False)
+    assert job == pytest.approx(1_000_000 * on_curve(points, 1_000_000) + 500_000 * on_curve(points, 500_000), rel=1e-6)
+    assert generation_bytes([1_500_000], pan_dimension=True) - job == rate_value("generate_pan_dimension_bytes")
+
+
+def test_the_curve_is_straight_between_points_on_a_log_scale_and_flat_beyond() -> None:
+    points = [(1_000.0, 300.0), (100_000.0, 100.0)]
+    assert on_curve(points, 10) == 300.0 and on_curve(points, 10**7) == 100.0
+    assert on_curve(points, 10_000) == pytest.approx(200.0)
