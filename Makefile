@@ -11,7 +11,7 @@ ENV ?= dev
 export SPARK_LOCAL_IP := 127.0.0.1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup demo test test-chaos test-bulk test-cluster lint lint-iac sanitize fuzz bench synth package wheel local-up local-down local-status clean lock
+.PHONY: help setup demo test test-chaos test-bulk test-cluster test-readme lint lint-iac sanitize fuzz bench synth package wheel local-up local-down local-status clean lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ test-chaos: setup ## the fault campaign: the whole pipeline under 10 % AWS fault
 
 test-bulk: setup ## bulk runs through the local endpoint's Step Functions: chunking, retries, tolerance, resume, backfill, 2 GB split
 	BULK_TESTS=1 $(BIN)/python -m pytest tests/bulk
+
+test-readme: setup ## a new user's first hour: `make demo` on the default ports, then every README example in the order written
+	README_TESTS=1 $(BIN)/python -m pytest tests/readme -p no:randomly --timeout 3600
 
 test-cluster: setup ## the Glue jobs on a Spark standalone cluster (2 worker JVMs) with Glue 5.1's Python
 	CLUSTER_TESTS=1 $(BIN)/python -m pytest tests/cluster -s -p no:randomly

@@ -15,7 +15,7 @@ from paybatch.constants import SETTING_OVERRIDES
 from paybatch.local.stack import LocalStack
 
 FIXTURES = Path(__file__).parent / "fixtures"
-# Three suites run on their own (CI runs them all): the cluster harness (`make test-cluster`), the fault
+# Four suites run on their own (CI runs them all): the cluster harness (`make test-cluster`), the fault
 # campaign (`make test-chaos`, about 7 minutes: the whole pipeline under faults, lost answers, kills and poison input) and the
 # bulk runs (`make test-bulk`: chunked runs through the endpoint's own Step Functions, killed runs, a 2 GB split).
 collect_ignore = [] if os.environ.get("CLUSTER_TESTS") == "1" else ["cluster"]
@@ -23,6 +23,8 @@ if os.environ.get("CHAOS_TESTS") != "1":
     collect_ignore.append("integration/test_fault_campaign.py")
 if os.environ.get("BULK_TESTS") != "1":  # `make test-bulk`: bulk runs through the endpoint's Step Functions, a 2 GB split
     collect_ignore.append("bulk")
+if os.environ.get("README_TESTS") != "1":  # `make test-readme`: `make demo`, then the README's examples in order
+    collect_ignore.append("readme")
 
 
 def free_port() -> int:

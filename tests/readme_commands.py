@@ -22,6 +22,14 @@ _PLACEHOLDER = re.compile(r"\[|\||\.\.\.|…|\b(N|S|D|J|ID|RUN|DIR|FILE|FROM\.\.
 class ReadmeCommand:
     text: str  # as printed, comment dropped
     output: str | None  # what a console block shows after it
+    comment: str = ""  # the `# …` after it, where a line says what it does (or that it exits 1)
+
+    @property
+    def exit_code(self) -> int:
+        """What a user should see it exit with: 2 for a shown `error:`, 1 where its comment says it exits 1, else 0."""
+        if self.output and self.output.startswith("error:"):
+            return 2
+        return 1 if re.search(r"\bexits 1\b", self.comment) else 0
 
     @property
     def is_paybatch(self) -> bool:
@@ -70,14 +78,17 @@ def readme_commands(text: str | None = None) -> list[ReadmeCommand]:
             if prompt.startswith("$ "):
                 commands.append(ReadmeCommand(prompt[2:].strip(), rest.rstrip("\n")))
             continue
-        lines: list[str] = []
+        lines: list[tuple[str, str]] = []
         for line in body.splitlines():
             code = re.sub(r"\s+#\s.*$", "", line).rstrip()
+            comment = line[len(code):].strip().removeprefix("#").strip()
             if not code:
+                if comment and lines:
+                    lines[-1] = (lines[-1][0], f"{lines[-1][1]} {comment}")
                 continue
             if line[:1].isspace() and lines:
-                lines[-1] += " " + code.strip()
+                lines[-1] = (f"{lines[-1][0]} {code.strip()}", f"{lines[-1][1]} {comment}".strip())
             else:
-                lines.append(code)
-        commands += [ReadmeCommand(line, None) for line in lines]
+                lines.append((code, comment))
+        commands += [ReadmeCommand(line, None, comment) for line, comment in lines]
     return commands
