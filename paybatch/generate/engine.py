@@ -97,7 +97,7 @@ def _written(table: str, role: str, key: str, rows: int, size: int, date: str | 
 
 
 def run_table_task(context: TaskContext, task: TableTask) -> list[dict[str, Any]]:
-    tables = builder_for(context).build(task.chunk)
+    tables = builder_for(context).build(task.chunk, task.tables)
     written = []
     for name in task.tables:
         table = tables[name]
@@ -122,7 +122,7 @@ def run_feed_task(context: TaskContext, task: FeedTask) -> list[dict[str, Any]]:
             for first in range(chunk.first, chunk.first + chunk.count, FEED_SUBCHUNK_ROWS):
                 count = min(FEED_SUBCHUNK_ROWS, chunk.first + chunk.count - first)
                 part = Chunk(chunk.date, chunk.start, chunk.size, first, count, chunk.index)
-                data = ndjson_bytes(builder.build(part)["authorization"])
+                data = ndjson_bytes(builder.build(part, ("authorization",))["authorization"])
                 handle.write(data)
                 size += len(data)
         key = feed_key(chunk.date, task.job_index, task.part)

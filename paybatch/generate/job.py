@@ -96,7 +96,7 @@ def ledger_for(settings: Settings, sink: Sink, spec: PaymentsSpec, clients: AwsC
 def feed_rows_per_file(context: TaskContext, allocation: Allocation, target_bytes: float) -> int:
     """Rows per feed file for a date, from the mean line length of its first rows (deterministic)."""
     sample = Chunk(allocation.date, allocation.start, allocation.count, 0, min(FEED_ESTIMATE_ROWS, allocation.count), 0)
-    data = ndjson_bytes(builder_for(context).build(sample)["authorization"])
+    data = ndjson_bytes(builder_for(context).build(sample, ("authorization",))["authorization"])
     mean = len(data) / max(1, sample.count)
     return max(1, int(target_bytes / mean))
 

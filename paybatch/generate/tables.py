@@ -9,6 +9,7 @@ allocation, so a chunk's rows are the same whichever task builds them.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,8 +114,10 @@ class ChunkBuilder:
     def _stream(self, table: str, chunk: Chunk, column: str) -> Stream:
         return Stream(self.seed, table, chunk.date, column)
 
-    def build(self, chunk: Chunk) -> dict[str, pa.Table]:
-        """The chunk's rows of every table (clearing and chargeback hold only the rows that reach them)."""
+    def build(self, chunk: Chunk, tables: Collection[str] | None = None) -> dict[str, pa.Table]:
+        """The chunk's rows of every table (clearing and chargeback hold only the rows that reach them), or of
+        ``tables`` and what they derive from: an authorization feed builds no clearing or chargeback."""
+        wanted = set(tables) if tables is not None else set(self.schemas)
         spec = self.spec
         seq = chunk.sequence_numbers
         c = seq.astype(np.uint64)
@@ -250,10 +253,12 @@ class ChunkBuilder:
             "settlement_date": settlement,
             "auth_code": fixed_width_strings(auth_chars.astype(np.uint8), valid=approved),
         })
-        tables: dict[str, pa.Table] = {"authorization": authorization}
-        tables["authorization_hash"] = pa.table({
+        built: dict[str, pa.Table] = {"authorization": authorization}
+        built["authorization_hash"] = pa.table({
             "sequence_number": authorization["sequence_number"], "hash_pan": hash_pan,
             "transaction_id": transaction_id, "transaction_date": date32})
+        if not wanted & {"clearing", "clearing_hash", "chargeback", "chargeback_hash"}:
+            return {name: self._conform(name, table) for name, table in built.items()}
 
         # Clearing: the settled authorizations, same sequence number, amount and currency.
         rows = pa.array(np.flatnonzero(cleared))
@@ -276,8 +281,8 @@ class ChunkBuilder:
             "mcc": authorization["mcc"].combine_chunks().take(rows),
             "interchange_fee": pa.array(np.round(amount[cleared] * interchange[cleared], 2)),
         })
-        tables["clearing"] = clearing
-        tables["clearing_hash"] = pa.table({
+        built["clearing"] = clearing
+        built["clearing_hash"] = pa.table({
             "sequence_number": clearing["sequence_number"], "hash_pan": clearing["hash_pan"],
             "clearing_id": clearing_ids, "transaction_date": date32.take(rows)})
 
@@ -294,7 +299,7 @@ class ChunkBuilder:
         codes = [(n, kind) for n in self.networks for kind in ("fraud", "dispute")]
         code_idx = network_idx[is_chargeback] * 2 + np.where(claims_fraud, 0, 1)
         chargeback_ids = prefixed_ids(b"K", chunk.date, seq[is_chargeback])
-        tables["chargeback"] = pa.table({
+        built["chargeback"] = pa.table({
             "sequence_number": pa.array(seq[is_chargeback]),
             "chargeback_id": chargeback_ids,
             "transaction_id": transaction_id.take(cb),
@@ -308,10 +313,10 @@ class ChunkBuilder:
             "reason_code": categorical(code_idx, [getattr(spec.chargebacks.reason_codes[n], kind) for n, kind in codes]),
             "reason_category": categorical(np.where(claims_fraud, 0, 1), ["FRAUD", "DISPUTE"]),
         })
-        tables["chargeback_hash"] = pa.table({
-            "sequence_number": tables["chargeback"]["sequence_number"], "hash_pan": tables["chargeback"]["hash_pan"],
+        built["chargeback_hash"] = pa.table({
+            "sequence_number": built["chargeback"]["sequence_number"], "hash_pan": built["chargeback"]["hash_pan"],
             "chargeback_id": chargeback_ids, "transaction_date": date32.take(cb)})
-        return {name: self._conform(name, table) for name, table in tables.items()}
+        return {name: self._conform(name, table) for name, table in built.items()}
 
     def _conform(self, name: str, table: pa.Table) -> pa.Table:
         """Check the columns against the dataset schema (names and order); types stay dictionary-encoded."""
