@@ -17,7 +17,6 @@ On a private local environment (its own endpoint, services and state folder):
 from __future__ import annotations
 
 import os
-import socket
 import tempfile
 import time
 from statistics import mean
@@ -27,12 +26,6 @@ CHUNKS = int(os.environ.get("BENCH_BULK_CHUNKS", "8"))
 ROWS = int(os.environ.get("BENCH_BULK_ROWS", "10000000"))
 GEN_CHUNKS = int(os.environ.get("BENCH_BULK_GEN_CHUNKS", "10"))
 DATES = "2024-05-01..2024-05-10"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _bulk(control: Any, settings: Any, rows: int, dates: str, chunks: int, concurrency: int) -> dict[str, Any]:
@@ -51,8 +44,9 @@ def _bulk(control: Any, settings: Any, rows: int, dates: str, chunks: int, concu
 
 
 def main() -> None:
+    from paybatch.local.stack import free_port  # the port first: paybatch's other modules load once the environment is set
     os.environ.update({"PAYBATCH_STATE_DIR": tempfile.mkdtemp(prefix="paybatch-bench-bulk-"),
-                       "PAYBATCH_LOCAL_PORT": str(_free_port()), "PAYBATCH_TARGET": "local"})
+                       "PAYBATCH_LOCAL_PORT": str(free_port()), "PAYBATCH_TARGET": "local"})
     from paybatch.bulk.control import BulkControl
     from paybatch.config import load_settings
     from paybatch.generate.job import generate

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import socket
 import tempfile
 import time
 from collections import Counter
@@ -25,15 +24,10 @@ HISTORY = int(os.environ.get("BENCH_COMMIT_HISTORY", "20"))
 ROUNDS = int(os.environ.get("BENCH_COMMIT_ROUNDS", "3"))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def run() -> list[dict[str, Any]]:
+    from paybatch.local.stack import free_port  # the port first: paybatch's other modules load once the environment is set
     os.environ.update({"PAYBATCH_STATE_DIR": tempfile.mkdtemp(prefix="paybatch-bench-"),
-                       "PAYBATCH_LOCAL_PORT": str(_free_port()), "PAYBATCH_TARGET": "local"})
+                       "PAYBATCH_LOCAL_PORT": str(free_port()), "PAYBATCH_TARGET": "local"})
     import pyarrow as pa
     import pyarrow.fs as pafs
     import pyarrow.parquet as pq

@@ -5,7 +5,7 @@ only the expected file size is shrunk (to the ~1 KiB sample file ± 20 %) so tho
 No conversion runs: the bench names a conversion job that is not deployed, so each manifest's
 start is refused and it waits as queued — the builder's own work (including the start attempt)
 is all that is measured.
-Requests are counted with botocore's before-call hook on every client the builders use, the
+Requests are counted on every client the builders use (`paybatch.ops.prod_day.RequestCounter`), the
 scheduler's flush pass included (amortised over the files). Floor from the issue: at most
 3 DynamoDB write requests per file. Throughput here is moto's, not DynamoDB's: compare runs,
 not absolute numbers with AWS.
@@ -14,46 +14,23 @@ not absolute numbers with AWS.
 from __future__ import annotations
 
 import os
-import socket
 import tempfile
 import threading
 import time
 from collections import Counter
 from typing import Any
 
+from paybatch.ops.prod_day import PROD_FILES_PER_DAY, RequestCounter
 from paybatch.pricing.rates import record
 
 FILES = int(os.environ.get("BENCH_BUILDER_FILES", "1000"))
 WORKERS = (1, 4, 8)
-READS = ("Get", "Head", "List", "Describe", "Query", "Scan", "Receive")
-
-
-class RequestCounter:
-    """Counts AWS requests by service and kind (read / write) across threads."""
-
-    def __init__(self) -> None:
-        self.counts: Counter[str] = Counter()
-        self.lock = threading.Lock()
-
-    def __call__(self, model: Any, **_: Any) -> None:
-        kind = "read" if model.name.startswith(READS) else "write"
-        with self.lock:
-            self.counts[f"{model.service_model.service_name}.{kind}"] += 1
-
-    def install(self, clients: Any) -> None:
-        for service in ("s3", "dynamodb", "sqs", "glue"):
-            clients.client(service).meta.events.register("before-call", self)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def run() -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    from paybatch.local.stack import free_port  # the port first: paybatch's other modules load once the environment is set
     os.environ.update({"PAYBATCH_STATE_DIR": tempfile.mkdtemp(prefix="paybatch-bench-"),
-                       "PAYBATCH_LOCAL_PORT": str(_free_port()), "PAYBATCH_TARGET": "local"})
+                       "PAYBATCH_LOCAL_PORT": str(free_port()), "PAYBATCH_TARGET": "local"})
     from lambda_manifest_builder.handler import handle_batch
     from lambda_manifest_builder.scheduler import scheduler_for
     from paybatch.builder.app import BuilderApp
@@ -81,7 +58,7 @@ def run() -> tuple[list[dict[str, Any]], dict[str, Any]]:
 
             def builder(counter: RequestCounter = counter) -> None:
                 app = BuilderApp.create(settings)
-                counter.install(app.clients)
+                counter.install(app.clients, "builder")
                 poller = SqsPoller(app.clients, settings.queues.ingest, lambda e, c: handle_batch(e, c, app),
                                    function_name="bench", wait_seconds=0)
                 empty = 0
@@ -96,15 +73,15 @@ def run() -> tuple[list[dict[str, Any]], dict[str, Any]]:
                 t.join()
             elapsed = time.perf_counter() - started
             flush_app = BuilderApp.create(settings)
-            counter.install(flush_app.clients)
+            counter.install(flush_app.clients, "scheduler")
             scheduler_for(flush_app).run_once(flush=True, sweep=False)
             statuses = Counter(i["status"] for i in flush_app.store.all_files())
             rows.append({
                 "workers": workers, "files": FILES, "seconds": elapsed, "files_per_s": FILES / elapsed,
-                "ddb_writes": counter.counts["dynamodb.write"] / FILES,
-                "ddb_reads": counter.counts["dynamodb.read"] / FILES,
-                "s3": (counter.counts["s3.read"] + counter.counts["s3.write"]) / FILES,
-                "sqs": (counter.counts["sqs.read"] + counter.counts["sqs.write"]) / FILES,
+                "ddb_writes": counter.total("dynamodb", writes=True) / FILES,
+                "ddb_reads": counter.total("dynamodb", writes=False) / FILES,
+                "s3": counter.total("s3") / FILES,
+                "sqs": counter.total("sqs") / FILES,
                 "manifested": statuses.get("manifested", 0), "statuses": dict(statuses),
                 "manifests": len(flush_app.store.all_manifests()),
             })
@@ -114,8 +91,6 @@ def run() -> tuple[list[dict[str, Any]], dict[str, Any]]:
     return rows, sweep
 
 
-# Prod volume the sweep must keep up with (the design documents: 338 k files a day).
-PROD_FILES_PER_DAY = 338_000
 
 
 def sweep_requests(stack: Any, settings: Any, payload: bytes) -> dict[str, Any]:

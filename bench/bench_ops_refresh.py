@@ -11,7 +11,6 @@ independent of the number of completed items (the request count is printed for h
 from __future__ import annotations
 
 import os
-import socket
 import tempfile
 import time
 from datetime import timedelta
@@ -19,12 +18,6 @@ from typing import Any
 
 FILES_PER_DAY = int(os.environ.get("BENCH_OPS_FILES_PER_DAY", "338000"))
 PENDING, RUNNING_MANIFESTS, FAILED = 2_000, 10, 20
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _measure(clients: Any, read: Any) -> tuple[int, float]:
@@ -89,8 +82,9 @@ def _seed_active(clients: Any) -> None:
 
 
 def run() -> list[dict[str, Any]]:
+    from paybatch.local.stack import free_port  # the port first: paybatch's other modules load once the environment is set
     os.environ.update({"PAYBATCH_STATE_DIR": tempfile.mkdtemp(prefix="paybatch-bench-"),
-                       "PAYBATCH_LOCAL_PORT": str(_free_port()), "PAYBATCH_TARGET": "local"})
+                       "PAYBATCH_LOCAL_PORT": str(free_port()), "PAYBATCH_TARGET": "local"})
     from paybatch.aws import AwsClients
     from paybatch.config import load_settings
     from paybatch.local.stack import LocalStack

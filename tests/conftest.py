@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 from paybatch.aws import AwsClients
 from paybatch.config import Settings, load_settings
 from paybatch.constants import SETTING_OVERRIDES
-from paybatch.local.stack import LocalStack
+from paybatch.local.stack import LocalStack, free_port
 
 FIXTURES = Path(__file__).parent / "fixtures"
 # Four suites run on their own (CI runs them all): the cluster harness (`make test-cluster`), the fault
@@ -25,12 +24,6 @@ if os.environ.get("BULK_TESTS") != "1":  # `make test-bulk`: bulk runs through t
     collect_ignore.append("bulk")
 if os.environ.get("README_TESTS") != "1":  # `make test-readme`: `make demo`, then the README's examples in order
     collect_ignore.append("readme")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session", autouse=True)

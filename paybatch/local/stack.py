@@ -19,6 +19,13 @@ from paybatch.paths import state_dir
 from paybatch.retry import retrying
 
 
+def free_port() -> int:
+    """A loopback port nothing listens on now (a private endpoint's, a test's)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.5)

@@ -13,6 +13,7 @@ its requests take on the endpoint.
 from __future__ import annotations
 
 import bisect
+import json
 import logging
 import math
 import os
@@ -25,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote_plus
 
 from paybatch.aws import AwsClients
 from paybatch.builder.app import BuilderApp
@@ -35,7 +37,7 @@ from paybatch.builder.scheduler import Scheduler
 from paybatch.config import Settings
 from paybatch.contracts.tracking import TERMINAL_FILE_STATUSES
 from paybatch.counters import read_counts
-from paybatch.local.stack import LocalStack
+from paybatch.local.stack import LocalStack, free_port
 from paybatch.ops.prod_day_standins import DAY, DayFile, InputObjects, SimClock, SimRun, StandInRuns, finish_run
 
 PROD_FILES_PER_DAY = 338_000  # the design's production volume
@@ -128,9 +130,7 @@ class LockStats:
 
 
 def _event(files: list[DayFile], bucket: str) -> dict[str, Any]:
-    import json
-    from urllib.parse import quote_plus
-
+    """An SQS batch as Lambda receives it, one S3 event notification per file."""
     records = []
     for f in files:
         body = {"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
@@ -164,14 +164,6 @@ class DayRun:
     day_seconds: float = 0.0  # simulated time until the last file was terminal
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def simulate(base: Settings, files: int, *, workers: int = 4, seed: int = 7,
              progress: Callable[[str], None] | None = None) -> DayRun:
     """Start a private endpoint with ``base``'s (prod's) configuration, run the day, read back what it left, stop."""
@@ -183,7 +175,7 @@ def simulate(base: Settings, files: int, *, workers: int = 4, seed: int = 7,
     for name in quiet:  # one line a file is the Lambda's log, not this command's output
         logging.getLogger(name).setLevel(logging.WARNING)
     try:
-        return _run_day(settings, files, workers, seed, progress or (lambda _: None))
+        return _the_day(settings, files, workers, seed, progress or (lambda _: None))
     finally:
         for name, level in quiet.items():
             logging.getLogger(name).setLevel(level)
@@ -197,15 +189,7 @@ class _NoMetrics:
         return None
 
 
-def _run_day(settings: Settings, count: int, workers: int, seed: int, say: Callable[[str], None]) -> DayRun:
-    def handle_batch(event: dict[str, Any], context: Any, app: BuilderApp) -> Any:
-        return handle_sqs_batch(event, context, app, _NoMetrics())
-
-    return _the_day(settings, count, workers, seed, say, handle_batch)
-
-
-def _the_day(settings: Settings, count: int, workers: int, seed: int, say: Callable[[str], None],
-             handle_batch: Callable[[dict[str, Any], Any, BuilderApp], Any]) -> DayRun:
+def _the_day(settings: Settings, count: int, workers: int, seed: int, say: Callable[[str], None]) -> DayRun:
     started = time.monotonic()
     day = DayRun(count, workers, settings)
     clock = SimClock()
@@ -239,7 +223,7 @@ def _the_day(settings: Settings, count: int, workers: int, seed: int, say: Calla
     def handle(index: int, batch: list[DayFile]) -> None:
         try:
             begun = time.monotonic()
-            handle_batch(_event(batch, settings.buckets.input), None, builders[index % workers])
+            handle_sqs_batch(_event(batch, settings.buckets.input), None, builders[index % workers], _NoMetrics())
             with timing_lock:
                 handler_seconds[0] += time.monotonic() - begun
         finally:

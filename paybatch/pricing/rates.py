@@ -7,6 +7,7 @@ measures it and records it here with the date and the benchmark that measured it
 from __future__ import annotations
 
 import datetime
+import itertools
 import json
 import math
 from importlib import resources
@@ -34,7 +35,7 @@ def on_curve(points: list[tuple[float, float]], x: float) -> float:
     """y at ``x``: straight between measured points on a log scale of x, the end points' values beyond them."""
     if x <= points[0][0]:
         return points[0][1]
-    for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False):
+    for (x0, y0), (x1, y1) in itertools.pairwise(points):
         if x <= x1:
             return y0 + (y1 - y0) * (math.log(x) - math.log(x0)) / (math.log(x1) - math.log(x0))
     return points[-1][1]

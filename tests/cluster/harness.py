@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from paybatch.local.stack import free_port
 from paybatch.ops.package import build_glue_library
 from paybatch.paths import PROJECT_ROOT
 from paybatch.spark import REQUIRED_JARS, local_conf
@@ -57,12 +57,6 @@ def glue_python(additional_modules: str = "") -> Path:
     return python
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """What the cluster's JVMs and Pythons see: no virtualenv, no PYTHONPATH, nothing of this process's Python."""
     keep = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "JAVA_HOME", "TMPDIR", "USER"}}
@@ -88,8 +82,8 @@ class Submission:
 @dataclass
 class Cluster:
     root: Path
-    master_port: int = field(default_factory=_free_port)
-    master_ui: int = field(default_factory=_free_port)
+    master_port: int = field(default_factory=free_port)
+    master_ui: int = field(default_factory=free_port)
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @property
@@ -107,7 +101,7 @@ class Cluster:
         for i in range(WORKERS):
             self.worker_dir(i).mkdir(exist_ok=True)
             self._spawn(f"worker-{i}", [spark_class, "org.apache.spark.deploy.worker.Worker", self.url, "--host", "127.0.0.1",
-                                        "--cores", "1", "--memory", "1500m", "--webui-port", str(_free_port()),
+                                        "--cores", "1", "--memory", "1500m", "--webui-port", str(free_port()),
                                         "--work-dir", str(self.worker_dir(i))])
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.conftest import free_port
+from paybatch.local.stack import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -15,16 +15,11 @@ from pathlib import Path
 import pytest
 
 from paybatch.aws import AwsClients
+from paybatch.local.stack import free_port
 from paybatch.screening import bulk
 
 pytestmark = pytest.mark.integration
 DEV_CONFIG = Path(__file__).resolve().parents[2] / "environments" / "dev" / "config.yaml"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def screen(tmp_path: Path, *args: str, changes: dict[str, str] | None = None,
