@@ -49,6 +49,11 @@ def counter_update(metrics_table: str, delta: CounterDelta) -> dict[str, Any] | 
     return {"Update": update(metrics_table, shard, add=values, set={"updated_at": iso(utcnow())})}
 
 
+def by_prefix(counts: Mapping[str, int], family: str) -> dict[str, int]:
+    """One family of counters by status: ``by_prefix({"files:pending": 3}, "files")`` → ``{"pending": 3}``."""
+    return {name.removeprefix(f"{family}:"): n for name, n in counts.items() if name.startswith(f"{family}:")}
+
+
 def read_counts(ddb: Any, metrics_table: str, metric_date: str | None = None) -> dict[str, int]:
     """The counters of one date (one query of its shards), or of every date (a scan of the counter items)."""
     if metric_date:

@@ -13,6 +13,7 @@ from paybatch.contracts.tracking import (
     parse_iso,
     utcnow,
 )
+from paybatch.counters import by_prefix
 from paybatch.tracking_store import TrackingStore
 
 
@@ -30,8 +31,8 @@ def pipeline_status(store: TrackingStore, files: list[dict[str, Any]] | None = N
     manifests = [m for s in (ManifestStatus.CREATING, ManifestStatus.RUNNING) for m in store.manifests_with_status(s)] \
         if manifests is None else manifests
     counters = store.counts()
-    file_counts = Counter({k.removeprefix("files:"): v for k, v in counters.items() if k.startswith("files:")})
-    manifest_counts = Counter({k.removeprefix("manifests:"): v for k, v in counters.items() if k.startswith("manifests:")})
+    file_counts = Counter(by_prefix(counters, "files"))
+    manifest_counts = Counter(by_prefix(counters, "manifests"))
     pending = [f for f in files if f["status"] == FileStatus.PENDING]
     oldest = min((parse_iso(f["upload_time"]) for f in pending), default=None)
     in_flight = sum(file_counts.get(str(s), 0) for s in IN_FLIGHT_FILE_STATUSES)

@@ -199,12 +199,13 @@ class StatusMoves:
         if FileStatus(new) not in FILE_TRANSITIONS[FileStatus(expected)]:
             raise IllegalTransition(f"files of {batch_id}: {expected} → {new} is not a move the tracking contract allows")
         left: list[FileChange] = []
+        expiring = self._file_expiring()
         for start in range(0, len(changes), FILES_PER_TRANSACTION):
             chunk = list(changes[start:start + FILES_PER_TRANSACTION])
             while chunk:
                 updates = []
                 for change in chunk:
-                    ttl_set, ttl_remove = self._ttl_change(str(new), self._file_expiring() if change.expire else frozenset())
+                    ttl_set, ttl_remove = self._ttl_change(str(new), expiring if change.expire else frozenset())
                     updates.append({"Update": self.store.file_transition_item(
                         date_prefix, change.key, expected, new, {**change.set_values, **ttl_set},
                         [*change.remove, *ttl_remove], batch_id=batch_id)})

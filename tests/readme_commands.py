@@ -1,7 +1,9 @@
-"""The README's command examples, read the way a new user reads them (for tests/integration/test_readme_examples.py).
+"""The README's command examples, read the way a new user reads them (tests/integration/test_readme_examples.py,
+tests/readme/test_readme_in_order.py).
 
 Code blocks (```bash, ```console) are split into commands: a `$ ` prompt in a console block, every line
-of a bash block, an indented line continuing the command above it; `# comments` are dropped. A command
+of a bash block, an indented line continuing the command above it; a `# comment` is kept apart (it may say
+that the command exits 1). A command
 is a *synopsis* when it holds placeholders (`[...]`, `A|B`, `N`, `FROM..TO`, `FILE...`, `ID`, `DIR`)
 and a *concrete example* otherwise; concrete examples are run as written.
 """

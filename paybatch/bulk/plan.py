@@ -18,7 +18,7 @@ from paybatch.config import Settings
 from paybatch.errors import PaybatchError
 from paybatch.generate.plan import GenerationRequest, JobSlice, job_slices
 from paybatch.generate.spec import load_spec
-from paybatch.pricing import VCPU_PER_DPU, glue_dpu_hours, glue_run_cost, job_dpus
+from paybatch.pricing import glue_dpu_hours, glue_run_cost, job_dpus, run_seconds
 from paybatch.pricing.rates import curve, on_curve
 from paybatch.pricing.rates import load as load_rates
 from paybatch.resources import glue_job_specs
@@ -152,7 +152,7 @@ def _estimate(settings: Settings, kind: str, chunk_work: list[float], rows: int,
     dpus, job_runs = _job_capacity(settings, role)
     concurrency = min(max_concurrency or settings.bulk.max_concurrency, job_runs, max(1, len(chunk_work)))
     overhead = rate_value("bulk_chunk_overhead_seconds")
-    seconds = [work / (dpus * VCPU_PER_DPU) + overhead for work in chunk_work]
+    seconds = [run_seconds(work, dpus) + overhead for work in chunk_work]
     cost = sum(glue_run_cost(s, dpus) for s in seconds)
     dpu_hours = sum(glue_dpu_hours(s, dpus) for s in seconds)
     # Chunks are near-equal; the slowest wave decides (a greedy fill of `concurrency` slots).
@@ -190,8 +190,9 @@ def estimate_conversion(settings: Settings, chunks: list[dict[str, Any]], max_co
         heavy_dpus = estimate.dpus_per_run
         overhead = rate_value("bulk_chunk_overhead_seconds")
         for c in light:
-            heavy = int(c["bytes"]) / 1024 / 1024 / per_cpu / (heavy_dpus * VCPU_PER_DPU) + overhead
-            small = int(c["bytes"]) / 1024 / 1024 / per_cpu / (light_dpus * VCPU_PER_DPU) + overhead
+            work_seconds = int(c["bytes"]) / 1024 / 1024 / per_cpu
+            heavy = run_seconds(work_seconds, heavy_dpus) + overhead
+            small = run_seconds(work_seconds, light_dpus) + overhead
             estimate.cost_usd = round(estimate.cost_usd - glue_run_cost(heavy, heavy_dpus) + glue_run_cost(small, light_dpus), 2)
             estimate.dpu_hours = round(estimate.dpu_hours - glue_dpu_hours(heavy, heavy_dpus) + glue_dpu_hours(small, light_dpus), 2)
     return estimate

@@ -40,12 +40,11 @@ def scale_test(
 
     With --day prod: a production day's file events through the real builder code, conversion standing in at
     the measured rate, reported as HTML with charts."""
-    from paybatch.ops.scale_test import parse_phases, run_scale_test
-
     if day is not None:
         _production_day(files, builders, output, as_json)
         return
     from paybatch.aws import AwsClients
+    from paybatch.ops.scale_test import parse_phases, run_scale_test
 
     clients = AwsClients(settings_for(env))
     counts = parse_phases(phases)

@@ -36,7 +36,7 @@ from paybatch.builder.manifests import ManifestBuilder
 from paybatch.builder.scheduler import Scheduler
 from paybatch.config import Settings
 from paybatch.contracts.tracking import TERMINAL_FILE_STATUSES
-from paybatch.counters import read_counts
+from paybatch.counters import by_prefix, read_counts
 from paybatch.local.stack import LocalStack, free_port
 from paybatch.ops.prod_day_standins import DAY, DayFile, InputObjects, SimClock, SimRun, StandInRuns, finish_run
 
@@ -273,5 +273,4 @@ def _the_day(settings: Settings, count: int, workers: int, seed: int, say: Calla
 
 def _status_counts(clients: AwsClients, settings: Settings) -> dict[str, int]:
     """Files by status on the day, from the sharded counters (not counted as the pipeline's requests)."""
-    counts = read_counts(clients.dynamodb, settings.tables.metrics, DAY.isoformat())
-    return {name.removeprefix("files:"): n for name, n in counts.items() if name.startswith("files:")}
+    return by_prefix(read_counts(clients.dynamodb, settings.tables.metrics, DAY.isoformat()), "files")

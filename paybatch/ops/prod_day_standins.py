@@ -21,12 +21,12 @@ from paybatch.convert.commit import RunCommit
 from paybatch.convert.manifest_run import read_manifest
 from paybatch.convert.run_moves import ManifestResult, complete_files, record_result, take_files
 from paybatch.jobs.launcher import ConcurrentRunsExceeded
-from paybatch.pricing import VCPU_PER_DPU, job_dpus
+from paybatch.ops.scale_test import LINE_BYTES_ESTIMATE
+from paybatch.pricing import job_dpus, run_seconds
 from paybatch.pricing.rates import rate
 from paybatch.transitions import RunFence
 
 DAY = date(2030, 6, 3)  # the simulated day (its own endpoint: no real data shares it)
-LINE_BYTES = 640  # an authorization NDJSON line: the stand-in run's row counts
 
 
 @dataclass(frozen=True)
@@ -87,8 +87,8 @@ class SimRun:
 
 def conversion_seconds(settings: Settings, job: str, total_bytes: int) -> float:
     """How long a run converts ``total_bytes`` on the job's workers at the measured rate (Glue's 1-minute minimum)."""
-    cpus = job_dpus(settings, job) * VCPU_PER_DPU
-    return max(60.0, total_bytes / (rate("convert_mib_per_cpu_second") * 2**20 * cpus))
+    cpu_seconds = total_bytes / 2**20 / rate("convert_mib_per_cpu_second")
+    return max(60.0, run_seconds(cpu_seconds, job_dpus(settings, job)))
 
 
 class StandInRuns:
@@ -142,7 +142,7 @@ def finish_run(app: BuilderApp, run: SimRun, clock: SimClock) -> None:
     taken = [e for e in manifest.files if taken_all[e.key].done]
     summary = ManifestResult(batch_id=batch_id, status=str(ManifestStatus.COMPLETED),
                              duration_seconds=round(run.ends - run.started, 1), output_uri="s3://stand-in/")
-    rows = {e.key: max(1, e.size // LINE_BYTES) for e in taken}
+    rows = {e.key: max(1, e.size // LINE_BYTES_ESTIMATE) for e in taken}
     converted = [(e, {"lines_read": rows[e.key], "rows_written": rows[e.key], "rows_rejected": 0, "partitions": [date_prefix]})
                  for e in taken]
     completed = complete_files(app.moves, date_prefix, converted, batch_id, fence)

@@ -37,6 +37,11 @@ def job_dpus(settings: Settings, job: str) -> float:
     return dpus(settings.glue.worker_type, settings.glue.number_of_workers)
 
 
+def run_seconds(cpu_seconds: float, run_dpus: float) -> float:
+    """Wall seconds of ``cpu_seconds`` of work spread over every vCPU of a run of ``run_dpus`` DPUs."""
+    return cpu_seconds / (run_dpus * VCPU_PER_DPU)
+
+
 def glue_dpu_hours(seconds: float, run_dpus: float) -> float:
     """DPU-hours Glue bills for one run: per second, at least a minute."""
     return max(seconds, GLUE_MINIMUM_SECONDS) / 3600 * run_dpus
