@@ -16,7 +16,10 @@ into a queue holding thousands of messages were quadratic. Attributes are now co
 
 Queries on a secondary index sort every item of the table, comparing moto's own attribute
 objects in Python (most of a query's time with 2,000 files tracked). The items are now sorted on
-their plain key values: the same order, with comparisons done in C.
+their plain key values: the same order, with comparisons done in C; and an index query is handed
+only the slice of its partition its key condition can match, so it costs what
+it returns, as on DynamoDB; item reads are answered without moto's model-walking serializer
+(``dynamodb_reads``).
 
 moto's request router lists its own package folder (one ``isdir`` per service, about 150) twice
 for every request, under a lock every request takes; the list is now read once.
@@ -58,6 +61,9 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+from paybatch.local.dynamodb_reads import SLICES
+from paybatch.local.dynamodb_reads import install as install_dynamodb_reads
+
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[Environ, StartResponse], Iterable[bytes]]
@@ -79,6 +85,7 @@ class AtomicDynamoDB:
         if not target.startswith("DynamoDB_"):
             return self.app(environ, start_response)
         with self.lock:
+            SLICES.note_request(target)
             if target.endswith(".TransactWriteItems"):
                 return self._transact(environ, start_response)
             return list(self.app(environ, start_response))
@@ -324,6 +331,7 @@ def main(argv: list[str] | None = None) -> None:
     _fast_sqs_retention_check()
     _lazy_sqs_queue_attributes()
     _plain_item_order()
+    install_dynamodb_reads()
     _listed_once_moto_modules()
     _item_level_transaction_snapshots()
     _glue_update_table_checks_version()
