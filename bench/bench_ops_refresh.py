@@ -57,6 +57,21 @@ def _seed(clients: Any, completed: int, start: int) -> None:
                               "files": [{"key": f"feed/{j:07d}.ndjson", "size": 1_048_576} for j in range(i - 99, i + 1)]})
     batch_write(clients.dynamodb, table, files)
     batch_write(clients.dynamodb, table, manifests)
+    _seed_finished_hours(clients, len(manifests))
+
+
+def _seed_finished_hours(clients: Any, manifests: int) -> None:
+    """The hourly buckets the seeded manifests would have been counted in (every shard of every hour of two days)."""
+    from paybatch.contracts.tracking import utcnow
+    from paybatch.counters import COUNTER_SHARDS, finished_bucket
+    from paybatch.dynamo import batch_write
+
+    hours, now = 48, utcnow()
+    per_item = max(1, manifests // (hours * COUNTER_SHARDS))
+    items = [{"metric_date": finished_bucket(now - timedelta(hours=h)), "metric_type": f"shard#{s:02d}",
+              "manifests:completed": per_item, f"amount:billed_seconds:{clients.settings.glue.jobs.convert}": 95 * per_item}
+             for h in range(hours) for s in range(COUNTER_SHARDS)]
+    batch_write(clients.dynamodb, clients.settings.tables.metrics, items)
 
 
 def _seed_active(clients: Any) -> None:

@@ -1,11 +1,14 @@
 """The sharded counters: what every status move adds to its date's counts, in the same transaction as the move.
 
 Operators' counts (files and manifests per status, events and their bytes) are read from here, a few items per
-date, never from the tracking items.
+date, never from the tracking items. Manifests that finish are counted a second time in the bucket of the hour they
+finished in (``finished#YYYY-MM-DDTHH``), with the Glue seconds their run is billed: what `monitor` shows for the
+last day is 25 small queries, whatever a day converted.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -13,26 +16,32 @@ from typing import Any
 
 from paybatch.contracts.tracking import iso, utcnow
 from paybatch.dynamo import from_item, to_item, update
+from paybatch.pricing import glue_billed_seconds
 
 # Counter items per date: each transaction adds to one of these at random, so no one item is hot.
 COUNTER_SHARDS = 16
+FINISHED_PREFIX = "finished#"  # the hourly buckets of finished manifests, apart from the dates' counters
+FAMILIES = ("files:", "manifests:", "event:", "bytes:", "amount:")
 
 
 @dataclass(frozen=True)
 class CounterDelta:
     """What one status move adds to its date's counters: files or manifests per status, and counted events.
 
-    ``events`` maps an event name (file_completed, rows_written …) to (count, bytes).
+    ``events`` maps an event name (file_completed, rows_written …) to (count, bytes); ``amounts`` other sums
+    (``billed_seconds:<job>``).
     """
 
     metric_date: str
     files: Mapping[str, int] = field(default_factory=dict)
     manifests: Mapping[str, int] = field(default_factory=dict)
     events: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    amounts: Mapping[str, int] = field(default_factory=dict)
 
     def attributes(self) -> dict[str, int]:
         values = {f"files:{k}": v for k, v in self.files.items()}
         values.update({f"manifests:{k}": v for k, v in self.manifests.items()})
+        values.update({f"amount:{k}": v for k, v in self.amounts.items()})
         for name, (count, total) in self.events.items():
             values[f"event:{name}"] = values.get(f"event:{name}", 0) + count
             if total:
@@ -49,13 +58,38 @@ def counter_update(metrics_table: str, delta: CounterDelta) -> dict[str, Any] | 
     return {"Update": update(metrics_table, shard, add=values, set={"updated_at": iso(utcnow())})}
 
 
+def finished_bucket(at: dt.datetime) -> str:
+    """The hourly bucket a manifest finishing at ``at`` is counted in."""
+    return f"{FINISHED_PREFIX}{at.astimezone(dt.UTC):%Y-%m-%dT%H}"
+
+
+def finished_manifest(status: str, manifest: Mapping[str, Any] | None, values: Mapping[str, Any] | None) -> CounterDelta:
+    """A manifest that reached ``status`` (terminal) now, in its hour's bucket, with the Glue seconds its run is billed
+    when the move knows its job (``manifest``, the record read before the move) and duration (``values``)."""
+    job, seconds = (manifest or {}).get("job_name"), (values or {}).get("duration_seconds")
+    amounts = {f"billed_seconds:{job}": round(glue_billed_seconds(float(seconds)))} if job and seconds is not None else {}
+    return CounterDelta(finished_bucket(utcnow()), manifests={status: 1}, amounts=amounts)
+
+
+def finished_since(ddb: Any, metrics_table: str, since: dt.datetime, now: dt.datetime) -> dict[str, int]:
+    """The hourly buckets from ``since``'s hour to ``now``'s, added up (a query each)."""
+    totals: dict[str, int] = {}
+    hour = since.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    while hour <= now:
+        for name, value in read_counts(ddb, metrics_table, finished_bucket(hour)).items():
+            totals[name] = totals.get(name, 0) + value
+        hour += dt.timedelta(hours=1)
+    return totals
+
+
 def by_prefix(counts: Mapping[str, int], family: str) -> dict[str, int]:
     """One family of counters by status: ``by_prefix({"files:pending": 3}, "files")`` → ``{"pending": 3}``."""
     return {name.removeprefix(f"{family}:"): n for name, n in counts.items() if name.startswith(f"{family}:")}
 
 
 def read_counts(ddb: Any, metrics_table: str, metric_date: str | None = None) -> dict[str, int]:
-    """The counters of one date (one query of its shards), or of every date (a scan of the counter items)."""
+    """The counters of one date (one query of its shards), or of every date (a scan of the counter items; the
+    hourly buckets of finished manifests, which count them a second time, left out)."""
     if metric_date:
         pages = ddb.get_paginator("query").paginate(
             TableName=metrics_table, KeyConditionExpression="metric_date = :d", ExpressionAttributeValues=to_item({":d": metric_date}))
@@ -64,7 +98,10 @@ def read_counts(ddb: Any, metrics_table: str, metric_date: str | None = None) ->
     totals: dict[str, int] = {}
     for page in pages:
         for raw in page["Items"]:
-            for name, value in from_item(raw).items():
-                if name.startswith(("files:", "manifests:", "event:", "bytes:")):
+            item = from_item(raw)
+            if metric_date is None and str(item.get("metric_date", "")).startswith(FINISHED_PREFIX):
+                continue
+            for name, value in item.items():
+                if name.startswith(FAMILIES):
                     totals[name] = totals.get(name, 0) + int(value)
     return totals

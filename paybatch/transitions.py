@@ -29,7 +29,7 @@ from paybatch.contracts.tracking import (
     FileStatus,
     ManifestStatus,
 )
-from paybatch.counters import CounterDelta
+from paybatch.counters import CounterDelta, finished_manifest
 from paybatch.dynamo import ConditionFailed, WriteFailed, to_item
 from paybatch.errors import InternalFailure, PaybatchError
 from paybatch.resources import TTL_ATTRIBUTE
@@ -279,7 +279,7 @@ class StatusMoves:
         for status in allowed:
             if ManifestStatus(new) not in MANIFEST_TRANSITIONS[ManifestStatus(status)]:
                 raise IllegalTransition(f"manifest {batch_id}: {status} → {new} is not a move the tracking contract allows")
-        ttl_set, ttl_remove = self._ttl_change(str(new), {str(s) for s in TERMINAL_MANIFEST_STATUSES})
+        ttl_set, ttl_remove = self._ttl_change(str(new), terminal := {str(s) for s in TERMINAL_MANIFEST_STATUSES})
         known: str | None = allowed[0] if len(allowed) == 1 else None
         item: dict[str, Any] | None = None
         for _ in range(MOVE_ATTEMPTS):
@@ -298,8 +298,9 @@ class StatusMoves:
             # A manifest is counted from ``created`` on: ``creating`` records may still vanish (no file claimed).
             counted = {known: -1} if known != ManifestStatus.CREATING else {}
             manifests = {**counted, str(new): counted.get(str(new), 0) + 1} if known != str(new) else {}
-            try:
-                self._transact([{"Update": update}], CounterDelta(date_prefix, manifests=manifests, events=dict(events or {})))
+            finished = [finished_manifest(str(new), item, set_values)] if manifests and str(new) in terminal else []
+            try:  # a finished manifest is counted in its hour's bucket too (what `monitor` reads for the last day)
+                self._transact([{"Update": update}], CounterDelta(date_prefix, manifests=manifests, events=dict(events or {})), *finished)
             except ConditionFailed:
                 known = None
                 continue
@@ -307,9 +308,9 @@ class StatusMoves:
         raise WriteFailed(f"manifest {batch_id}: its record kept changing under {MOVE_ATTEMPTS} attempts to move it to {new}")
 
     # --- shared ------------------------------------------------------------------------------------
-    def _transact(self, items: list[dict[str, Any]], delta: CounterDelta) -> None:
-        counter = self.store.counter_item(delta)
-        self.store.transact([*items, counter] if counter else items)
+    def _transact(self, items: list[dict[str, Any]], *deltas: CounterDelta) -> None:
+        counters = [counter for delta in deltas if (counter := self.store.counter_item(delta))]
+        self.store.transact([*items, *counters])
 
     @staticmethod
     def _classify(item: Mapping[str, Any] | None, attribute: str, allowed: Sequence[str], new: str, *,

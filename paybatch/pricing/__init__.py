@@ -42,9 +42,19 @@ def run_seconds(cpu_seconds: float, run_dpus: float) -> float:
     return cpu_seconds / (run_dpus * VCPU_PER_DPU)
 
 
+def glue_billed_seconds(seconds: float) -> float:
+    """Seconds Glue bills for one run of ``seconds``: per second, at least a minute."""
+    return max(seconds, GLUE_MINIMUM_SECONDS)
+
+
 def glue_dpu_hours(seconds: float, run_dpus: float) -> float:
     """DPU-hours Glue bills for one run: per second, at least a minute."""
-    return max(seconds, GLUE_MINIMUM_SECONDS) / 3600 * run_dpus
+    return glue_billed_seconds(seconds) / 3600 * run_dpus
+
+
+def glue_billed_cost(billed_seconds: float, run_dpus: float) -> float:
+    """Dollars of runs already billed ``billed_seconds`` in all (each run's minimum applied) on ``run_dpus`` DPUs."""
+    return billed_seconds / 3600 * run_dpus * GLUE_DPU_HOUR
 
 
 def glue_run_cost(seconds: float, run_dpus: float) -> float:

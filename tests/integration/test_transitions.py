@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from typing import Any
 
@@ -9,7 +10,8 @@ import pytest
 
 from paybatch import faults
 from paybatch.builder.app import BuilderApp
-from paybatch.contracts.tracking import FILE_TRANSITIONS, FileStatus, ManifestStatus, manifest_pk
+from paybatch.contracts.tracking import FILE_TRANSITIONS, FileStatus, ManifestStatus, iso, manifest_pk, utcnow
+from paybatch.counters import by_prefix, finished_since
 from paybatch.dynamo import WriteFailed, to_item
 from paybatch.transitions import FileChange, IllegalTransition, Move, RunFence, RunSuperseded, StatusMoves
 from tests.integration.builder_support import small_settings, status_counts
@@ -139,6 +141,34 @@ def test_manifest_counters_start_at_created(app: BuilderApp) -> None:
     assert counts["manifests:created"] == 1 and counts["files:manifested"] == 3 and counts["files:pending"] == 0
     assert Counter(i["status"] for i in app.store.all_files()) == {"manifested": 3}
 
+
+
+def test_a_finished_manifest_is_counted_in_its_hour_with_its_billed_seconds(app: BuilderApp) -> None:
+    """What `monitor` reads for the last day: the hour's bucket, not the manifests; the dates' totals count it once."""
+    batches = []
+    for n, seconds in enumerate((30.0, 600.0)):
+        files = [new_file(f"h{n}-{i}") for i in range(2)]
+        for item in files:
+            app.moves.register(item)
+        record = app.builder.create_manifest(DATE, files)
+        assert record is not None
+        app.store.annotate_manifest(DATE, record["batch_id"], {"job_name": "paybatch-test-convert"})
+        batches.append((record, seconds))
+    for record, seconds in batches:
+        moved = app.moves.move_manifest(DATE, record["batch_id"], ManifestStatus.COMPLETED,
+                                        expected=[ManifestStatus.CREATED, ManifestStatus.RUNNING],
+                                        set_values={"duration_seconds": seconds, "finished_at": iso(utcnow())})
+        assert moved.outcome == Move.MOVED
+    again = app.moves.move_manifest(DATE, batches[0][0]["batch_id"], ManifestStatus.COMPLETED,
+                                    expected=[ManifestStatus.RUNNING], set_values={"duration_seconds": 30.0})
+    assert again.outcome == Move.ALREADY  # a retry adds nothing
+    now = utcnow()
+    day = finished_since(app.clients.dynamodb, app.settings.tables.metrics, now - dt.timedelta(days=1), now)
+    assert by_prefix(day, "manifests") == {"completed": 2}
+    assert by_prefix(day, "amount:billed_seconds") == {"paybatch-test-convert": 60 + 600}  # a run bills a minute at least
+    assert finished_since(app.clients.dynamodb, app.settings.tables.metrics, now - dt.timedelta(days=3),
+                          now - dt.timedelta(days=2)) == {}
+    assert app.store.counts()["manifests:completed"] == 2  # the dates' totals leave the hourly buckets out
 
 def _manifested(moves: StatusMoves, keys: list[str], batch: str = "b1") -> None:
     for key in keys:
