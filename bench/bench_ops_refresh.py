@@ -57,20 +57,24 @@ def _seed(clients: Any, completed: int, start: int) -> None:
                               "files": [{"key": f"feed/{j:07d}.ndjson", "size": 1_048_576} for j in range(i - 99, i + 1)]})
     batch_write(clients.dynamodb, table, files)
     batch_write(clients.dynamodb, table, manifests)
-    _seed_finished_hours(clients, len(manifests))
+    _seed_finished_buckets(clients, len(manifests))
 
 
-def _seed_finished_hours(clients: Any, manifests: int) -> None:
-    """The hourly buckets the seeded manifests would have been counted in (every shard of every hour of two days)."""
+def _seed_finished_buckets(clients: Any, manifests: int) -> None:
+    """The buckets the seeded manifests would have been counted in: every shard of every hour and quarter hour of
+    two days (``paybatch.counters``)."""
     from paybatch.contracts.tracking import utcnow
     from paybatch.counters import COUNTER_SHARDS, finished_bucket
     from paybatch.dynamo import batch_write
 
-    hours, now = 48, utcnow()
-    per_item = max(1, manifests // (hours * COUNTER_SHARDS))
+    now, job = utcnow(), clients.settings.glue.jobs.convert
+    per_hour = max(1, manifests // (48 * COUNTER_SHARDS))
     items = [{"metric_date": finished_bucket(now - timedelta(hours=h)), "metric_type": f"shard#{s:02d}",
-              "manifests:completed": per_item, f"amount:billed_seconds:{clients.settings.glue.jobs.convert}": 95 * per_item}
-             for h in range(hours) for s in range(COUNTER_SHARDS)]
+              "manifests:completed": per_hour, f"amount:billed_seconds:{job}": 95 * per_hour}
+             for h in range(48) for s in range(COUNTER_SHARDS)]
+    items += [{"metric_date": finished_bucket(now - timedelta(minutes=15 * q), 15), "metric_type": f"shard#{s:02d}",
+               "amount:files_converted": 25 * per_hour, "amount:bytes_converted": 25 * per_hour * 1_048_576}
+              for q in range(192) for s in range(COUNTER_SHARDS)]
     batch_write(clients.dynamodb, clients.settings.tables.metrics, items)
 
 

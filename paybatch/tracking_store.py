@@ -27,9 +27,7 @@ from paybatch.retry import retrying
 
 # Completed files and manifests older than this (by upload or creation) are left out of operators' views.
 OPS_COMPLETED_DAYS = 2.0
-# What a refresh reads of a finished manifest (not its list of files).
-MANIFEST_SUMMARY = ("batch_id", "manifest_date", "manifest_status", "created_at", "finished_at", "file_count", "total_bytes",
-                    "files_failed", "duration_seconds", "job_name", "run_id", "last_error", "error")
+
 
 class TrackingStore:
     """The tracking and metrics tables of one environment."""
@@ -159,13 +157,6 @@ class TrackingStore:
         """Every manifest not completed (being made, queued, running, failed or partial), oldest first."""
         items = [m for status in ManifestStatus if status != ManifestStatus.COMPLETED for m in self.manifests_with_status(status)]
         return sorted(items, key=lambda m: m.get("created_at", ""))
-
-    def manifests_finished_since(self, created_since: str) -> list[dict[str, Any]]:
-        """Manifests that finished (completed, partial, failed) and were created since then: their summary only."""
-        return [m for status in (ManifestStatus.COMPLETED, ManifestStatus.PARTIAL, ManifestStatus.FAILED)
-                for m in retrying(lambda s=status: list(self._query_index(
-                    MANIFEST_STATUS_INDEX, "manifest_status", str(s), since=("created_at", created_since),
-                    attributes=MANIFEST_SUMMARY)))]
 
     def all_files(self) -> list[dict[str, Any]]:
         """Every file item (a scan: for the CLI and tests, not the hot path)."""

@@ -298,7 +298,7 @@ class StatusMoves:
             # A manifest is counted from ``created`` on: ``creating`` records may still vanish (no file claimed).
             counted = {known: -1} if known != ManifestStatus.CREATING else {}
             manifests = {**counted, str(new): counted.get(str(new), 0) + 1} if known != str(new) else {}
-            finished = [finished_manifest(str(new), item, set_values)] if manifests and str(new) in terminal else []
+            finished = finished_manifest(str(new), item, set_values) if manifests and str(new) in terminal else []
             try:  # a finished manifest is counted in its hour's bucket too (what `monitor` reads for the last day)
                 self._transact([{"Update": update}], CounterDelta(date_prefix, manifests=manifests, events=dict(events or {})), *finished)
             except ConditionFailed:

@@ -144,7 +144,8 @@ def test_manifest_counters_start_at_created(app: BuilderApp) -> None:
 
 
 def test_a_finished_manifest_is_counted_in_its_hour_with_its_billed_seconds(app: BuilderApp) -> None:
-    """What `monitor` reads for the last day: the hour's bucket, not the manifests; the dates' totals count it once."""
+    """What `monitor` reads for the last day and its throughput: the hour's and quarter hour's buckets, not the
+    manifests; the dates' totals count each manifest once."""
     batches = []
     for n, seconds in enumerate((30.0, 600.0)):
         files = [new_file(f"h{n}-{i}") for i in range(2)]
@@ -168,7 +169,9 @@ def test_a_finished_manifest_is_counted_in_its_hour_with_its_billed_seconds(app:
     assert by_prefix(day, "amount:billed_seconds") == {"paybatch-test-convert": 60 + 600}  # a run bills a minute at least
     assert finished_since(app.clients.dynamodb, app.settings.tables.metrics, now - dt.timedelta(days=3),
                           now - dt.timedelta(days=2)) == {}
-    assert app.store.counts()["manifests:completed"] == 2  # the dates' totals leave the hourly buckets out
+    assert app.store.counts()["manifests:completed"] == 2  # the dates' totals leave the buckets out
+    quarter = finished_since(app.clients.dynamodb, app.settings.tables.metrics, now - dt.timedelta(minutes=15), now, minutes=15)
+    assert quarter == {"amount:files_converted": 4, "amount:bytes_converted": 400}  # the throughput's buckets
 
 def _manifested(moves: StatusMoves, keys: list[str], batch: str = "b1") -> None:
     for key in keys:
