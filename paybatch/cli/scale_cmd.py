@@ -25,6 +25,9 @@ def scale_test(
     env: EnvOption = "dev",
     phases: Annotated[str, typer.Option(help="File counts per phase, comma-separated.")] = "10,100,1000",
     timeout: Annotated[float, typer.Option(min=1, help="Seconds to wait for each phase.")] = 1800,
+    keep_rows: Annotated[bool, typer.Option(
+        "--keep-rows", help="Leave the phases' rows in the environment's tables (by default a phase's batches are "
+                            "removed from them again when it ends).")] = False,
     as_json: JsonOption = False,
     day: Annotated[ProductionDay | None, typer.Option(
         "--day", help="Instead of phases: simulate a production day through the real builder on a private endpoint "
@@ -54,9 +57,10 @@ def scale_test(
 
         if not LocalStack(settings).services.pid():
             raise PaybatchError(f"the local pipeline services of {env!r} are not running: start them with `paybatch local up --env {env}`")
-    results = run_scale_test(clients, counts, timeout=timeout,
+    results = run_scale_test(clients, counts, timeout=timeout, keep_rows=keep_rows,
                              on_phase=None if as_json else lambda r: console.print(
-                                 f"phase {r.files} files: {'[green]PASS[/]' if r.passed else '[red]FAIL[/]'} in {r.seconds} s"))
+                                 f"phase {r.files} files: {'[green]PASS[/]' if r.passed else '[red]FAIL[/]'} in {r.seconds} s"
+                                 + (", its rows removed from the tables again" if r.rows_removed else "")))
     if as_json:
         print_json(results)
     else:

@@ -19,10 +19,10 @@ from paybatch.config import Settings
 from paybatch.contracts.tracking import ManifestStatus
 from paybatch.datasets import DatasetSchema, load_schema
 from paybatch.iceberg.catalog import BATCH_COLUMN, catalog_for, rejects_table, rows_table
-from paybatch.iceberg.commit import CommitFailed, new_commit_id, replace_rows
+from paybatch.iceberg.commit import CommitFailed, new_commit_id, remove_rows, replace_rows
 from paybatch.tracking_store import TrackingStore
 
-__all__ = ["RETRACTED", "CommitFailed", "RunCommit", "commit_run", "retract_batch", "retract_failed_manifest"]
+__all__ = ["RETRACTED", "CommitFailed", "RunCommit", "commit_run", "retract_batch", "retract_batches", "retract_failed_manifest"]
 
 RETRACTED = "rows_retracted"  # set on a failed manifest once its batch's committed rows are removed
 
@@ -50,6 +50,14 @@ def retract_batch(settings: Settings, schema: DatasetSchema, batch_id: str) -> R
     """Remove every row and reject a batch committed, from both tables (a manifest that failed after its run's
     commit landed: its files go back to pending and are converted in a new batch, so nothing may stay visible)."""
     return commit_run(settings, schema, batch_id, [], [])
+
+
+def retract_batches(settings: Settings, schema: DatasetSchema, batch_ids: Sequence[str]) -> RunCommit:
+    """Remove every row and reject of these batches from both tables, a commit each (a scale test's, when it ends)."""
+    catalog, commit_id = catalog_for(settings), new_commit_id()
+    rejects = remove_rows(lambda: rejects_table(settings, schema, catalog), BATCH_COLUMN, batch_ids, commit_id=commit_id)
+    rows = remove_rows(lambda: rows_table(settings, schema, catalog), BATCH_COLUMN, batch_ids, commit_id=commit_id)
+    return RunCommit(rows.snapshot_id, rejects.snapshot_id, max(rows.attempts, rejects.attempts), commit_id)
 
 
 def retract_failed_manifest(settings: Settings, store: TrackingStore, record: Mapping[str, Any]) -> bool:

@@ -28,7 +28,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pyiceberg.exceptions import CommitFailedException, CommitStateUnknownException, ValidationException
-from pyiceberg.expressions import EqualTo, Reference
+from pyiceberg.expressions import EqualTo, In, Reference
 
 from paybatch.errors import InternalFailure
 
@@ -124,3 +124,16 @@ def replace_rows(load: Callable[[], Any], column: str, value: str, files: Sequen
             tx.add_files(list(files), snapshot_properties=properties)
 
     return commit_tagged(load, change, f"{column}={value}", commit_id=commit_id, attempts=attempts)
+
+
+def remove_rows(load: Callable[[], Any], column: str, values: Sequence[str], *,
+                commit_id: str | None = None, attempts: int = COMMIT_ATTEMPTS) -> Replaced:
+    """Rows whose ``column`` is one of ``values`` out, in one snapshot, exactly once (as ``replace_rows``)."""
+
+    def change(table: Any, tx: Any, properties: dict[str, str]) -> None:
+        if table.current_snapshot() is not None and values:
+            with warnings.catch_warnings():  # "did not match any records"
+                warnings.simplefilter("ignore", UserWarning)
+                tx.delete(In(Reference(column), literals=set(values)), snapshot_properties=properties)  # type: ignore[call-arg]
+
+    return commit_tagged(load, change, f"{column} in {len(values)} values", commit_id=commit_id, attempts=attempts)

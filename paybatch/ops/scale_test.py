@@ -4,7 +4,10 @@ Each phase generates N feed files (the payments generator, one partition date pe
 lets them land in the input bucket, waits until every one is terminal, and verifies that every
 file completed and that counts reconcile (lines read = rows written + rows rejected, and rows
 written = rows generated). It reports throughput and projected cost, and stops at the first
-failed phase.
+failed phase. The phases' rows go through the environment's own tables (that is what is tested); when a
+phase ends, its batches' rows and rejects are removed from them again (unless ``keep_rows``), so readers of
+those tables are left with nothing of the test. Its tracking items expire as any others, and its files stay
+counted in the counters of the phase's date.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from typing import Any
 
 from paybatch.aws import AwsClients
 from paybatch.contracts.tracking import TERMINAL_FILE_STATUSES, TERMINAL_MANIFEST_STATUSES, FileStatus
+from paybatch.convert.commit import retract_batches
+from paybatch.datasets import load_schema
 from paybatch.errors import PaybatchError
 from paybatch.generate.job import generate
 from paybatch.generate.plan import GenerationRequest
@@ -42,6 +47,7 @@ class PhaseResult:
     files_per_minute: float = 0.0
     mb_per_second: float = 0.0
     projected_cost_per_day: float = 0.0
+    rows_removed: bool = False  # its batches' rows taken out of the tables again when it ended
     problems: list[str] = field(default_factory=list)
 
 
@@ -62,7 +68,7 @@ def run_dates(count: int, now: float | None = None) -> list[str]:
 
 
 def run_phase(clients: AwsClients, files: int, date: str, *, timeout: float, spark: Any = None,
-              wait: Callable[[float], None] = time.sleep) -> PhaseResult:
+              wait: Callable[[float], None] = time.sleep, keep_rows: bool = False) -> PhaseResult:
     settings = clients.settings
     result = PhaseResult(files, date)
     rows_per_file = max(1, int(settings.file_validation.expected_file_size_mb * 2**20 / LINE_BYTES_ESTIMATE))
@@ -106,16 +112,20 @@ def run_phase(clients: AwsClients, files: int, date: str, *, timeout: float, spa
         result.projected_cost_per_day = round(estimate(settings, per_day, megabytes / len(items) / 1024,
                                                        MEASURED_MIB_PER_CPU_SECOND).total_per_day, 2)
     result.passed = not result.problems
+    if not keep_rows and manifests:
+        retract_batches(settings, load_schema("authorization"), sorted(str(m["batch_id"]) for m in manifests))
+        result.rows_removed = True
     return result
 
 
 def run_scale_test(clients: AwsClients, phases: list[int], *, timeout: float, spark: Any = None,
-                   on_phase: Callable[[PhaseResult], None] | None = None) -> list[dict[str, Any]]:
-    """Run the phases in order; stop after the first that fails."""
+                   on_phase: Callable[[PhaseResult], None] | None = None, keep_rows: bool = False) -> list[dict[str, Any]]:
+    """Run the phases in order; stop after the first that fails. Each phase's rows leave the tables when it ends
+    (``keep_rows``: they stay)."""
     require_resources(clients)
     results = []
     for files, date in zip(phases, run_dates(len(phases)), strict=True):
-        result = run_phase(clients, files, date, timeout=timeout, spark=spark)
+        result = run_phase(clients, files, date, timeout=timeout, spark=spark, keep_rows=keep_rows)
         results.append(asdict(result))
         if on_phase:
             on_phase(result)

@@ -14,9 +14,12 @@ from typing import Any
 
 import pytest
 from botocore.stub import ANY, Stubber
+from pyiceberg.expressions import In
 
 from paybatch.aws import AwsClients
 from paybatch.contracts.tracking import FileStatus
+from paybatch.datasets import load_schema
+from paybatch.iceberg.catalog import rows_table
 from paybatch.ops.batch_config import apply as apply_batch_config
 from paybatch.ops.batch_config import plan as plan_batch_config
 from paybatch.ops.glue import deploy_glue
@@ -238,6 +241,12 @@ def test_report_and_scale_test_through_the_running_pipeline(clients: AwsClients,
         stack.services.stop()
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert result.stdout.count("PASS") >= 2 and "projected $/day" in result.stdout
+    assert result.stdout.count("its rows removed from the tables again") == 2
+    # The phases' rows went through dev's own table and were taken out again: readers are left with none of them.
+    batches = {str(m["batch_id"]) for m in TrackingStore(clients).all_manifests() if str(m["manifest_date"]) >= "2031"}
+    table = rows_table(clients.settings, load_schema("authorization"))
+    assert len(batches) >= 2 and table.scan(row_filter=In("_batch_id", batches)).to_arrow().num_rows == 0
+    assert int(table.current_snapshot().summary["deleted-records"]) > 0
     assert logs.returncode == 0 and logs.stdout.strip()
     snap = json.loads(monitor.stdout)
     assert snap["files"]["completed"] == 110 and snap["runs_finished"] >= 2 and snap["throughput"]["files"] == 110

@@ -13,7 +13,7 @@ import pytest
 from pyiceberg.exceptions import CommitFailedException, CommitStateUnknownException, ValidationException
 
 from paybatch.iceberg import commit
-from paybatch.iceberg.commit import COMMIT_ID, CommitFailed, GiveUp, commit_tagged, replace_rows
+from paybatch.iceberg.commit import COMMIT_ID, CommitFailed, GiveUp, commit_tagged, remove_rows, replace_rows
 
 
 @pytest.fixture(autouse=True)
@@ -119,3 +119,13 @@ def test_a_change_that_no_longer_applies_gives_up_without_committing() -> None:
     with pytest.raises(GiveUp):
         commit_tagged(lambda: table, change, "compaction")
     assert table.landed == [] and table.attempts == 0
+
+
+def test_removing_many_batches_is_one_delete_made_once_under_a_lost_answer() -> None:
+    table = FakeTable(["lost"], landed=[Snapshot(1, 1, Summary(operation="append"))])
+    done = remove_rows(lambda: table, "_batch_id", ["b2", "b1", "b3"], commit_id="c4")
+    assert done.snapshot_id == 101 and table.attempts == 1 and table.adds == []
+    assert len(table.deletes) == 1 and table.deletes[0] == "In(Reference(name='_batch_id'), {b1, b2, b3})"
+    empty = FakeTable([])
+    remove_rows(lambda: empty, "_batch_id", ["b1"])
+    assert empty.deletes == []  # a table without a snapshot has nothing to remove
