@@ -4,8 +4,10 @@ Seeds prod's tracking table on a private local endpoint with what two days of pr
 days): 338,000 completed files a day (BENCH_OPS_FILES_PER_DAY) and their 3,380 manifests, plus what is active at
 any moment — 2,000 pending files, 10 running manifests of 100 files, 20 failed files. Then measures one refresh
 the way the commands do it, beside the read every operator view used before (every file not completed plus the
-completed ones of the last two days, through the status index). Floor from the issue: ≤ 200 requests and ≤ 2 s,
-independent of the number of completed items (the request count is printed for half the volume too).
+completed ones of the last two days, through the status index, at one day's volume: it takes minutes). Floor from the
+issue: ≤ 200 requests and ≤ 2 s, independent of the number of completed items (printed at one day and at two).
+The refresh is measured twice: right after the seeding writes (the local endpoint then rebuilds its index
+partitions, one pass over the table: ``paybatch.local.dynamodb_reads``) and again with nothing written between.
 """
 
 from __future__ import annotations
@@ -125,12 +127,15 @@ def run() -> list[dict[str, Any]]:
             _seed(clients, total - seeded, seeded)
             seeded = total
             print(f"  seeded {seeded:,} completed files in {time.perf_counter() - started:.0f} s")
-            for name, read in (("monitor refresh", lambda: snapshot(clients)), ("diagnose", lambda: diagnose(clients)),
-                               ("status", lambda: pipeline_status(store)),
-                               ("before: every item of the last two days", lambda: (store.ops_files(), store.ops_manifests()))):
+            reads = [("monitor refresh, the first after the writes", lambda: snapshot(clients)),
+                     ("monitor refresh, the next", lambda: snapshot(clients)),
+                     ("diagnose", lambda: diagnose(clients)), ("status", lambda: pipeline_status(store))]
+            if total == FILES_PER_DAY:  # the old read, once: it takes minutes at prod volume
+                reads.append(("before: every item of the last two days", lambda: (store.ops_files(), store.ops_manifests())))
+            for name, read in reads:
                 requests, seconds = _measure(clients, read)
                 rows.append({"completed": seeded, "read": name, "requests": requests, "seconds": round(seconds, 2)})
-                print(f"  {seeded:>9,} completed · {name:<42} {requests:>6,} DynamoDB requests  {seconds:7.2f} s")
+                print(f"  {seeded:>9,} completed · {name:<46} {requests:>6,} DynamoDB requests  {seconds:7.2f} s")
     finally:
         stack.down()
     return rows
@@ -138,9 +143,10 @@ def run() -> list[dict[str, Any]]:
 
 def main() -> None:
     rows = run()
-    refresh = [r for r in rows if r["read"] == "monitor refresh"]
+    refresh = [r for r in rows if r["read"].startswith("monitor refresh, the first")]
     print(f"monitor refresh: {refresh[-1]['requests']} requests and {refresh[-1]['seconds']} s at {refresh[-1]['completed']:,} "
-          f"completed files (floor ≤ 200 requests, ≤ 2 s; {refresh[0]['requests']} requests at half the volume)")
+          f"completed files (floor ≤ 200 requests, ≤ 2 s; {refresh[0]['requests']} requests at half the volume); the first refresh "
+          "after writes also pays the local endpoint rebuilding its index partitions (DynamoDB keeps its indexes as it writes)")
 
 
 if __name__ == "__main__":

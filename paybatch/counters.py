@@ -15,13 +15,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from paybatch.contracts.tracking import iso, utcnow
+from paybatch.contracts.tracking import ManifestStatus, iso, utcnow
 from paybatch.dynamo import from_item, to_item, update
 from paybatch.pricing import glue_billed_seconds
 
 # Counter items per date: each transaction adds to one of these at random, so no one item is hot.
 COUNTER_SHARDS = 16
-FINISHED_PREFIX = "finished#"  # the hourly buckets of finished manifests, apart from the dates' counters
+FINISHED_PREFIX = "finished#"  # the buckets finished manifests are counted in, apart from the dates' counters
 FAMILIES = ("files:", "manifests:", "event:", "bytes:", "amount:")
 
 
@@ -78,7 +78,7 @@ def finished_manifest(status: str, manifest: Mapping[str, Any] | None, values: M
     job, seconds = record.get("job_name"), values.get("duration_seconds")
     amounts = {f"billed_seconds:{job}": round(glue_billed_seconds(float(seconds)))} if job and seconds is not None else {}
     deltas = [CounterDelta(finished_bucket(now), manifests={status: 1}, amounts=amounts)]
-    if status != "failed" and "file_count" in record:
+    if status != ManifestStatus.FAILED and "file_count" in record:
         converted = int(record["file_count"]) - int(values.get("files_failed") or 0)
         deltas.append(CounterDelta(finished_bucket(now, 15), amounts={"files_converted": converted,
                                                                       "bytes_converted": int(record.get("total_bytes", 0))}))
@@ -103,7 +103,7 @@ def by_prefix(counts: Mapping[str, int], family: str) -> dict[str, int]:
 
 def read_counts(ddb: Any, metrics_table: str, metric_date: str | None = None) -> dict[str, int]:
     """The counters of one date (one query of its shards), or of every date (a scan of the counter items; the
-    hourly buckets of finished manifests, which count them a second time, left out)."""
+    buckets of finished manifests, which count them a second time, left out)."""
     if metric_date:
         pages = ddb.get_paginator("query").paginate(
             TableName=metrics_table, KeyConditionExpression="metric_date = :d", ExpressionAttributeValues=to_item({":d": metric_date}))
