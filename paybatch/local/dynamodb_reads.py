@@ -31,8 +31,8 @@ READ_ONLY = frozenset({
     "DescribeTimeToLive", "GetItem", "ListTables", "ListTagsOfResource", "Query", "Scan", "TransactGetItems",
 })
 ITEM_READS = frozenset({"BatchGetItem", "GetItem", "Query", "Scan"})
-LOWER_BOUNDS = {">", ">=", "BETWEEN", "BEGINS_WITH"}
-UPPER_BOUNDS = {"<", "<=", "BETWEEN"}
+LOWER_BOUNDS = {"=", ">", ">=", "BETWEEN", "BEGINS_WITH"}
+UPPER_BOUNDS = {"=", "<", "<=", "BETWEEN"}
 
 
 @dataclass
@@ -66,7 +66,8 @@ class IndexSlices:
     def candidates(self, table: Any, index_name: str, hash_attr: str, hash_value: Any, range_attr: str | None,
                    comparison: str | None, bounds: list[Any], start_key: dict[str, Any] | None,
                    forward: bool) -> list[Any] | None:
-        """The items a query's key condition can match, in table order, or None when the query cannot be sliced."""
+        """The items a query's key condition can match (a superset, in sort-key order), or None when the query cannot
+        be sliced."""
         hash_key = plain(hash_value)
         if hash_key is None:
             return None
