@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import quote_plus, unquote_plus
 
 from paybatch.errors import PaybatchError
 
@@ -82,3 +82,13 @@ def parse_s3_message(body: str) -> list[S3ObjectEvent]:
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise UnrecognizedMessage(f"record {index} is not a valid S3 event ({type(exc).__name__}: {exc})") from None
     return events
+
+
+def s3_message(bucket: str, key: str, size: int, etag: str, *, name: str = "ObjectCreated:Put",
+               at: datetime | None = None) -> str:
+    """The body S3 sends to SQS for one object event (what ``parse_s3_message`` reads): for the simulated
+    production day and the tests, which feed the builder as S3 does."""
+    when = (at or datetime(2025, 12, 23, 10, tzinfo=UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    record = {"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1", "eventTime": when, "eventName": name,
+              "s3": {"bucket": {"name": bucket}, "object": {"key": quote_plus(key), "size": size, "eTag": etag}}}
+    return json.dumps({"Records": [record]})

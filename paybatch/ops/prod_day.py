@@ -13,7 +13,6 @@ its requests take on the endpoint.
 from __future__ import annotations
 
 import bisect
-import json
 import logging
 import math
 import os
@@ -26,7 +25,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote_plus
 
 from paybatch.aws import AwsClients
 from paybatch.builder.app import BuilderApp
@@ -35,6 +33,7 @@ from paybatch.builder.locking import DateLock, Lease
 from paybatch.builder.manifests import ManifestBuilder
 from paybatch.builder.scheduler import Scheduler
 from paybatch.config import Settings
+from paybatch.contracts.events import s3_message
 from paybatch.contracts.tracking import TERMINAL_FILE_STATUSES
 from paybatch.counters import by_prefix, read_counts
 from paybatch.local.stack import LocalStack, free_port
@@ -131,15 +130,11 @@ class LockStats:
 
 def _event(files: list[DayFile], bucket: str) -> dict[str, Any]:
     """An SQS batch as Lambda receives it, one S3 event notification per file."""
-    records = []
-    for f in files:
-        body = {"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
-                             "eventTime": (datetime(DAY.year, DAY.month, DAY.day, tzinfo=UTC) + timedelta(seconds=f.arrival))
-                             .strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-                             "s3": {"bucket": {"name": bucket}, "object": {"key": quote_plus(f.key), "size": f.size, "eTag": f.etag}}}]}
-        records.append({"messageId": f.key, "receiptHandle": f.key, "body": json.dumps(body), "attributes": {},
-                        "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs", "awsRegion": "us-east-1"})
-    return {"Records": records}
+    start = datetime(DAY.year, DAY.month, DAY.day, tzinfo=UTC)
+    return {"Records": [{"messageId": f.key, "receiptHandle": f.key, "attributes": {}, "messageAttributes": {}, "md5OfBody": "",
+                         "eventSource": "aws:sqs", "awsRegion": "us-east-1",
+                         "body": s3_message(bucket, f.key, f.size, f.etag, at=start + timedelta(seconds=f.arrival))}
+                        for f in files]}
 
 
 @dataclass

@@ -7,7 +7,6 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from lambda_manifest_builder.handler import handle_batch
 from paybatch import faults
@@ -95,15 +94,3 @@ def clients_for(settings: Settings) -> AwsClients:
 def manifest_files(app: BuilderApp) -> list[tuple[str, str]]:
     """(batch_id, key) for every file named by every manifest record."""
     return [(m["batch_id"], f["key"]) for m in app.store.all_manifests() for f in m.get("files", [])]
-
-
-def s3_event_body(bucket: str, key: str, size: int, etag: str, name: str = "ObjectCreated:Put") -> str:
-    import json
-    from urllib.parse import quote_plus
-
-    record: dict[str, Any] = {
-        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
-        "eventTime": "2025-12-23T10:00:00.000Z", "eventName": name,
-        "s3": {"bucket": {"name": bucket}, "object": {"key": quote_plus(key), "size": size, "eTag": etag}},
-    }
-    return json.dumps({"Records": [record]})

@@ -35,6 +35,7 @@ from paybatch import constants, faults
 from paybatch.aws import AwsClients, local_process_env
 from paybatch.builder.app import BuilderApp
 from paybatch.config import Settings, load_settings
+from paybatch.contracts.events import s3_message
 from paybatch.contracts.tracking import LOCK_SK, TERMINAL_FILE_STATUSES, TERMINAL_MANIFEST_STATUSES, lock_pk, parse_iso, utcnow
 from paybatch.dynamo import to_item
 from paybatch.iceberg.catalog import load
@@ -46,7 +47,7 @@ from paybatch.resources import TRACKING_PK, TRACKING_SK
 from paybatch.sample_files import sample_file
 from paybatch.transitions import requeue_manifest
 from tests.conftest import drain, reset_endpoint
-from tests.integration.builder_support import s3_event_body, status_counts
+from tests.integration.builder_support import status_counts
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -226,7 +227,7 @@ def test_nothing_lost_nothing_twice_under_faults_kills_and_poison(campaign_env: 
     events += rng.sample(events, int(DUPLICATE_SHARE * len(events)))
     rng.shuffle(events)
     for start in range(0, len(events), 10):
-        entries = [{"Id": str(i), "MessageBody": s3_event_body(settings.buckets.input, key, len(bodies[key]), etags[key])}
+        entries = [{"Id": str(i), "MessageBody": s3_message(settings.buckets.input, key, len(bodies[key]), etags[key])}
                    for i, key in enumerate(events[start:start + 10])]
         app.clients.sqs.send_message_batch(QueueUrl=url, Entries=entries)
 
@@ -262,7 +263,7 @@ def test_nothing_lost_nothing_twice_under_faults_kills_and_poison(campaign_env: 
         old_batch = app.store.get_file(date, replaced)["batch_id"]  # type: ignore[index]
         bodies[replaced] = sample_file(40_000, 10_000, date)
         etag = s3.put_object(Bucket=settings.buckets.input, Key=replaced, Body=bodies[replaced])["ETag"].strip('"')
-        app.clients.sqs.send_message(QueueUrl=url, MessageBody=s3_event_body(settings.buckets.input, replaced,
+        app.clients.sqs.send_message(QueueUrl=url, MessageBody=s3_message(settings.buckets.input, replaced,
                                                                              len(bodies[replaced]), etag))
         wait_idle(app, set(keys), 300, until=lambda: (app.store.get_file(date, replaced) or {}).get("etag") == etag)
         requeue_manifest(app.moves, app.store.get_manifest(date, old_batch), "reprocess requested")  # type: ignore[arg-type]

@@ -14,6 +14,7 @@ import pytest
 from lambda_manifest_builder.handler import handle_batch
 from lambda_manifest_builder.scheduler import scheduler_for
 from paybatch.builder.app import BuilderApp
+from paybatch.contracts.events import s3_message
 from paybatch.contracts.manifest import Manifest
 from paybatch.contracts.tracking import FileStatus, ManifestStatus
 from paybatch.dynamo import from_item
@@ -25,7 +26,6 @@ from tests.integration.builder_support import (
     files_by_status,
     manifest_files,
     metric_counts,
-    s3_event_body,
     small_settings,
     status_counts,
 )
@@ -133,8 +133,8 @@ def test_duplicate_reordered_and_multipart_events_make_one_file(app: BuilderApp)
     old_etag = put(app, key, seed="v1")
     new_etag = put(app, key, seed="v2")  # re-uploaded before anything was processed
     assert old_etag != new_etag
-    send(app, s3_event_body(s.buckets.input, key, 1024, old_etag))  # late duplicate of the old version
-    send(app, s3_event_body(s.buckets.input, key, 1024, new_etag))
+    send(app, s3_message(s.buckets.input, key, 1024, old_etag))  # late duplicate of the old version
+    send(app, s3_message(s.buckets.input, key, 1024, new_etag))
     mpu = app.clients.s3.create_multipart_upload(Bucket=s.buckets.input, Key="2025-12-23-multipart.ndjson")
     part = app.clients.s3.upload_part(Bucket=s.buckets.input, Key="2025-12-23-multipart.ndjson", PartNumber=1,
                                       UploadId=mpu["UploadId"], Body=body(1024))
@@ -189,7 +189,7 @@ def test_unrecognized_message_is_reported_failed_and_dead_lettered(app: BuilderA
 
 
 def test_handler_reports_only_the_bad_record(app: BuilderApp) -> None:
-    good = s3_event_body(app.settings.buckets.input, "2025-12-23-x.ndjson", 1024, put(app, "2025-12-23-x.ndjson"))
+    good = s3_message(app.settings.buckets.input, "2025-12-23-x.ndjson", 1024, put(app, "2025-12-23-x.ndjson"))
     event = {"Records": [
         {"messageId": "1", "receiptHandle": "r1", "body": good, "attributes": {"ApproximateReceiveCount": "1"},
          "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": "arn", "awsRegion": "us-east-1"},
@@ -218,7 +218,7 @@ def test_eight_builders_in_parallel_exactly_once(clients) -> None:  # type: igno
 
     run_threads([lambda p=p: upload(p) for p in range(8)])
     url = app.clients.queue_url(s.queues.ingest)
-    dupes = [s3_event_body(s.buckets.input, keys[i], sizes[i], etags[keys[i]]) for i in range(0, n, 4)]
+    dupes = [s3_message(s.buckets.input, keys[i], sizes[i], etags[keys[i]]) for i in range(0, n, 4)]
     for start in range(0, len(dupes), 10):
         app.clients.sqs.send_message_batch(QueueUrl=url, Entries=[
             {"Id": str(j), "MessageBody": b} for j, b in enumerate(dupes[start:start + 10])])
