@@ -119,26 +119,25 @@ def plain_attribute(attribute: dict[str, Any] | None) -> Any:
     return ("S", value) if kind == "S" else ("N", Decimal(value)) if kind == "N" else None
 
 
+def table_items(table: Any) -> list[Any]:
+    """Every item of a moto table, in no particular order."""
+    if table.range_key_attr:
+        return [item for hash_set in table.items.values() for item in hash_set.values()]
+    return list(table.items.values())
+
+
 def partitions(table: Any, hash_attr: str, range_attr: str | None) -> dict[Any, _Partition] | None:
     """Every partition of an index, or None when a key is neither a string nor a number, or a sort key mixes the two."""
     grouped: dict[Any, list[tuple[Any, Any]]] = {}
-    for hash_set in table.items.values():
-        for item in hash_set.values() if table.range_key_attr else [hash_set]:
-            hash_value = item.attrs.get(hash_attr)
-            if hash_value is None:
-                continue  # not in the index
-            hash_key = plain(hash_value)
-            if hash_key is None:
-                return None
-            range_key: Any = None
-            if range_attr:
-                range_value = item.attrs.get(range_attr)
-                if range_value is None:
-                    continue  # not in the index
-                range_key = plain(range_value)
-                if range_key is None:
-                    return None
-            grouped.setdefault(hash_key, []).append((range_key, item))
+    key_attrs = [hash_attr, range_attr] if range_attr else [hash_attr]
+    for item in table_items(table):
+        values = [item.attrs.get(attr) for attr in key_attrs]
+        if any(value is None for value in values):
+            continue  # not in the index
+        keys = [plain(value) for value in values]
+        if any(key is None for key in keys):
+            return None
+        grouped.setdefault(keys[0], []).append((keys[1] if range_attr else None, item))
     built = {}
     for hash_key, members in grouped.items():
         kinds = {key[0] for key, _ in members} if range_attr else {None}

@@ -61,7 +61,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from paybatch.local.dynamodb_reads import SLICES
+from paybatch.local.dynamodb_reads import SLICES, table_items
 from paybatch.local.dynamodb_reads import install as install_dynamodb_reads
 
 Environ = dict[str, Any]
@@ -190,13 +190,7 @@ def _item_order(item: Any) -> Any:
 
 def sorted_items(table: Any) -> list[Any]:
     """Every item of a moto table in moto's order (its ``Table.all_items``), sorted on plain values."""
-    items: list[Any] = []
-    for hash_set in table.items.values():
-        if table.range_key_attr:
-            items.extend(hash_set.values())
-        else:
-            items.append(hash_set)
-    return sorted(items, key=_item_order)
+    return sorted(table_items(table), key=_item_order)
 
 
 def _plain_item_order() -> None:
