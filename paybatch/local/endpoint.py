@@ -199,7 +199,9 @@ def _plain_item_order() -> None:
     Table.all_items = sorted_items  # type: ignore[method-assign,assignment]
 
 
-def _item_level_transaction_snapshots() -> None:
+def item_level_transaction_snapshots() -> None:
+    """A failed transaction puts back the items it touched, not deep copies of their whole tables (moto's way: a copy
+    of every item per transaction, and new table objects)."""
     import copy
     import types
 
@@ -327,7 +329,7 @@ def main(argv: list[str] | None = None) -> None:
     _plain_item_order()
     install_dynamodb_reads()
     _listed_once_moto_modules()
-    _item_level_transaction_snapshots()
+    item_level_transaction_snapshots()
     _glue_update_table_checks_version()
     _glue_update_job()
     _fresh_task_token_per_attempt()
