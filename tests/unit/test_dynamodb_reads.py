@@ -220,7 +220,7 @@ def test_writes_are_followed_item_by_item_and_queries_still_answer_what_moto_ans
     monkeypatch.setattr(dynamodb_reads, "partitions", lambda *args: builds.append(args[1:]) or build(*args))
     dynamodb_reads.install()
     item_level_transaction_snapshots()  # the endpoint's rollback (moto's own replaces the tables with deep copies)
-    queries = list(_queries())
+    queries = [query for query in _queries() if "PaginationConfig" not in query]  # paging: the test above
     rng = random.Random(11)
 
     walk = {"whole table": False}
