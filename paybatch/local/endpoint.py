@@ -19,7 +19,7 @@ objects in Python (most of a query's time with 2,000 files tracked). The items a
 their plain key values: the same order, with comparisons done in C; and an index query is handed
 only the slice of its partition its key condition can match, so it costs what
 it returns, as on DynamoDB; item reads are answered without moto's model-walking serializer
-(``dynamodb_reads``).
+(``dynamodb_reads``, ``index_slices``).
 
 moto's request router lists its own package folder (one ``isdir`` per service, about 150) twice
 for every request, under a lock every request takes; the list is now read once.
@@ -61,8 +61,9 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from paybatch.local.dynamodb_reads import SLICES, table_items
+from paybatch.local.dynamodb_reads import SLICES
 from paybatch.local.dynamodb_reads import install as install_dynamodb_reads
+from paybatch.local.index_slices import table_items
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]

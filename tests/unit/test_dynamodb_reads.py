@@ -1,5 +1,6 @@
-"""The local endpoint's item reads (paybatch.local.dynamodb_reads) answer what moto answers: index queries handed only
-their slice give the same items in the same order and pages, for every kind of key condition, and answers written
+"""The local endpoint's item reads (paybatch.local.dynamodb_reads, paybatch.local.index_slices) answer what moto
+answers: index queries handed only their slice give the same items in the same order and pages, for every kind of key
+condition, also after every kind of write, and answers written
 with ``json.dumps`` parse as the serializer's do (binary values still go through the serializer). One difference is
 allowed, as DynamoDB allows it: walking the table, moto may end a query whose last page filled exactly with one
 more, empty, page."""
@@ -19,7 +20,7 @@ from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoResult
 
-from paybatch.local import dynamodb_reads
+from paybatch.local import dynamodb_reads, index_slices
 from paybatch.local.dynamodb_reads import SLICES
 from paybatch.local.endpoint import item_level_transaction_snapshots
 
@@ -216,8 +217,8 @@ def test_writes_are_followed_item_by_item_and_queries_still_answer_what_moto_ans
     """An index is built once, in one pass over the table; every write after it moves only its items (on a production
     day's table, a pass was 1.5 s of the first refresh after any write)."""
     builds = []
-    build = dynamodb_reads.partitions
-    monkeypatch.setattr(dynamodb_reads, "partitions", lambda *args: builds.append(args[1:]) or build(*args))
+    build = index_slices.partitions
+    monkeypatch.setattr(index_slices, "partitions", lambda *args: builds.append(args[1:]) or build(*args))
     dynamodb_reads.install()
     item_level_transaction_snapshots()  # the endpoint's rollback (moto's own replaces the tables with deep copies)
     queries = [query for query in _queries() if "PaginationConfig" not in query]  # paging: the test above
