@@ -163,7 +163,6 @@ def test_a_bounded_query_is_handed_its_slice_only(ddb: Any) -> None:
     assert len(handed) < 20  # a few of the random items may share the range
 
 
-
 def _write_at_random(client: Any, rng: random.Random, n: int) -> None:
     """One write of every kind an index must follow: new items, items moved within and between partitions, in place,
     out of and into the index, deleted, in batches, and transactions that roll back."""
@@ -242,8 +241,8 @@ def test_writes_are_followed_item_by_item_and_queries_still_answer_what_moto_ans
 
     for first in range(0, 1_100, 25):  # a bulk load, more items than the index holds: built again, in one pass
         ddb.batch_write_item(RequestItems={"tracking": [{"PutRequest": {"Item": {
-            "pk": {"S": "2024-01-07"}, "sk": {"S": f"bulk-{n:04d}"}, "status": {"S": "COMPLETED"}, "date": {"S": "d1"},
-            "uploaded_at": {"S": f"2024-01-01T{n % 24:02d}:00"}, "size": {"N": str(n)}}}} for n in range(first, first + 25)]})
+            "pk": {"S": "2024-01-07"}, "sk": {"S": f"bulk-{i:04d}"}, "status": {"S": "COMPLETED"}, "date": {"S": "d1"},
+            "uploaded_at": {"S": f"2024-01-01T{i % 24:02d}:00"}, "size": {"N": str(i)}}}} for i in range(first, first + 25)]})
     sample = rng.sample(queries, 20)
     assert answers(sample, whole_table=False) == answers(sample, whole_table=True)
     assert len(builds) == 3 + len({name for name in (q["IndexName"] for q in sample)})
