@@ -6,8 +6,8 @@ any moment — 2,000 pending files, 10 running manifests of 100 files, 20 failed
 the way the commands do it, beside the read every operator view used before (every file not completed plus the
 completed ones of the last two days, through the status index, at one day's volume: it takes minutes). Floor from the
 issue: ≤ 200 requests and ≤ 2 s, independent of the number of completed items (printed at one day and at two).
-The refresh is measured three ways: right after the seeding writes (the local endpoint then builds its index
-partitions, one pass over the table, or moves the day's 338,000 items in them: ``paybatch.local.dynamodb_reads``),
+The refresh is measured three ways: right after the seeding writes (a bulk load: the local endpoint then builds its
+index partitions again, one pass over the table: ``paybatch.local.index_slices``),
 after a minute of prod's writes (about 250 new files and 250 moves: what an operator's refresh follows), and again
 with nothing written between.
 """

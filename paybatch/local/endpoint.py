@@ -63,7 +63,7 @@ from typing import Any
 
 from paybatch.local.dynamodb_reads import SLICES
 from paybatch.local.dynamodb_reads import install as install_dynamodb_reads
-from paybatch.local.index_slices import table_items
+from paybatch.local.index_slices import item_order, table_items
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -183,15 +183,9 @@ def _listed_once_moto_modules() -> None:
     backends.list_of_moto_modules = lambda: modules
 
 
-def _item_order(item: Any) -> Any:
-    """moto orders items by comparing its DynamoType keys' cast values: the same order, on plain values."""
-    hash_value = item.hash_key.cast_value
-    return (hash_value, item.range_key.cast_value) if item.range_key else hash_value
-
-
 def sorted_items(table: Any) -> list[Any]:
     """Every item of a moto table in moto's order (its ``Table.all_items``), sorted on plain values."""
-    return sorted(table_items(table), key=_item_order)
+    return sorted(table_items(table), key=item_order)
 
 
 def _plain_item_order() -> None:

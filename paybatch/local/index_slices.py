@@ -94,11 +94,15 @@ class IndexSlices:
             self.indexes.clear()
 
     def written(self, table: Any, hash_value: Any, range_value: Any) -> None:
-        """An item of ``table`` may have changed (put, updated in place, deleted, or put back by a rollback)."""
+        """An item of ``table`` may have changed (put, updated in place, deleted, or put back by a rollback). An index
+        that more than a quarter of its items have left or joined since its last query is dropped, to be built again
+        in one pass."""
         key = primary_key(hash_value, range_value)
-        for index in self.indexes.values():
+        for name, index in list(self.indexes.items()):
             if index.table is table:
                 index.pending[key] = (hash_value, range_value)
+                if len(index.pending) > max(1_000, len(index.filed) // 4):  # a bulk load: one pass is cheaper
+                    del self.indexes[name]
 
     def candidates(self, table: Any, index_name: str, hash_attr: str, hash_value: Any, range_attr: str | None,
                    comparison: str | None, bounds: list[Any], start_key: dict[str, Any] | None,
@@ -145,8 +149,7 @@ class IndexSlices:
 
     def _up_to_date(self, table: Any, index_name: str, hash_attr: str, range_attr: str | None) -> _Index | None:
         index = self.indexes.get((id(table), index_name))
-        if (index is None or index.table is not table or index.generation != self.generation
-                or len(index.pending) > max(1_000, len(index.filed) // 4)):  # a bulk load: one pass is cheaper
+        if index is None or index.table is not table or index.generation != self.generation:
             built = partitions(table, hash_attr, range_attr)
             if built is None:
                 return None
@@ -214,6 +217,11 @@ def primary_key(hash_value: Any, range_value: Any) -> tuple[Any, Any]:
     return _cast(hash_value), None if range_value is None else _cast(range_value)
 
 
+def item_order(item: Any) -> tuple[Any, Any]:
+    """A moto item's place in moto's order of a table's items (the endpoint sorts its walks on it)."""
+    return primary_key(item.hash_key, item.range_key)
+
+
 def _cast(value: Any) -> Any:
     return value.value if value.type == "S" else value.cast_value  # a string's is itself (moto's property is slow)
 
@@ -249,7 +257,7 @@ def partitions(table: Any, hash_attr: str, range_attr: str | None) -> tuple[dict
         kind = sort_key[0] if sort_key else None
         if kinds.setdefault(hash_key, kind) != kind:
             return None
-        key = primary_key(item.hash_key, item.range_key)
+        key = item_order(item)
         position = (sort_key[1] if sort_key else None, *key)
         grouped.setdefault(hash_key, []).append((position, item))
         filed[key] = (hash_key, position)
